@@ -1,0 +1,22 @@
+// `npm run bench -- <name>` runs bench/<name>.bench.ts (compiled on the fly by tsx-less SWC register);
+// `npm run bench` lists what there is.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+
+const available = existsSync('bench')
+  ? readdirSync('bench').filter((f) => f.endsWith('.bench.ts')).map((f) => f.replace('.bench.ts', ''))
+  : [];
+const name = process.argv[2];
+if (!name) {
+  console.log(available.length ? `benchmarks: ${available.join(', ')}` : 'no benchmarks yet');
+  process.exit(0);
+}
+if (!available.includes(name)) {
+  console.error(`unknown benchmark "${name}"; have: ${available.join(', ') || 'none'}`);
+  process.exit(2);
+}
+const r = spawnSync('npx', ['vitest', 'run', '--config', 'bench/vitest.bench.config.ts', `bench/${name}.bench.ts`], {
+  stdio: 'inherit',
+  env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' },
+});
+process.exit(r.status ?? 1);

@@ -1,0 +1,49 @@
+import { HttpException } from '@nestjs/common';
+
+/** The `error` codes of the contract (API.md, Errors), plus the load failures of the lazy loader. */
+export type ErrorCode =
+  | 'malformed_json'
+  | 'unauthorized'
+  | 'not_found'
+  | 'conflict'
+  | 'not_acceptable'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'validation_failed'
+  | 'rate_limited'
+  | 'not_ready'
+  | 'unhealthy'
+  | 'load_timeout'
+  | 'load_failed'
+  | 'internal_error';
+
+export interface ErrorDetail {
+  field: string;
+  message: string;
+}
+
+/** The error body every route answers with (API.md, Errors). */
+export interface ErrorBody {
+  error: ErrorCode | string;
+  message: string;
+  details?: ErrorDetail[];
+  request_id: string;
+  timestamp: number;
+}
+
+/** An HTTP error that carries its contract code and optional per-field details. */
+export class ApiError extends HttpException {
+  constructor(
+    status: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: ErrorDetail[],
+  ) {
+    super(message, status);
+  }
+
+  /** 422 `validation_failed` for one field; `message` is the rule it broke, without the name. */
+  static invalid(field: string, message: string): ApiError {
+    return new ApiError(422, 'validation_failed', `${field} ${message}`, [{ field, message }]);
+  }
+}

@@ -1,0 +1,29 @@
+import { Catch, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { requestIdOf } from '../http/request-id.js';
+import { errorBody, mapError } from './error-body.js';
+
+/** The one exception filter: every error, from any route, leaves with the contract's body. */
+@Catch()
+export class ApiExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ApiExceptionFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const req = ctx.getRequest<Request>();
+    const res = ctx.getResponse<Response>();
+    const mapped = mapError(exception);
+    if (mapped.unexpected) {
+      this.logger.error(
+        { err: exception, req_id: requestIdOf(req) },
+        `Unhandled error on ${req.method} ${req.route?.path ?? 'unknown route'}`,
+      );
+    }
+    if (res.headersSent) {
+      // A stream already started cannot change its status; its own helper writes the error item.
+      if (!res.writableEnded) res.end();
+      return;
+    }
+    res.status(mapped.status).json(errorBody(mapped, requestIdOf(req)));
+  }
+}

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './app-config.js';
+import { spawnSync } from 'node:child_process';
+
+describe(loadConfig.name, () => {
+  it('runs with no configuration at all', () => {
+    const sut = loadConfig({});
+    expect(sut.server.port).toBe(3000);
+    expect(sut.server.bodyLimitBytes).toBe(1024 * 1024);
+    expect(sut.dataDir).toMatch(/\/data$/);
+    expect(sut.databaseUrl).toBe(`sqlite:${sut.dataDir}/history.sqlite`);
+    expect(sut.lazyLoader.diskCacheDir).toBe(`${sut.dataDir}/cache`);
+  });
+
+  it('puts everything under DATA_DIR', () => {
+    const sut = loadConfig({ DATA_DIR: '/tmp/instance-b' });
+    expect(sut.databaseUrl).toBe('sqlite:/tmp/instance-b/history.sqlite');
+    expect(sut.lazyLoader.diskCacheDir).toBe('/tmp/instance-b/cache');
+  });
+
+  it('reads booleans and numbers from strings', () => {
+    const sut = loadConfig({ PORT: '8080', LAZY_ENABLE_CACHING: 'false', LAZY_MEMORY_THRESHOLD: '0.5' });
+    expect(sut.server.port).toBe(8080);
+    expect(sut.lazyLoader.enableCaching).toBe(false);
+    expect(sut.lazyLoader.memoryThreshold).toBe(0.5);
+  });
+
+  it('names every bad variable, not just the first', () => {
+    let caught: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', LAZY_COMPRESSION_TYPE: 'zip', LAZY_ENABLE_CACHING: 'maybe' });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const message = (caught as ConfigError).message;
+    expect(message).toContain('PORT');
+    expect(message).toContain('LAZY_COMPRESSION_TYPE');
+    expect(message).toContain('LAZY_ENABLE_CACHING');
+    expect((caught as ConfigError).problems).toHaveLength(3);
+  });
+
+  it('treats an empty value as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '' }).databaseUrl).toMatch(/^sqlite:/);
+  });
+});
+
+describe('boot with a bad variable', () => {
+  it('stops the process with a message naming it', { timeout: 90_000 }, () => {
+    // The real entry point, as `npm start` runs it (building first if dist/ is stale).
+    const r = spawnSync(process.execPath, ['scripts/start.mjs'], {
+      env: { ...process.env, PORT: '99999', DATA_DIR: '/tmp/never-used-config-test' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('PORT=');
+  });
+});

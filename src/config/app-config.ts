@@ -1,0 +1,150 @@
+import { resolve } from 'node:path';
+import { plainToInstance } from 'class-transformer';
+import { validateSync, type ValidationError } from 'class-validator';
+import { EnvironmentVariables } from './env.schema.js';
+
+/** Raised at boot when the environment is invalid; the message names every bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * The typed configuration, built once from the environment. It is also the DI token:
+ * inject `AppConfig` anywhere to read it.
+ */
+export class AppConfig {
+  readonly env!: 'development' | 'production' | 'test';
+  readonly dataDir!: string;
+  readonly logLevel!: string;
+  readonly server!: {
+    host: string;
+    port: number;
+    bodyLimitBytes: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+  };
+  readonly shutdown!: { delayMs: number; graceMs: number };
+  /** `sqlite:<file>` or `postgres://…`; SQLite under DATA_DIR by default. */
+  readonly databaseUrl!: string;
+  readonly cacheRedisUrl?: string;
+  /**
+   * The guide's DataSize profile plus explicit overrides. Fields that are `undefined` come from
+   * the profile when the lazy loader resolves its configuration.
+   */
+  readonly lazyLoader!: {
+    dataSize: 'small' | 'medium' | 'large' | 'huge';
+    chunkSize?: number;
+    maxChunksInMemory?: number;
+    prefetchChunks: number;
+    compressionThreshold: number;
+    compressionType: 'gzip' | 'brotli' | 'none';
+    maxMemoryMb?: number;
+    memoryThreshold: number;
+    enableDiskCache?: boolean;
+    diskCacheDir: string;
+    diskCacheMaxMb: number;
+    enableCaching: boolean;
+    cacheSize: number;
+    cacheTtlSeconds: number;
+    loadTimeoutSeconds: number;
+    retryAttempts: number;
+    memoryMonitorIntervalMs: number;
+    diskSweepIntervalMs: number;
+    prefetchIntervalMs: number;
+  };
+  readonly batch!: {
+    maxRequests: number;
+    maxNdjsonLines: number;
+    idempotencyTtlSeconds: number;
+    maxRegenerations: number;
+  };
+  readonly security!: {
+    apiKeys: string[];
+    corsOrigins: string[];
+    rateLimitWindowMs: number;
+    rateLimitMax: number;
+  };
+}
+
+function flatten(errors: ValidationError[]): string[] {
+  return errors.flatMap((e) => {
+    const shown = e.value === undefined ? 'unset' : JSON.stringify(e.value);
+    const rules = Object.values(e.constraints ?? {}).join('; ');
+    return [`${e.property}=${shown}: ${rules}`];
+  });
+}
+
+const splitList = (v?: string) =>
+  (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/**
+ * Validates `env` against {@link EnvironmentVariables} and builds the typed {@link AppConfig}.
+ * @throws ConfigError naming every invalid variable (not just the first).
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  // Unknown variables (PATH, HOME…) are dropped by `whitelist`; an empty value (`FOO=` in a
+  // .env file) means "not set", so the default applies.
+  const picked = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
+  const vars = plainToInstance(EnvironmentVariables, picked);
+  const errors = validateSync(vars, { whitelist: true, forbidUnknownValues: false });
+  if (errors.length > 0) throw new ConfigError(flatten(errors));
+
+  const dataDir = resolve(vars.DATA_DIR);
+  const config: AppConfig = {
+    env: vars.NODE_ENV as AppConfig['env'],
+    dataDir,
+    logLevel: vars.LOG_LEVEL,
+    server: {
+      host: vars.HOST,
+      port: vars.PORT,
+      bodyLimitBytes: vars.BODY_LIMIT_BYTES,
+      headersTimeoutMs: vars.HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: vars.REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: vars.KEEP_ALIVE_TIMEOUT_MS,
+    },
+    shutdown: { delayMs: vars.SHUTDOWN_DELAY_MS, graceMs: vars.SHUTDOWN_GRACE_MS },
+    databaseUrl: vars.DATABASE_URL ?? `sqlite:${resolve(dataDir, 'history.sqlite')}`,
+    cacheRedisUrl: vars.CACHE_REDIS_URL,
+    lazyLoader: {
+      dataSize: vars.LAZY_DATA_SIZE as AppConfig['lazyLoader']['dataSize'],
+      chunkSize: vars.LAZY_CHUNK_SIZE,
+      maxChunksInMemory: vars.LAZY_MAX_CHUNKS_IN_MEMORY,
+      prefetchChunks: vars.LAZY_PREFETCH_CHUNKS,
+      compressionThreshold: vars.LAZY_COMPRESSION_THRESHOLD,
+      compressionType: vars.LAZY_COMPRESSION_TYPE as AppConfig['lazyLoader']['compressionType'],
+      maxMemoryMb: vars.LAZY_MAX_MEMORY_MB,
+      memoryThreshold: vars.LAZY_MEMORY_THRESHOLD,
+      enableDiskCache: vars.LAZY_ENABLE_DISK_CACHE,
+      diskCacheDir: resolve(dataDir, vars.LAZY_DISK_CACHE_DIR ?? 'cache'),
+      diskCacheMaxMb: vars.LAZY_DISK_CACHE_MAX_MB,
+      enableCaching: vars.LAZY_ENABLE_CACHING,
+      cacheSize: vars.LAZY_CACHE_SIZE,
+      cacheTtlSeconds: vars.LAZY_CACHE_TTL,
+      loadTimeoutSeconds: vars.LAZY_LOAD_TIMEOUT,
+      retryAttempts: vars.LAZY_RETRY_ATTEMPTS,
+      memoryMonitorIntervalMs: vars.LAZY_MEMORY_MONITOR_INTERVAL_MS,
+      diskSweepIntervalMs: vars.LAZY_DISK_SWEEP_INTERVAL_MS,
+      prefetchIntervalMs: vars.LAZY_PREFETCH_INTERVAL_MS,
+    },
+    batch: {
+      maxRequests: vars.BATCH_MAX_REQUESTS,
+      maxNdjsonLines: vars.BATCH_MAX_NDJSON_LINES,
+      idempotencyTtlSeconds: vars.BATCH_IDEMPOTENCY_TTL_S,
+      maxRegenerations: vars.BATCH_MAX_REGENERATIONS,
+    },
+    security: {
+      apiKeys: splitList(vars.API_KEYS),
+      corsOrigins: splitList(vars.CORS_ORIGINS),
+      rateLimitWindowMs: vars.RATE_LIMIT_WINDOW_MS,
+      rateLimitMax: vars.RATE_LIMIT_MAX,
+    },
+  };
+  return Object.freeze(config);
+}

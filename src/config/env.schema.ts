@@ -1,0 +1,149 @@
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+} from 'class-validator';
+import { EnvBoolean, EnvNumber } from './env.decorators.js';
+
+/**
+ * Every environment variable the service reads, with its default. `.env.example` mirrors this
+ * class line for line; `loadConfig()` validates it once at boot and names every bad variable.
+ * Lazy-loader fields left unset come from the chosen `LAZY_DATA_SIZE` profile.
+ */
+export class EnvironmentVariables {
+  // --- server ---
+  @IsIn(['development', 'production', 'test'])
+  NODE_ENV = 'development';
+
+  @IsString()
+  HOST = '0.0.0.0';
+
+  @EnvNumber() @IsInt() @Min(0) @Max(65535)
+  PORT = 3000;
+
+  @IsString()
+  DATA_DIR = './data';
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL = 'info';
+
+  @EnvNumber() @IsInt() @Min(1024) @Max(100 * 1024 * 1024)
+  BODY_LIMIT_BYTES = 1024 * 1024;
+
+  @EnvNumber() @IsInt() @Min(1000) @Max(600_000)
+  HEADERS_TIMEOUT_MS = 15_000;
+
+  @EnvNumber() @IsInt() @Min(1000) @Max(3_600_000)
+  REQUEST_TIMEOUT_MS = 120_000;
+
+  @EnvNumber() @IsInt() @Min(0) @Max(600_000)
+  KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
+  // --- shutdown ---
+  @EnvNumber() @IsInt() @Min(0) @Max(60_000)
+  SHUTDOWN_DELAY_MS = 5_000;
+
+  @EnvNumber() @IsInt() @Min(1000) @Max(120_000)
+  SHUTDOWN_GRACE_MS = 25_000;
+
+  // --- storage ---
+  @IsOptional() @Matches(/^(postgres|postgresql|sqlite):/, {
+    message: 'DATABASE_URL must start with postgres://, postgresql:// or sqlite:',
+  })
+  DATABASE_URL?: string;
+
+  @IsOptional() @Matches(/^rediss?:\/\//, {
+    message: 'CACHE_REDIS_URL must start with redis:// or rediss://',
+  })
+  CACHE_REDIS_URL?: string;
+
+  // --- lazy loader (the guide's DataSize, ChunkConfig and LargeDataConfig) ---
+  @IsIn(['small', 'medium', 'large', 'huge'])
+  LAZY_DATA_SIZE = 'medium';
+
+  @EnvNumber() @IsOptional() @IsInt() @Min(1) @Max(1_000_000)
+  LAZY_CHUNK_SIZE?: number;
+
+  @EnvNumber() @IsOptional() @IsInt() @Min(1) @Max(100_000)
+  LAZY_MAX_CHUNKS_IN_MEMORY?: number;
+
+  @EnvNumber() @IsInt() @Min(0) @Max(64)
+  LAZY_PREFETCH_CHUNKS = 3;
+
+  @EnvNumber() @IsInt() @Min(0)
+  LAZY_COMPRESSION_THRESHOLD = 1024;
+
+  @IsIn(['gzip', 'brotli', 'none'])
+  LAZY_COMPRESSION_TYPE = 'gzip';
+
+  @EnvNumber() @IsOptional() @IsInt() @Min(1) @Max(1_048_576)
+  LAZY_MAX_MEMORY_MB?: number;
+
+  @EnvNumber() @IsNumber() @Min(0.05) @Max(1)
+  LAZY_MEMORY_THRESHOLD = 0.75;
+
+  @EnvBoolean() @IsOptional() @IsBoolean()
+  LAZY_ENABLE_DISK_CACHE?: boolean;
+
+  @IsOptional() @IsString()
+  LAZY_DISK_CACHE_DIR?: string;
+
+  @EnvNumber() @IsInt() @Min(1)
+  LAZY_DISK_CACHE_MAX_MB = 1024;
+
+  @EnvBoolean() @IsBoolean()
+  LAZY_ENABLE_CACHING = true;
+
+  @EnvNumber() @IsInt() @Min(1) @Max(10_000_000)
+  LAZY_CACHE_SIZE = 1000;
+
+  @EnvNumber() @IsInt() @Min(1)
+  LAZY_CACHE_TTL = 3600;
+
+  @EnvNumber() @IsNumber() @Min(0.001) @Max(3600)
+  LAZY_LOAD_TIMEOUT = 30;
+
+  @EnvNumber() @IsInt() @Min(0) @Max(10)
+  LAZY_RETRY_ATTEMPTS = 3;
+
+  @EnvNumber() @IsInt() @Min(100)
+  LAZY_MEMORY_MONITOR_INTERVAL_MS = 30_000;
+
+  @EnvNumber() @IsInt() @Min(1000)
+  LAZY_DISK_SWEEP_INTERVAL_MS = 300_000;
+
+  @EnvNumber() @IsInt() @Min(100)
+  LAZY_PREFETCH_INTERVAL_MS = 10_000;
+
+  // --- batch ---
+  @EnvNumber() @IsInt() @Min(100) @Max(100_000)
+  BATCH_MAX_REQUESTS = 1000;
+
+  @EnvNumber() @IsInt() @Min(100) @Max(10_000_000)
+  BATCH_MAX_NDJSON_LINES = 100_000;
+
+  @EnvNumber() @IsInt() @Min(1)
+  BATCH_IDEMPOTENCY_TTL_S = 86_400;
+
+  @EnvNumber() @IsInt() @Min(0) @Max(10)
+  BATCH_MAX_REGENERATIONS = 2;
+
+  // --- security ---
+  @IsOptional() @IsString()
+  API_KEYS?: string;
+
+  @IsOptional() @IsString()
+  CORS_ORIGINS?: string;
+
+  @EnvNumber() @IsInt() @Min(1000)
+  RATE_LIMIT_WINDOW_MS = 60_000;
+
+  @EnvNumber() @IsInt() @Min(0)
+  RATE_LIMIT_MAX = 1200;
+}
