@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { BatchModule } from './batch/batch.module.js';
 import { CaptionsModule } from './captions/captions.module.js';
+import { KeyedCacheModule } from './common/cache/keyed-cache.module.js';
 import { ApiExceptionFilter } from './common/errors/api-exception.filter.js';
 import { BodyMediaTypeGuard } from './common/http/body-media-type.guard.js';
 import { SanitizeInputPipe } from './common/http/sanitize-input.pipe.js';
@@ -22,6 +23,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggingModule,
+        KeyedCacheModule,
         LazyLoaderModule.forRoot(),
         CaptionsModule,
         HistoryModule,

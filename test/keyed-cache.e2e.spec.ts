@@ -1,0 +1,55 @@
+import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './support/test-app.js';
+
+const redisUrl = process.env.TEST_REDIS_URL;
+if (!redisUrl) {
+  console.warn('\n*** SKIPPED: keyed cache Redis tier specs (set TEST_REDIS_URL to run them) ***\n');
+}
+
+describe('KeyedCacheModule', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ env: { LAZY_CACHE_SIZE: '2' } });
+  });
+  afterAll(async () => t.close());
+
+  it('stores and expires values with millisecond TTLs', async () => {
+    const sut = t.app.get<Cache>(CACHE_MANAGER);
+    await sut.set('k', { n: 1 }, 50);
+    expect(await sut.get('k')).toEqual({ n: 1 });
+    await new Promise((r) => setTimeout(r, 80));
+    expect(await sut.get('k')).toBeUndefined();
+  });
+
+  it('bounds the memory tier to LAZY_CACHE_SIZE entries, least recently used first', async () => {
+    const sut = t.app.get<Cache>(CACHE_MANAGER);
+    await sut.set('a', 1);
+    await sut.set('b', 2);
+    await sut.get('a');
+    await sut.set('c', 3);
+    expect(await sut.get('a')).toBe(1);
+    expect(await sut.get('b')).toBeUndefined();
+    expect(await sut.get('c')).toBe(3);
+  });
+});
+
+describe.skipIf(!redisUrl)('KeyedCacheModule with a Redis tier', () => {
+  let a: TestApp;
+  let b: TestApp;
+  beforeAll(async () => {
+    a = await createTestApp({ env: { CACHE_REDIS_URL: redisUrl! } });
+    b = await createTestApp({ env: { CACHE_REDIS_URL: redisUrl! } });
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+  });
+
+  it('shares values between two instances through Redis', async () => {
+    const key = `shared-${process.pid}-${Date.now()}`;
+    await a.app.get<Cache>(CACHE_MANAGER).set(key, 'from-a', 10_000);
+    expect(await b.app.get<Cache>(CACHE_MANAGER).get(key)).toBe('from-a');
+    await a.app.get<Cache>(CACHE_MANAGER).del(key);
+  });
+});
