@@ -1,10 +1,12 @@
 import { Module } from '@nestjs/common';
+import { CaptionsController } from './captions.controller.js';
 import { CaptionsService } from './captions.service.js';
 import { CaptionEngine } from './engine/caption-engine.js';
 import { TemplateCaptionEngine } from './engine/template-caption.engine.js';
 
 /** Captions: the engine port (template engine by default), the service, and their routes. */
 @Module({
+  controllers: [CaptionsController],
   providers: [CaptionsService, { provide: CaptionEngine, useClass: TemplateCaptionEngine }],
   exports: [CaptionsService, CaptionEngine],
 })

@@ -25,11 +25,12 @@ export interface CaptionAnalysis {
   tags: Omit<HashtagTiers, 'short'>;
 }
 
+/** Keeps the last words of a phrase: in English the head noun comes last ("fresh strawberry pancakes"). */
 function shortenPhrase(phraseWords: string[]): string {
   const kept: string[] = [];
-  for (const w of phraseWords) {
-    if (charCount([...kept, w].join(' ')) > SUBJECT_MAX_CHARS) break;
-    kept.push(w);
+  for (const w of [...phraseWords].reverse()) {
+    if (charCount([w, ...kept].join(' ')) > SUBJECT_MAX_CHARS) break;
+    kept.unshift(w);
   }
   return kept.join(' ');
 }
