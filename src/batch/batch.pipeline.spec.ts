@@ -2,7 +2,7 @@ import { lastValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../common/errors/api-error.js';
 import type { BatchDraft, BatchInput, BatchItem, BatchOutput } from './batch-item.js';
-import { runBatch, type Generated, type PipelineOptions } from './batch.pipeline.js';
+import { runBatch, type PipelineOptions } from './batch.pipeline.js';
 
 interface Req {
   n: number;
@@ -56,7 +56,6 @@ function options(overrides: Partial<PipelineOptions<Req, BatchDraft>> = {}): Pip
     signal: new AbortController().signal,
     ready: async () => undefined,
     generate: engine().generate,
-    record: async () => undefined,
     ...overrides,
   };
 }
@@ -75,15 +74,11 @@ describe(runBatch.name, () => {
     expect(outs.at(-1)).toMatchObject({ kind: 'summary', summary: { batch_id: 'b1', total: 50, succeeded: 45, failed: 5, below_threshold: 0 } });
   });
 
-  it('emits progress after every chunk and records each chunk of successes', async () => {
-    const recorded: Generated<Req, BatchDraft>[][] = [];
+  it('emits progress after every chunk', async () => {
     const { source } = inputs(25);
-    const outs = await lastValueFrom(
-      runBatch(source, options({ total: 25, record: async (rows) => void recorded.push(rows) })).pipe(toArray()),
-    );
+    const outs = await lastValueFrom(runBatch(source, options({ total: 25 })).pipe(toArray()));
     const progress = outs.flatMap((o) => (o.kind === 'progress' ? [o.progress] : []));
     expect(progress.map((p) => [p.done, p.total])).toEqual([[10, 25], [20, 25], [25, 25]]);
-    expect(recorded.map((r) => r.length)).toEqual([10, 10, 5]);
     expect(outs.findIndex((o) => o.kind === 'progress')).toBe(10);
   });
 
@@ -182,13 +177,5 @@ describe(runBatch.name, () => {
     await tick(50);
     expect(gen.stats.calls).toBe(calls);
     sub.unsubscribe();
-  });
-
-  it('ends with the history error when a chunk cannot be recorded', async () => {
-    const { source } = inputs(30);
-    const record = async () => {
-      throw new Error('disk full');
-    };
-    await expect(lastValueFrom(runBatch(source, options({ record })).pipe(toArray()))).rejects.toThrow('disk full');
   });
 });

@@ -1,18 +1,10 @@
-import { concat, concatMap, defer, from, map, merge, mergeMap, Observable, range, Subject, takeWhile, type ObservableInput } from 'rxjs';
+import { concat, concatMap, defer, map, merge, mergeMap, Observable, range, Subject, takeWhile, type ObservableInput } from 'rxjs';
 import { mapError } from '../common/errors/error-body.js';
 import type { BatchDraft, BatchInput, BatchItem, BatchItemError, BatchOutput } from './batch-item.js';
 
-/** One finished generation, handed to {@link PipelineOptions.record} a chunk at a time. */
-export interface Generated<R, D> {
-  index: number;
-  request_id: string;
-  request: R;
-  draft: D;
-}
-
 export interface PipelineOptions<R, D extends BatchDraft> {
   batchId: string;
-  /** Results per chunk: one `progress` event and one history write per chunk. */
+  /** Results per chunk: one `progress` event per chunk. */
   chunkSize: number;
   /** Generations in flight at most (1 when `parallel_processing` is false). */
   concurrency: number;
@@ -28,8 +20,6 @@ export interface PipelineOptions<R, D extends BatchDraft> {
   ready: () => Promise<void>;
   /** Makes one draft; `attempt` is 0 for the first generation, n for the n-th regeneration. */
   generate: (request: R, attempt: number, signal: AbortSignal) => Promise<D>;
-  /** Stores the chunk's successful generations (the caption history). */
-  record: (rows: Generated<R, D>[]) => Promise<void>;
   /** Called for each item as it finishes (metrics). */
   onItem?: (item: BatchItem) => void;
   /** Called for an unexpected generation error before it becomes a failed item (logging). */
@@ -40,11 +30,11 @@ export interface PipelineOptions<R, D extends BatchDraft> {
  * The batch as an Observable of results, pulled from `inputs` only as fast as results are written:
  * a request is read only when a generation slot is free (`mergeMap` with `concurrency`, fed by a
  * demand-driven source) and the response can take more (`ready`). So memory holds at most
- * `concurrency` requests and one chunk of history rows, however long the upload.
+ * `concurrency` requests, however long the upload.
  *
- * Results leave as each finishes; every `chunkSize` results a `progress` output follows and the
- * chunk's rows are recorded. There is no barrier between chunks: a slow item never holds back the
- * next chunk. The last output is the summary, after every history write has finished.
+ * Results leave as each finishes; every `chunkSize` results a `progress` output follows. There is
+ * no barrier between chunks: a slow item never holds back the next chunk. The last output is the
+ * summary.
  */
 export function runBatch<R, D extends BatchDraft>(inputs: AsyncIterable<BatchInput<R>>, opts: PipelineOptions<R, D>): Observable<BatchOutput> {
   return defer(() => {
@@ -52,19 +42,6 @@ export function runBatch<R, D extends BatchDraft>(inputs: AsyncIterable<BatchInp
     const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
     const iterator = inputs[Symbol.asyncIterator]();
     const counts = { finished: 0, succeeded: 0, failed: 0, below: 0 };
-    let rows: Generated<R, D>[] = [];
-    let recording: Promise<void> = Promise.resolve();
-    let recordError: { err: unknown } | undefined;
-
-    const flushRows = () => {
-      if (rows.length === 0) return;
-      const chunk = rows;
-      rows = [];
-      // Serialised, and never an unhandled rejection: the first failure ends the stream below.
-      recording = recording.then(() => opts.record(chunk)).catch((err: unknown) => {
-        recordError ??= { err };
-      });
-    };
 
     // One token per free generation slot: `concurrency` to start, one more as each item finishes.
     const demand$ = new Subject<void>();
@@ -76,18 +53,14 @@ export function runBatch<R, D extends BatchDraft>(inputs: AsyncIterable<BatchInp
 
     const items$ = requests$.pipe(
       mergeMap((input) => defer(() => processOne(input, opts)), opts.concurrency),
-      concatMap((done): ObservableInput<BatchOutput> => {
-        if (recordError) throw recordError.err;
-        const { item, generated } = done;
+      concatMap((item): ObservableInput<BatchOutput> => {
         counts.finished += 1;
         if (item.success) counts.succeeded += 1;
         else counts.failed += 1;
         if (item.below_threshold) counts.below += 1;
-        if (generated) rows.push(generated);
         opts.onItem?.(item);
         const out: BatchOutput[] = [{ kind: 'item', item }];
         if (counts.finished % opts.chunkSize === 0) {
-          flushRows();
           out.push({ kind: 'progress', progress: progressOf(counts, opts.total, elapsed()) });
         }
         demand$.next();
@@ -95,10 +68,7 @@ export function runBatch<R, D extends BatchDraft>(inputs: AsyncIterable<BatchInp
       }),
     );
 
-    const summary$ = defer(async (): Promise<BatchOutput[]> => {
-      flushRows();
-      await recording;
-      if (recordError) throw recordError.err;
+    const summary$ = defer((): BatchOutput[] => {
       const out: BatchOutput[] = [];
       if (counts.finished % opts.chunkSize !== 0) {
         out.push({ kind: 'progress', progress: progressOf(counts, counts.finished, elapsed()) });
@@ -115,7 +85,7 @@ export function runBatch<R, D extends BatchDraft>(inputs: AsyncIterable<BatchInp
         },
       });
       return out;
-    }).pipe(concatMap((outs) => from(outs)));
+    });
 
     return new Observable<BatchOutput>((subscriber) => {
       const sub = concat(items$, summary$).subscribe(subscriber);
@@ -144,9 +114,9 @@ const seconds = (from: bigint) => Number(process.hrtime.bigint() - from) / 1e9;
 async function processOne<R, D extends BatchDraft>(
   input: BatchInput<R>,
   opts: PipelineOptions<R, D>,
-): Promise<{ item: BatchItem; generated?: Generated<R, D> }> {
+): Promise<BatchItem> {
   const started = process.hrtime.bigint();
-  if ('error' in input) return { item: failed(input, input.error, seconds(started)) };
+  if ('error' in input) return failed(input, input.error, seconds(started));
   let best: D | undefined;
   let attempt = 0;
   try {
@@ -163,23 +133,20 @@ async function processOne<R, D extends BatchDraft>(
     const mapped = mapError(err);
     if (mapped.unexpected) opts.onError?.(err, input);
     const error: BatchItemError = { code: mapped.code === 'internal_error' ? 'generation_failed' : mapped.code, message: mapped.unexpected ? 'Caption generation failed' : mapped.message };
-    return { item: failed(input, error, seconds(started)) };
+    return failed(input, error, seconds(started));
   }
   const draft = best!;
   const below = draft.quality_score / 100 < opts.qualityThreshold;
   return {
-    item: {
-      request_id: input.request_id,
-      index: input.index,
-      success: true,
-      caption: draft.caption,
-      hashtags: draft.hashtags,
-      quality_score: draft.quality_score,
-      processing_time: seconds(started),
-      regenerations: Math.min(attempt, opts.maxRegenerations),
-      below_threshold: below,
-    },
-    generated: { index: input.index, request_id: input.request_id, request: input.request, draft },
+    request_id: input.request_id,
+    index: input.index,
+    success: true,
+    caption: draft.caption,
+    hashtags: draft.hashtags,
+    quality_score: draft.quality_score,
+    processing_time: seconds(started),
+    regenerations: Math.min(attempt, opts.maxRegenerations),
+    below_threshold: below,
   };
 }
 
