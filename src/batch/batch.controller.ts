@@ -1,4 +1,5 @@
 import { Body, Controller, Headers, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiHeader, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { filter, map } from 'rxjs';
 import { BodyMediaTypes } from '../common/http/body-media-type.guard.js';
@@ -6,7 +7,7 @@ import { negotiateFormat } from '../common/streaming/negotiation.js';
 import { ResponseStream } from '../common/streaming/response-stream.js';
 import type { BatchItem, BatchProgress, BatchSummary } from './batch-item.js';
 import { BatchService } from './batch.service.js';
-import { BatchQuery } from './dto/batch-caption-request.dto.js';
+import { BatchCaptionRequest, BatchQuery } from './dto/batch-caption-request.dto.js';
 import { IdempotencyStore } from './idempotency.store.js';
 
 type Sent = BatchItem | BatchProgress | BatchSummary;
@@ -21,6 +22,7 @@ function sseEventOf(sent: Sent): string {
   return 'result';
 }
 
+@ApiTags('batch')
 @Controller()
 export class BatchController {
   constructor(private readonly batch: BatchService) {}
@@ -32,6 +34,14 @@ export class BatchController {
    */
   @Post('batch-process')
   @BodyMediaTypes('application/json', NDJSON)
+  @ApiConsumes('application/json', NDJSON)
+  @ApiBody({ type: BatchCaptionRequest, description: 'A BatchCaptionRequest, or (application/x-ndjson) one CaptionGenerationRequest a line with the batch options in the query' })
+  @ApiProduces('application/json', NDJSON, 'text/event-stream')
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replays a finished batch with the same body; 422 with another body; 409 while it runs' })
+  @ApiOkResponse({
+    description:
+      'Results as they finish ({request_id, index, caption, hashtags, quality_score, processing_time, success, regenerations, below_threshold, error}), then the summary {batch_id, total, succeeded, failed, below_threshold, processing_time}. SSE: result, progress and done events.',
+  })
   async process(
     @Req() req: Request,
     @Res() res: Response,

@@ -93,7 +93,8 @@ export class BatchService {
         return { kind: 'replay', chunkSize: query.chunk_size, results: claim.results };
       }
     }
-    const lines = readNdjsonLines(hashing(body, fingerprint), {
+    // Hashed only when a key needs it.
+    const lines = readNdjsonLines(key === undefined ? body : hashing(body, fingerprint), {
       maxLines: this.config.batch.maxNdjsonLines,
       maxLineBytes: this.config.server.bodyLimitBytes,
     });
