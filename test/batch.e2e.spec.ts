@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { BatchController } from '../src/batch/batch.controller.js';
 import { CaptionsService } from '../src/captions/captions.service.js';
 import { CaptionEngine } from '../src/captions/engine/caption-engine.js';
+import { batchItems } from '../src/common/metrics/metrics.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 type Item = Record<string, unknown> & { index?: number; success?: boolean; request_id?: string | null };
@@ -71,6 +72,8 @@ describe(BatchController.name, () => {
     const requests = Array.from({ length: 1000 }, (_, i) =>
       i % 100 === 7 ? captionRequest(i, { hashtag_count: 31 }) : captionRequest(i),
     );
+    const outcomes = async () => Object.fromEntries((await batchItems.get()).values.map((v) => [v.labels.outcome, v.value]));
+    const before = await outcomes();
     const res = await post({ requests, batch_id: 'catalogue-1' }, { query: 'chunk_size=100' });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
@@ -89,6 +92,9 @@ describe(BatchController.name, () => {
     expect(ok.quality_score).toBeGreaterThan(0);
     expect(all.at(-1)).toMatchObject({ batch_id: 'catalogue-1', total: 1000, succeeded: 990, failed: 10 });
     expect(new Set(items.map((x) => x.request_id)).size).toBe(1000);
+    const after = await outcomes();
+    expect((after.failed ?? 0) - (before.failed ?? 0)).toBe(10);
+    expect((after.succeeded ?? 0) + (after.below_threshold ?? 0) - (before.succeeded ?? 0) - (before.below_threshold ?? 0)).toBe(990);
   }, 60_000);
 
   it('sends the first result long before the last is generated', async () => {
@@ -180,6 +186,25 @@ describe(BatchController.name, () => {
       const again = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as Item);
       expect(again).toEqual(first);
       expect(counts.engine).toBe(before);
+    });
+
+    it('replays an NDJSON upload with the same key and body, and answers 422 for another body', async () => {
+      const key = `ndjson-${Date.now()}`;
+      const upload = (body: string) =>
+        fetch(`${base}/batch-process`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-ndjson', accept: 'application/x-ndjson', 'idempotency-key': key },
+          body,
+        });
+      const lines = requests.map((r) => JSON.stringify(r)).join('\n');
+      const first = await (await upload(lines)).text();
+      const before = counts.engine;
+      const again = await upload(lines);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(await again.text()).toBe(first);
+      expect(counts.engine).toBe(before);
+      const other = await upload(lines.split('\n').slice(1).join('\n'));
+      expect(other.status).toBe(422);
     });
 
     it('answers 422 for the same key with another body', async () => {
