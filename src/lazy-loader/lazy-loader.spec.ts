@@ -5,6 +5,15 @@ import type { ChunkSource } from './lazy-loader.types.js';
 import { countingSource, sqliteSource } from './testing/sources.js';
 import { loaderIn, tempDir } from './testing/temp-loader.js';
 
+/** The error `p` rejects with (fails the test if it resolves). */
+const rejection = <E>(p: Promise<unknown>): Promise<E> =>
+  p.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (e: unknown) => e as E,
+  );
+
 describe(LazyLoader.name, () => {
   let tmp: ReturnType<typeof tempDir>;
   let sut: LazyLoader;
@@ -113,7 +122,7 @@ describe(LazyLoader.name, () => {
     await vi.advanceTimersByTimeAsync(2000 + 150 + 2000);
     await outcome;
     expect(calls).toBe(3);
-    const err = await read.catch((e: unknown) => e as LoadTimeoutError);
+    const err = await rejection<LoadTimeoutError>(read);
     expect([err.status, err.code, err.expose]).toEqual([504, 'load_timeout', true]);
     const s = sut.getStats().tiers.source;
     expect(s).toEqual({ loads: 0, failures: 1, timeouts: 1, retries: 2 });
@@ -139,7 +148,7 @@ describe(LazyLoader.name, () => {
     sut = loaderIn(tmp.dir, { retry_attempts: 1 });
     const cause = new Error('relation "captions" does not exist');
     const source: ChunkSource<string> = { key: 'broken', loadChunk: () => Promise.reject(cause) };
-    const err = await sut.getChunk(source, 0).catch((e: unknown) => e as LoadFailedError);
+    const err = await rejection<LoadFailedError>(sut.getChunk(source, 0));
     expect(err).toBeInstanceOf(LoadFailedError);
     expect([err.status, err.code, err.attempts, err.cause]).toEqual([503, 'load_failed', 2, cause]);
     expect(err.message).not.toContain('captions');
