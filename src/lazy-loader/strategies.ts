@@ -193,17 +193,24 @@ export function streamItems<T>(loader: LazyLoader, source: ChunkSource<T>, opts:
         }
       }
       if (controller.signal.aborted) throw abortReason(controller.signal);
-      subscriber.complete();
     };
-    run()
-      .catch((err: unknown) => {
-        if (!subscriber.closed) subscriber.error(err);
-      })
-      .finally(() => {
+    // The stream counts as ended before its subscriber hears so.
+    run().then(
+      () => {
         untrack();
         dispose();
-      });
-    return () => controller.abort(new DOMException('unsubscribed', 'AbortError'));
+        subscriber.complete();
+      },
+      (err: unknown) => {
+        untrack();
+        dispose();
+        if (!subscriber.closed) subscriber.error(err);
+      },
+    );
+    return () => {
+      untrack();
+      controller.abort(new DOMException('unsubscribed', 'AbortError'));
+    };
   });
 }
 

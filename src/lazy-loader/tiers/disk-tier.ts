@@ -80,7 +80,8 @@ export class DiskTier {
   lastError: string | undefined;
 
   constructor(readonly options: DiskTierOptions) {
-    this.now = options.now ?? Date.now;
+    // Read through `Date` on each call, so fake timers drive expiry.
+    this.now = options.now ?? (() => Date.now());
     this.file = join(options.dir, DISK_CACHE_FILE);
     this.open();
   }

@@ -41,13 +41,16 @@ export class MemoryTier {
     if (!(options.maxBytes >= 1)) throw new RangeError('maxBytes must be ≥ 1');
     if (!(Number.isInteger(options.maxEntries) && options.maxEntries >= 1)) throw new RangeError('maxEntries must be an integer ≥ 1');
     if (!(options.ttlMs > 0)) throw new RangeError('ttlMs must be > 0');
-    this.now = options.now ?? Date.now;
+    // Read through `Date` on each call, so fake timers drive expiry.
+    this.now = options.now ?? (() => Date.now());
     this.lru = new LRUCache<string, MemoryEntry>({
       max: options.maxEntries,
       maxSize: Math.floor(options.maxBytes),
       sizeCalculation: (e) => Math.max(1, e.sizeBytes),
       ttl: options.ttlMs,
       perf: { now: this.now },
+      // No cached clock reading: expiry follows the clock exactly (the cost is one Date.now() a read).
+      ttlResolution: 0,
       // Expired entries stay until read or evicted, so BACKGROUND can serve them while refreshing.
       allowStale: false,
       noDeleteOnStaleGet: true,
