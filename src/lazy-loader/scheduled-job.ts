@@ -28,16 +28,19 @@ export class ScheduledJob {
       return this.running;
     }
     this.runs++;
-    this.running = (async () => {
+    const run = (async () => {
       try {
         await this.work();
       } catch (err) {
         this.failures++;
         this.logger.error(`scheduled job ${this.name} failed: ${(err as Error).message}`, (err as Error).stack);
-      } finally {
-        this.running = null;
       }
     })();
+    // Cleared after the assignment (a synchronous job settles before it), and only if still ours.
+    this.running = run.finally(() => {
+      if (this.running === guarded) this.running = null;
+    });
+    const guarded = this.running;
     return this.running;
   }
 
