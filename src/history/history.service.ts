@@ -1,13 +1,14 @@
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { AppConfig } from '../config/app-config.js';
 import { ChunkBoundaries } from './history-chunks.js';
 import { filterFingerprint, HistoryCursorCodec, type CursorPosition } from './history-cursor.js';
 import { loadPageFromSource, type PageInfo, type PageLoader } from './history-page-loader.js';
 import { HistoryRepository, keyOf } from './history.repository.js';
 import type { HistoryFilter, HistoryRow, NewHistoryRow } from './history.types.js';
 
-/** Rows per chunk of history (the unit the page path caches and prefetches). */
+/** Rows per chunk of history unless LAZY_CHUNK_SIZE says otherwise (the unit the page path caches). */
 export const HISTORY_CHUNK_SIZE = 1000;
 
 export interface HistoryPageRequest {
@@ -40,8 +41,9 @@ export class HistoryService implements OnModuleInit {
   constructor(
     private readonly repo: HistoryRepository,
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
+    config: AppConfig,
   ) {
-    this.boundaries = new ChunkBoundaries(repo, HISTORY_CHUNK_SIZE);
+    this.boundaries = new ChunkBoundaries(repo, config.lazyLoader.chunkSize ?? HISTORY_CHUNK_SIZE);
   }
 
   async onModuleInit(): Promise<void> {
