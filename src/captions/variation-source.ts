@@ -1,16 +1,10 @@
 import { createHash } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { captionGenerations } from '../common/metrics/metrics.js';
+import type { ChunkSource } from '../lazy-loader/lazy-loader.types.js';
 import type { CaptionGenerationRequest } from './dto/caption-generation-request.dto.js';
 import type { CaptionVariation } from './dto/caption-generation-response.dto.js';
 import type { CaptionEngine } from './engine/caption-engine.js';
-
-/** The lazy loader's `ChunkSource` contract (docs/architecture.md), as captions use it. */
-export interface ChunkSource<T> {
-  key: string;
-  chunkSize?: number;
-  loadChunk(index: number, ctx: { chunkSize: number; signal: AbortSignal }): Promise<T[]>;
-}
 
 /** Variations per chunk: small, so the first streamed item waits for a few drafts only. */
 export const VARIATION_CHUNK_SIZE = 5;
