@@ -69,6 +69,10 @@ describe(CaptionsController.name, () => {
     ['a bad user_id', { ...base, user_id: 'a b' }, 'user_id'],
     ['too many brand keywords', { ...base, brand_info: { keywords: Array.from({ length: 21 }, (_, i) => `k${i}`) } }, 'brand_info.keywords'],
     ['a language without phrase banks', { ...base, language: 'spanish' }, 'language'],
+    ['an unknown brand_info field', { ...base, brand_info: { colour: 'red' } }, 'brand_info.colour'],
+    ['brand_info that is not an object', { ...base, brand_info: 'Acme' }, 'brand_info'],
+    ['a javascript: URL in the voice', { ...base, brand_info: { voice: 'see javascript:alert(1)' } }, 'brand_info.voice'],
+    ['a non-integer variation_count', { ...base, variation_count: 2.5 }, 'variation_count'],
   ];
   it.each(invalid)('answers 422 naming the field for %s', async (_name, body, field) => {
     const res = await http().post(URL).send(body).expect(422);
