@@ -100,6 +100,25 @@ describe(TemplateCaptionEngine.name, () => {
     );
   });
 
+  it('keeps every rule for any description, whatever its script, symbols or emojis', () => {
+    const anyText = fc.oneof(
+      fc.string({ unit: 'grapheme', minLength: 5, maxLength: 300 }),
+      fc.string({ unit: 'binary', minLength: 5, maxLength: 300 }),
+      fc.constantFrom('!!!!!', '12345 67890', '🌅🌅🌅🌅🌅', '#tbt @friend http://x.y/z', '東京タワーの夜景がきれい', 'the of and to a in'),
+    );
+    fc.assert(
+      fc.property(requestArb, anyText.filter((d) => d.trim().length >= 5), fc.nat(20), ({ request }, description, i) => {
+        const v = sut.generate(withDefaults({ ...request, content_description: description.trim() }), i);
+        expect(v.character_count).toBeLessThanOrEqual(request.max_length);
+        expect(v.hashtags).toHaveLength(request.include_hashtags ? request.hashtag_count : 0);
+        for (const h of v.hashtags) expect(h).toMatch(VALID_HASHTAG);
+        expect(EMOJI.test(v.caption)).toBe(request.include_emojis);
+        expect(v.caption).not.toMatch(/[<>#@]/);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('is deterministic for the same request', () => {
     fc.assert(
       fc.property(requestArb, fc.nat(99), ({ request }, i) => {
