@@ -129,7 +129,7 @@ export class HistoryService implements OnModuleInit {
   }
 
   /** Every matching row, newest first, straight from a database cursor; returning it closes the cursor. */
-  exportRows(filter: HistoryFilter): AsyncGenerator<HistoryRow> {
+  exportRows(filter: HistoryFilter): AsyncIterableIterator<HistoryRow> {
     return this.repo.streamRows(filter);
   }
 }
