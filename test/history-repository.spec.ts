@@ -96,7 +96,7 @@ describe.each(enginesUnderTest('HistoryRepository specs'))(`${KyselyHistoryRepos
     expect(ids).toEqual((await walk({}, 1000)).map((r) => r.id));
     const it = sut.streamRows({ style: 'casual' });
     expect((await it.next()).value).toMatchObject({ style: 'casual' });
-    await it.return(undefined);
+    await it.return!(undefined);
     expect((await it.next()).done).toBe(true);
     // The database is still usable for writes afterwards (the reader released everything).
     await sut.insertMany([historyRow(999)]);

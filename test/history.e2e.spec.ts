@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HistoryService } from '../src/history/history.service.js';
@@ -123,6 +122,18 @@ describe(`${HistoryService.name} over HTTP`, () => {
     await sut.record([historyRow(5000, { style: 'minimalist' })]);
     const after = ((await get('?page_size=1&style=minimalist').expect(200)).body as PageBody).pagination.total_items;
     expect(after).toBe(before! + 1);
+  });
+
+  it('serves a page read before from the lazy loader cache, and reads the database again after a write', async () => {
+    const first = (await get('?page=2&page_size=20&style=casual').expect(200)).body as PageBody;
+    const again = (await get('?page=2&page_size=20&style=casual').expect(200)).body as PageBody;
+    expect(again.data).toEqual(first.data);
+    expect(again.metadata.cache_hit).toBe(true);
+    await sut.record([historyRow(7000, { style: 'casual', created_at: new Date() })]);
+    const fresh = (await get('?page=2&page_size=20&style=casual').expect(200)).body as PageBody;
+    expect(fresh.metadata.cache_hit).toBe(false);
+    // The new row is the newest: everything moved down by one.
+    expect(fresh.data.slice(1).map((r) => r.id)).toEqual(first.data.slice(0, 19).map((r) => r.id));
   });
 
   it.each([
