@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
 import { BatchModule } from './batch/batch.module.js';
 import { CaptionsModule } from './captions/captions.module.js';
 import { KeyedCacheModule } from './common/cache/keyed-cache.module.js';
@@ -24,6 +25,7 @@ export class AppModule {
         ConfigModule.forRoot(config),
         LoggingModule,
         KeyedCacheModule,
+        ScheduleModule.forRoot(),
         LazyLoaderModule.forRoot(),
         CaptionsModule,
         HistoryModule,

@@ -28,12 +28,27 @@ describe(CaptionsController.name, () => {
     expect(new Set(res.body.variations.map((v: { caption: string }) => v.caption)).size).toBe(4);
   });
 
-  it('gives the same variations for the same request_id', async () => {
+  it('gives the same variations for the same request_id, from the cache until the client says no-cache', async () => {
     const body = { ...base, request_id: 'same-1', style: 'storytelling' };
     const a = await http().post(URL).send(body).expect(200);
+    const cached = await http().post(URL).send(body).expect(200);
+    expect(cached.body.cache_hit).toBe(true);
     const b = await http().post(URL).set('Cache-Control', 'no-cache').send(body).expect(200);
+    expect(b.body.cache_hit).toBe(false);
     expect(b.body.request_id).toBe('same-1');
+    expect(cached.body.variations).toEqual(a.body.variations);
     expect(b.body.variations).toEqual(a.body.variations);
+  });
+
+  it('stores every variation in the caption history', async () => {
+    await http().post(URL).send({ ...base, user_id: 'e2e-history', style: 'educational', variation_count: 2 }).expect(200);
+    const res = await http().get('/api/v14/lazy/caption-history?user_id=e2e-history').expect(200);
+    expect(res.body.data).toHaveLength(2);
+    for (const row of res.body.data) {
+      expect(row).toMatchObject({ user_id: 'e2e-history', style: 'educational' });
+      expect(row.caption.toLowerCase()).toContain('strawberry pancakes');
+      expect(row.hashtags).toHaveLength(15);
+    }
   });
 
   const invalid: Array<[string, Record<string, unknown>, string]> = [
@@ -54,6 +69,10 @@ describe(CaptionsController.name, () => {
     ['a bad user_id', { ...base, user_id: 'a b' }, 'user_id'],
     ['too many brand keywords', { ...base, brand_info: { keywords: Array.from({ length: 21 }, (_, i) => `k${i}`) } }, 'brand_info.keywords'],
     ['a language without phrase banks', { ...base, language: 'spanish' }, 'language'],
+    ['an unknown brand_info field', { ...base, brand_info: { colour: 'red' } }, 'brand_info.colour'],
+    ['brand_info that is not an object', { ...base, brand_info: 'Acme' }, 'brand_info'],
+    ['a javascript: URL in the voice', { ...base, brand_info: { voice: 'see javascript:alert(1)' } }, 'brand_info.voice'],
+    ['a non-integer variation_count', { ...base, variation_count: 2.5 }, 'variation_count'],
   ];
   it.each(invalid)('answers 422 naming the field for %s', async (_name, body, field) => {
     const res = await http().post(URL).send(body).expect(422);

@@ -1,10 +1,11 @@
 import { Body, Controller, Headers, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiProduces } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { negotiateFormat } from '../common/streaming/negotiation.js';
 import { ResponseStream } from '../common/streaming/response-stream.js';
 import { CaptionsService } from './captions.service.js';
 import { CaptionGenerationRequest } from './dto/caption-generation-request.dto.js';
-import type { CaptionGenerationResponse, CaptionStreamItem } from './dto/caption-generation-response.dto.js';
+import { CaptionStreamItem, type CaptionGenerationResponse } from './dto/caption-generation-response.dto.js';
 import { StreamCaptionsQuery } from './dto/stream-captions-query.dto.js';
 
 /** `POST /captions` and `POST /stream-captions` (API.md, Captions). */
@@ -12,6 +13,10 @@ import { StreamCaptionsQuery } from './dto/stream-captions-query.dto.js';
 export class CaptionsController {
   constructor(private readonly captions: CaptionsService) {}
 
+  /**
+   * `variation_count` captions with their scores. A repeated identical request within the cache TTL
+   * is served from the lazy loader's tiers (`cache_hit: true`); `Cache-Control: no-cache` drafts anew.
+   */
   @Post('captions')
   @HttpCode(200)
   generate(
@@ -27,7 +32,15 @@ export class CaptionsController {
     return this.captions.generate(body, { signal: left.signal, bypassCache: /\bno-cache\b/i.test(cacheControl ?? '') });
   }
 
+  /**
+   * `variations` captions as they are drafted, in the guide's item shape: a JSON array (default),
+   * NDJSON or SSE chosen by `Accept`; gzip or br only when `enable_compression` and
+   * `Accept-Encoding` allow it. A failure after the first byte ends the stream with an error item.
+   */
   @Post('stream-captions')
+  @HttpCode(200)
+  @ApiProduces('application/json', 'application/x-ndjson', 'text/event-stream')
+  @ApiOkResponse({ type: CaptionStreamItem, isArray: true, description: 'One item per variation, streamed' })
   async stream(
     @Body() body: CaptionGenerationRequest,
     @Query() query: StreamCaptionsQuery,

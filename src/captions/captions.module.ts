@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { HistoryModule } from '../history/history.module.js';
 import { CaptionsController } from './captions.controller.js';
 import { CaptionsService } from './captions.service.js';
 import { CaptionEngine } from './engine/caption-engine.js';
@@ -6,6 +7,7 @@ import { TemplateCaptionEngine } from './engine/template-caption.engine.js';
 
 /** Captions: the engine port (template engine by default), the service, and their routes. */
 @Module({
+  imports: [HistoryModule],
   controllers: [CaptionsController],
   providers: [CaptionsService, { provide: CaptionEngine, useClass: TemplateCaptionEngine }],
   exports: [CaptionsService, CaptionEngine],

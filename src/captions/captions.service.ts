@@ -1,11 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { Observable } from 'rxjs';
+import { defer, map, type Observable } from 'rxjs';
 import { ApiError } from '../common/errors/api-error.js';
+import { HistoryService } from '../history/history.service.js';
+import type { NewHistoryRow } from '../history/history.types.js';
+import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
+import type { ChunkSource } from '../lazy-loader/lazy-loader.types.js';
 import type { CaptionGenerationRequest } from './dto/caption-generation-request.dto.js';
 import type { CaptionGenerationResponse, CaptionStreamItem, CaptionVariation } from './dto/caption-generation-response.dto.js';
 import { CaptionEngine } from './engine/caption-engine.js';
-import { variationSource, type ChunkSource } from './variation-source.js';
+import { variationSource } from './variation-source.js';
 
 export interface GenerateOptions {
   signal?: AbortSignal;
@@ -19,10 +23,18 @@ export interface StreamOptions {
   ready?: () => Promise<void>;
 }
 
-/** Captions: the engine's variations, loaded through chunked sources, stored in the history. */
+/**
+ * Captions: a request's variations are a chunked source read through the lazy loader (so a
+ * repeated request is served from its tiers and a stream drafts at most `prefetch_chunks` ahead
+ * of the client); every variation drafted is stored in the history.
+ */
 @Injectable()
 export class CaptionsService {
-  constructor(private readonly engine: CaptionEngine) {}
+  constructor(
+    private readonly engine: CaptionEngine,
+    private readonly loader: LazyLoaderService,
+    private readonly history: HistoryService,
+  ) {}
 
   /** The engine's name and version (`model_used`). */
   get modelName(): string {
@@ -47,12 +59,13 @@ export class CaptionsService {
     const requestId = request.request_id ?? randomUUID();
     const count = request.variation_count;
     const source = this.sourceFor(request, requestId, count);
-    const signal = opts.signal ?? new AbortController().signal;
+    // The chunk ids are `<key>:<chunkSize>:<index>`: the trailing colon keeps `…:1` from matching `…:10`.
+    if (opts.bypassCache) await this.loader.invalidate(`${source.key}:`);
     const chunkSize = source.chunkSize!;
     const variations: CaptionVariation[] = [];
     let cacheHit = true;
     for (let index = 0; index * chunkSize < count; index++) {
-      const chunk = await this.loadChunk(source, index, signal);
+      const chunk = await this.loader.getChunk(source, index, { signal: opts.signal });
       variations.push(...chunk.items);
       cacheHit &&= chunk.tier !== 'source';
     }
@@ -80,36 +93,20 @@ export class CaptionsService {
   streamVariations(request: CaptionGenerationRequest, count: number, opts: StreamOptions): Observable<CaptionStreamItem> {
     this.assertSupported(request);
     const source = this.sourceFor(request, request.request_id ?? randomUUID(), count);
-    return new Observable<CaptionStreamItem>((subscriber) => {
+    return defer(() => {
       const started = performance.now();
-      const controller = new AbortController();
-      const stop = () => controller.abort(opts.signal.reason);
-      opts.signal.addEventListener('abort', stop, { once: true });
-      void (async () => {
-        let index = 0;
-        for (let chunkIndex = 0; index < count; chunkIndex++) {
-          const chunk = await this.loadChunk(source, chunkIndex, controller.signal);
-          for (const v of chunk.items) {
-            await opts.ready?.();
-            if (subscriber.closed || controller.signal.aborted) return;
-            subscriber.next({
-              variation_index: index++,
-              caption: v.caption,
-              hashtags: v.hashtags,
-              quality_score: v.quality_score,
-              processing_time: (performance.now() - started) / 1000,
-              timestamp: Date.now() / 1000,
-            });
-          }
-          if (chunk.items.length === 0) break;
-        }
-        subscriber.complete();
-      })()
-        .catch((err: unknown) => {
-          if (!subscriber.closed && !controller.signal.aborted) subscriber.error(err);
-        })
-        .finally(() => opts.signal.removeEventListener('abort', stop));
-      return () => controller.abort();
+      return this.loader.streamItems(source, { signal: opts.signal, ready: opts.ready }).pipe(
+        map(
+          (v, index): CaptionStreamItem => ({
+            variation_index: index,
+            caption: v.caption,
+            hashtags: v.hashtags,
+            quality_score: v.quality_score,
+            processing_time: (performance.now() - started) / 1000,
+            timestamp: Date.now() / 1000,
+          }),
+        ),
+      );
     });
   }
 
@@ -117,16 +114,20 @@ export class CaptionsService {
     return variationSource(this.engine, request, count, (variations) => this.record(request, requestId, variations));
   }
 
-  /** Until the lazy loader lands: loads straight from the source (no tiers). */
-  private async loadChunk(
-    source: ChunkSource<CaptionVariation>,
-    index: number,
-    signal: AbortSignal,
-  ): Promise<{ items: CaptionVariation[]; tier: 'memory' | 'disk' | 'source' }> {
-    const items = await source.loadChunk(index, { chunkSize: source.chunkSize!, signal });
-    return { items, tier: 'source' };
+  /** Stores drafted variations in the caption history, with their request's fields. */
+  private async record(request: CaptionGenerationRequest, requestId: string, variations: CaptionVariation[]): Promise<void> {
+    const rows: NewHistoryRow[] = variations.map((v) => ({
+      user_id: request.user_id ?? null,
+      caption: v.caption,
+      hashtags: v.hashtags,
+      style: request.style,
+      audience: request.audience,
+      content_type: request.content_type,
+      language: request.language,
+      quality_score: v.quality_score,
+      engagement_score: v.engagement_prediction,
+      request_id: requestId,
+    }));
+    await this.history.record(rows);
   }
-
-  /** Stores generated variations in the caption history (wired when the history module lands). */
-  private async record(_request: CaptionGenerationRequest, _requestId: string, _variations: CaptionVariation[]): Promise<void> {}
 }

@@ -12,12 +12,14 @@ export interface HistoryDatabaseHandle {
   engine: Engine;
   db: Kysely<HistoryDatabase>;
   /**
-   * A connection for one long streaming read (an export). SQLite has one writer connection behind
-   * a mutex, so an export on it would hold back every other query for as long as a slow client
-   * reads; a separate read-only connection sees a WAL snapshot and blocks nobody. PostgreSQL's
-   * pool already hands each stream its own connection.
+   * Rows of one SELECT (compiled by Kysely), each passed through `map`, from a database cursor on a connection of its own,
+   * pulled one at a time; `return()` closes the cursor. A connection of its own, because SQLite
+   * has one connection behind a mutex: an export on it would hold back every other query for as
+   * long as a slow client reads. SQLite steps a read-only connection's statement (a WAL snapshot,
+   * blocking no writer) synchronously per pull, with no async layers per row; PostgreSQL uses
+   * Kysely's pg-cursor stream on a pooled connection, `chunkSize` rows per fetch.
    */
-  openReader(): { db: Kysely<HistoryDatabase>; close(): Promise<void> };
+  streamQuery<R, T>(query: CompiledQuery<R>, chunkSize: number, map: (row: R) => T): AsyncIterableIterator<T>;
   /**
    * SQLite only: runs `sql` once per parameter list, all in one transaction, with one prepared
    * statement. better-sqlite3 is synchronous, so nothing can interleave with it; it is 2-3x faster
@@ -63,11 +65,31 @@ function openSqlite(file: string, options: HistoryDatabaseOptions): HistoryDatab
     engine: 'sqlite',
     db,
     runBatch: (sql, paramLists) => batch(sql, paramLists),
-    openReader() {
-      const reader = new Database(file, { readonly: true });
-      reader.pragma('busy_timeout = 5000');
-      const readerDb = new Kysely<HistoryDatabase>({ dialect: new SqliteDialect({ database: reader }) });
-      return { db: readerDb, close: () => readerDb.destroy() };
+    streamQuery<R, T>(query: CompiledQuery<R>, _chunkSize: number, map: (row: R) => T): AsyncIterableIterator<T> {
+      let reader: Database.Database | undefined = new Database(file, { readonly: true });
+      const rows = reader.prepare(query.sql).iterate(...(query.parameters as unknown[])) as IterableIterator<R>;
+      const close = () => {
+        if (!reader) return;
+        rows.return?.();
+        reader.close();
+        reader = undefined;
+      };
+      return {
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+        async next(): Promise<IteratorResult<T>> {
+          if (!reader) return { done: true, value: undefined };
+          const r = rows.next();
+          if (!r.done) return { done: false, value: map(r.value) };
+          close();
+          return { done: true, value: undefined };
+        },
+        async return() {
+          close();
+          return { done: true, value: undefined };
+        },
+      };
     },
     destroy: () => db.destroy(),
   };
@@ -88,5 +110,12 @@ function openPostgres(url: string, options: HistoryDatabaseOptions): HistoryData
         : undefined,
     }),
   });
-  return { engine: 'postgres', db, openReader: () => ({ db, close: async () => undefined }), destroy: () => db.destroy() };
+  return {
+    engine: 'postgres',
+    db,
+    async *streamQuery<R, T>(query: CompiledQuery<R>, chunkSize: number, map: (row: R) => T): AsyncGenerator<T> {
+      for await (const result of db.getExecutor().stream(query, chunkSize)) for (const row of result.rows) yield map(row);
+    },
+    destroy: () => db.destroy(),
+  };
 }

@@ -27,7 +27,7 @@ export abstract class HistoryRepository {
    */
   abstract seekKey(filter: HistoryFilter, opts: { from?: SortKey; direction: SeekDirection; skip: number }): Promise<SortKey | undefined>;
   /** Every matching row, newest first, pulled from a database cursor; `return()` closes the cursor. */
-  abstract streamRows(filter: HistoryFilter): AsyncGenerator<HistoryRow>;
+  abstract streamRows(filter: HistoryFilter): AsyncIterableIterator<HistoryRow>;
   /** The secret that signs cursors, kept in the database. */
   abstract cursorSecret(): Promise<Buffer>;
   /** Closes the database. */

@@ -1,14 +1,17 @@
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { AppConfig } from '../config/app-config.js';
+import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
+import type { PageInfo } from '../lazy-loader/lazy-loader.types.js';
 import { ChunkBoundaries } from './history-chunks.js';
 import { filterFingerprint, HistoryCursorCodec, type CursorPosition } from './history-cursor.js';
-import { loadPageFromSource, type PageInfo, type PageLoader } from './history-page-loader.js';
 import { HistoryRepository, keyOf } from './history.repository.js';
 import type { HistoryFilter, HistoryRow, NewHistoryRow } from './history.types.js';
 
-/** Rows per chunk of history (the unit the page path caches and prefetches). */
+/** Rows per chunk of history unless LAZY_CHUNK_SIZE says otherwise (the unit the page path caches). */
 export const HISTORY_CHUNK_SIZE = 1000;
+const KEY_PREFIX = 'history:';
 
 export interface HistoryPageRequest {
   filter: HistoryFilter;
@@ -34,14 +37,14 @@ export class HistoryService implements OnModuleInit {
   private readonly bootId = randomUUID().slice(0, 8);
   private readonly boundaries: ChunkBoundaries;
   private codec!: HistoryCursorCodec;
-  /** The page path; `LazyLoaderService.loadPage` takes this place when the lazy loader lands. */
-  private readonly loadPage: PageLoader = loadPageFromSource;
 
   constructor(
     private readonly repo: HistoryRepository,
     @Inject(CACHE_MANAGER) private readonly cache: Cache,
+    private readonly lazyLoader: LazyLoaderService,
+    config: AppConfig,
   ) {
-    this.boundaries = new ChunkBoundaries(repo, HISTORY_CHUNK_SIZE);
+    this.boundaries = new ChunkBoundaries(repo, config.lazyLoader.chunkSize ?? HISTORY_CHUNK_SIZE);
   }
 
   async onModuleInit(): Promise<void> {
@@ -52,16 +55,14 @@ export class HistoryService implements OnModuleInit {
   async record(rows: NewHistoryRow[]): Promise<void> {
     if (rows.length === 0) return;
     await this.repo.insertMany(rows);
-    this.invalidate();
-  }
-
-  private invalidate(): void {
+    // The new version alone makes every older key unreachable; dropping them frees the tiers now.
     this.version += 1;
     this.boundaries.clear();
+    await this.lazyLoader.invalidate(KEY_PREFIX);
   }
 
   private sourceKey(filter: HistoryFilter): string {
-    return `history:${this.bootId}.${this.version}:${filterFingerprint(filter)}`;
+    return `${KEY_PREFIX}${this.bootId}.${this.version}:${filterFingerprint(filter)}`;
   }
 
   /** The number of matching rows, from the keyed cache while no write happened since it was counted. */
@@ -108,7 +109,8 @@ export class HistoryService implements OnModuleInit {
 
   private async readByNumber(req: HistoryPageRequest, sourceKey: string, total: number | null) {
     const source = this.boundaries.source(sourceKey, req.filter, total);
-    const { items, pageInfo, cacheHit } = await this.loadPage(source, req.page, req.pageSize, { totalItems: total });
+    // PAGINATED: the loader maps the page onto cached chunks and prefetches the ones after it.
+    const { items, pageInfo, cacheHit } = await this.lazyLoader.loadPage(source, req.page, req.pageSize, { totalItems: total });
     return { items, hasNext: pageInfo.has_next, hasPrevious: pageInfo.has_previous, page: req.page, cacheHit };
   }
 
@@ -127,7 +129,7 @@ export class HistoryService implements OnModuleInit {
   }
 
   /** Every matching row, newest first, straight from a database cursor; returning it closes the cursor. */
-  exportRows(filter: HistoryFilter): AsyncGenerator<HistoryRow> {
+  exportRows(filter: HistoryFilter): AsyncIterableIterator<HistoryRow> {
     return this.repo.streamRows(filter);
   }
 }

@@ -152,20 +152,16 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
     return r ? { createdAt: Number(r.created_at), id: Number(r.id) } : undefined;
   }
 
-  async *streamRows(filter: HistoryFilter): AsyncGenerator<HistoryRow> {
-    const reader = this.handle.openReader();
-    try {
-      const rows = reader.db
-        .selectFrom('caption_history')
-        .selectAll()
-        .where((eb) => where(eb, filter))
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .stream(1000);
-      for await (const row of rows) yield toApi(row);
-    } finally {
-      await reader.close();
-    }
+  streamRows(filter: HistoryFilter): AsyncIterableIterator<HistoryRow> {
+    const query = this.db
+      .selectFrom('caption_history')
+      .selectAll()
+      .where((eb) => where(eb, filter))
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .compile();
+    // Mapped inside the cursor's own iterator: no extra async layer per row.
+    return this.handle.streamQuery(query, 1000, toApi);
   }
 
   async cursorSecret(): Promise<Buffer> {

@@ -1,3 +1,5 @@
+// Decorator metadata for class-transformer, also when the DTO is used outside Nest (engine tests, benches).
+import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,

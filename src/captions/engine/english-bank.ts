@@ -26,6 +26,10 @@ export const ENGLISH: PhraseBank = {
         ["Can't get enough of {subject} {e}", '{line}'],
         ['Okay but {subject} though {e}', '{line}'],
         ['Current mood: {subject} {e}', '{line}'],
+        ['Weekend plans? {Subject} {e}', '{line}'],
+        ['Found my happy place: {subject} {e}', '{line}'],
+        ['POV: {subject} and nowhere to be {e}', '{line}'],
+        ['Real talk, {subject} made my day {e}', '{line}'],
       ],
       words: {
         line: [
@@ -53,6 +57,11 @@ export const ENGLISH: PhraseBank = {
         ['A closer look at {subject}.', '{line}'],
         ['{Subject}: {insight}.', '{line}'],
         ['We are proud to share {subject}.', '{line}'],
+        ['Quality in focus: {subject}.', '{line}'],
+        ['{Subject}, delivered with care.', '{line}'],
+        ['Behind the work: {subject}.', '{line}'],
+        ['Our latest milestone: {subject}.', '{line}'],
+        ['Why {subject} matters.', '{line}'],
       ],
       words: {
         line: [
@@ -79,6 +88,11 @@ export const ENGLISH: PhraseBank = {
         ['Every {journey} begins with a single step. Today it began with {subject} {e}'],
         ['Dream big, start small: {subject} {e}', '{mantra}'],
         ["Here's to {subject} and everything it teaches us {e}", '{mantra}'],
+        ['Let {subject} be your reminder to slow down {e}', '{mantra}'],
+        ['Beautiful things take time, like {subject} {e}', '{mantra}'],
+        ['Gratitude looks like {subject} {e}', '{mantra}'],
+        ['Hold on to moments like {subject} {e}', '{mantra}'],
+        ['Today, choose {subject} {e}', '{mantra}'],
       ],
       words: {
         mantra: [
@@ -106,6 +120,11 @@ export const ENGLISH: PhraseBank = {
         ['Warning: extreme levels of {subject} ahead! {e}{e}', '{line}'],
         ['Nobody: Me: obsessed with {subject}! {e}{e}', '{line}'],
         ["{Subject} o'clock! {e}{e}", '{line}'],
+        ['Breaking news: {subject} just stole the show! {e}{e}', '{line}'],
+        ['Me, every time I see {subject}: wow! {e}{e}', '{line}'],
+        ['Step aside, {subject} coming through! {e}{e}', '{line}'],
+        ['Ready, set, {subject}! {e}{e}', '{line}'],
+        ['Who ordered extra {subject}? {e}{e}', '{line}'],
       ],
       words: {
         line: ['Zero regrets, all the fun!', "Can't stop, won't stop!", 'Best. Day. Ever!', 'Main character energy, obviously!', 'Pure chaos, pure joy!', 'Ten out of ten, would do again!'],
@@ -125,6 +144,11 @@ export const ENGLISH: PhraseBank = {
         ['Here is what {subject} taught us: {tip}', '{line}'],
         ["Save this: a beginner's guide to {subject} {e}", 'Step one: {tip}'],
         ['Myth: {subject} is hard to get right. {e}', 'Fact: {tip}'],
+        ['The one thing most people miss about {subject} {e}', 'Answer: {tip}'],
+        ['How to get more out of {subject} {e}', 'Start here: {tip}'],
+        ['Lesson of the day from {subject}: {tip} {e}'],
+        ['Before you try {subject}, read this {e}', 'Rule one: {tip}'],
+        ['{Subject}, explained simply {e}', 'In short: {tip}'],
       ],
       words: {
         tip: [
@@ -154,6 +178,11 @@ export const ENGLISH: PhraseBank = {
         ['Meet {subject}, made for you {e}', '{offer}'],
         ["Don't miss out on {subject}! {e}", '{offer}'],
         ['Your next favorite: {subject} {e}', '{offer}'],
+        ['Just landed: {subject} {e}', '{offer}'],
+        ['The wait is over, {subject} is live {e}', '{offer}'],
+        ['Treat yourself to {subject} {e}', '{offer}'],
+        ['Say hello to {subject} {e}', '{offer}'],
+        ['Introducing {subject}, our newest favorite {e}', '{offer}'],
       ],
       words: {
         offer: [
@@ -179,6 +208,11 @@ export const ENGLISH: PhraseBank = {
         ['A year ago, {subject} was just an idea.', '{middle}', '{ending} {e}'],
         ['Some stories begin quietly. This one began with {subject}.', '{middle}', '{ending} {e}'],
         ['I almost missed {subject}.', '{middle}', '{ending} {e}'],
+        ['Nobody expected {subject} to matter this much.', '{middle}', '{ending} {e}'],
+        ['The first time I saw {subject}, I stopped.', '{middle}', '{ending} {e}'],
+        ['This is the story of {subject}.', '{middle}', '{ending} {e}'],
+        ['It was an ordinary day until {subject}.', '{middle}', '{ending} {e}'],
+        ['Every picture has a story. This one is about {subject}.', '{middle}', '{ending} {e}'],
       ],
       words: {
         middle: [
@@ -204,7 +238,7 @@ export const ENGLISH: PhraseBank = {
       brandLines: ['— {brand}', 'Written with {brand}.', 'Stay {voice}. — {brand}'],
     },
     minimalist: {
-      structures: [['{Subject}. {e}'], ['Simply {subject}. {e}'], ['{Subject}. Nothing more. {e}'], ['Less noise. More {subject}. {e}'], ['{Subject}, always. {e}']],
+      structures: [['Just {subject}. {e}'], ['{Subject}. Enough said. {e}'], ['Quiet {subject}. {e}'], ['{Subject}. Again. {e}'], ['Only {subject}. {e}'], ['{Subject}. {e}'], ['Simply {subject}. {e}'], ['{Subject}. Nothing more. {e}'], ['Less noise. More {subject}. {e}'], ['{Subject}, always. {e}']],
       words: {},
       ctas: ['Thoughts?', 'Save it.', 'Agree?'],
       emojis: ['🤍', '🖤', '◽', '▫️'],

@@ -19,11 +19,12 @@ export const MIN_TEXT_CHARS = 40;
 export const HASHTAG_SEPARATOR = '\n\n';
 /** Text room planned per hashtag before the tags are picked (a typical relevant tag and its space). */
 const PLANNED_TAG_COST = 14;
-const FALLBACK_CTAS = ['Thoughts?', 'Agree?', 'Save it.', 'Share it.'];
+/** Short CTAs for the tightest captions. */
+export const FALLBACK_CTAS = ['Thoughts?', 'Agree?', 'Save it.', 'Share it.'];
 
 /** Kinds of caption parts, in the order they are dropped when space runs out (last first). */
-type PartKind = 'core' | 'cta' | 'content' | 'brand' | 'audience' | 'extra';
-const DROP_ORDER: PartKind[] = ['extra', 'audience', 'brand', 'content'];
+type PartKind = 'core' | 'line' | 'cta' | 'content' | 'brand' | 'audience' | 'extra';
+const DROP_ORDER: PartKind[] = ['extra', 'audience', 'brand', 'line', 'content'];
 
 interface Part {
   kind: PartKind;
@@ -112,10 +113,16 @@ export class TemplateCaptionEngine extends CaptionEngine {
     const offset = new SeededRandom(seed, 'structure').int(style.structures.length);
     const structure = style.structures[(offset + index) % style.structures.length]!;
     const emojis = new EmojiSlot(request.include_emojis, style, analysis.topicEmojis, rng);
-    const fill = (template: string) => renderTemplate(template, analysis, style, rng, emojis);
+    // A structure comes back every `structures.length` variations: its wording then rotates, so
+    // variations stay distinct. Candidates of one variation vary the emojis, CTA and extra lines.
+    const round = Math.floor((offset + index) / style.structures.length);
+    const pickWord = (slot: string, options: string[]) => options[(new SeededRandom(seed, slot).int(options.length) + round) % options.length]!;
+    const fill = (template: string) => renderTemplate(template, analysis, style, pickWord, emojis);
 
-    const parts: Part[] = structure.map((sentence, i) => ({ kind: i === 0 ? 'core' : 'extra', text: fill(sentence) }));
-    if (emojis.include && emojis.used === 0) parts[0]!.text = `${parts[0]!.text} ${emojis.take()}`;
+    // The core is rendered first and always holds an emoji when they are on: other lines may be dropped.
+    const core = fill(structure[0]!);
+    const parts: Part[] = [{ kind: 'core', text: emojiCount(core) > 0 || !emojis.include ? core : `${core} ${emojis.take()}`.trim() }];
+    for (const sentence of structure.slice(1)) parts.push({ kind: 'line', text: fill(sentence) });
     const isStory = request.content_type === 'story';
     if (style.termLines.length > 0 && analysis.secondary.length > 0) {
       const term = analysis.secondary[(index + candidate) % analysis.secondary.length]!;
@@ -132,15 +139,19 @@ export class TemplateCaptionEngine extends CaptionEngine {
     const brandLine = this.brandLine(style, analysis, rng);
     if (brandLine) parts.push({ kind: 'brand', text: brandLine });
     if (request.include_cta) parts.push({ kind: 'cta', text: rng.pick(style.ctas) });
-    if (isStory) removeKind(parts, 'extra');
 
     const tagCount = request.include_hashtags ? request.hashtag_count : 0;
     const tagRoom = request.include_hashtags ? HASHTAG_SEPARATOR.length : 0;
     const hardCap = request.max_length - tagRoom - (tagCount > 0 ? tagCount * SHORT_TAG_COST - 1 : 0);
-    let textCap = Math.min(hardCap, Math.max(MIN_TEXT_CHARS, request.max_length - tagRoom - tagCount * PLANNED_TAG_COST));
+    // The text gets what typical tags leave, and at least half the room; the tags get the rest.
+    const room = request.max_length - tagRoom;
+    let textCap = Math.min(hardCap, Math.max(MIN_TEXT_CHARS, room - tagCount * PLANNED_TAG_COST, Math.floor(room / 2)));
     if (isStory) textCap = Math.min(textCap, 120);
-    let text = fitParts(parts, textCap, analysis.subject);
-    if (text === undefined) text = minimalCaption(request, analysis, emojis, index, textCap);
+    const shortestCta = style.ctas.reduce((a, b) => (charCount(b) < charCount(a) ? b : a));
+    let text = fitParts(parts, textCap, analysis.subject, shortestCta);
+    if (text === undefined || (request.include_emojis && emojiCount(text) === 0)) {
+      text = minimalCaption(request, analysis, emojis, index, textCap);
+    }
 
     let hashtags: string[] = [];
     let relevant = 0;
@@ -210,7 +221,13 @@ class EmojiSlot {
   }
 }
 
-function renderTemplate(template: string, a: CaptionAnalysis, style: StyleBank, rng: SeededRandom, emojis: EmojiSlot): string {
+function renderTemplate(
+  template: string,
+  a: CaptionAnalysis,
+  style: StyleBank,
+  pickWord: (slot: string, options: string[]) => string,
+  emojis: EmojiSlot,
+): string {
   const usedWords = new Set<string>();
   const out = template.replace(/\{(\w+)\}/g, (_, slot: string) => {
     const key = slot[0]!.toLowerCase() + slot.slice(1);
@@ -221,7 +238,7 @@ function renderTemplate(template: string, a: CaptionAnalysis, style: StyleBank, 
     else {
       const bankWords = style.words[key] ?? [];
       const fresh = bankWords.filter((w) => !usedWords.has(w));
-      value = fresh.length > 0 ? rng.pick(fresh) : '';
+      value = fresh.length > 0 ? pickWord(key, fresh) : '';
       usedWords.add(value);
     }
     return slot[0] === slot[0]!.toUpperCase() ? capitalise(value) : value;
@@ -236,10 +253,6 @@ function tidy(text: string): string {
     .trim();
 }
 
-function removeKind(parts: Part[], kind: PartKind): void {
-  for (let i = parts.length - 1; i >= 0; i--) if (parts[i]!.kind === kind) parts.splice(i, 1);
-}
-
 /** Sentences flow together; the CTA and the brand sign-off get their own lines. */
 function joinParts(parts: Part[]): string {
   const body = parts.filter((p) => p.kind !== 'cta' && p.kind !== 'brand').map((p) => p.text);
@@ -252,7 +265,7 @@ function joinParts(parts: Part[]): string {
  * Drops the least important parts until the caption fits `cap`, then trims the core sentence at
  * a word boundary. Undefined when even that loses the subject.
  */
-function fitParts(parts: Part[], cap: number, subject: string): string | undefined {
+function fitParts(parts: Part[], cap: number, subject: string, shortestCta: string): string | undefined {
   let text = joinParts(parts);
   for (const kind of DROP_ORDER) {
     if (charCount(text) <= cap) return text;
@@ -264,6 +277,12 @@ function fitParts(parts: Part[], cap: number, subject: string): string | undefin
     }
   }
   if (charCount(text) <= cap) return text;
+  const cta = parts.find((p) => p.kind === 'cta');
+  if (cta) {
+    cta.text = shortestCta;
+    text = joinParts(parts);
+    if (charCount(text) <= cap) return text;
+  }
   const core = parts.find((p) => p.kind === 'core')!;
   const overflow = charCount(text) - cap;
   core.text = trimToWords(core.text, charCount(core.text) - overflow);
@@ -277,9 +296,14 @@ function minimalCaption(request: CaptionGenerationRequest, a: CaptionAnalysis, e
   const bank = BANKS[request.language]!;
   const emoji = emojis.include ? emojis.take() || bank.styles[request.style].emojis[0]! : '';
   const head = [`${capitalise(a.subject)}.`, emoji].filter(Boolean).join(' ');
-  const tail = request.include_cta ? FALLBACK_CTAS[index % FALLBACK_CTAS.length]! : bank.shortClosers[index % bank.shortClosers.length]!;
-  const full = `${head} ${tail}`;
-  return charCount(full) <= cap || request.include_cta ? full : head;
+  const closer = bank.shortClosers[index % bank.shortClosers.length]!;
+  const cta = request.include_cta ? FALLBACK_CTAS[index % FALLBACK_CTAS.length]! : '';
+  // Richest form that fits; the CTA, when asked for, always stays (MIN_TEXT_CHARS holds head + CTA).
+  for (const form of [[head, closer, cta], [head, cta]]) {
+    const text = form.filter(Boolean).join(' ');
+    if (charCount(text) <= cap) return text;
+  }
+  return [head, cta].filter(Boolean).join(' ');
 }
 
 /** Everything that shapes the text; not the optimization level (it only decides how many drafts), nor variation_count. */
