@@ -53,7 +53,7 @@ export class BatchService {
     for (const field of BATCH_OPTION_FIELDS) {
       if (query[field] !== undefined) throw ApiError.invalid(field, 'goes in the JSON body, not the query, for a JSON batch');
     }
-    const batch = validateBody(BatchCaptionRequest, body);
+    const batch = validateBody(BatchCaptionRequest, body, ['requests']);
     const max = this.config.batch.maxRequests;
     if (batch.requests.length > max) throw ApiError.invalid('requests', `must contain no more than ${max} elements`);
     assertUniqueRequestIds(batch.requests);
