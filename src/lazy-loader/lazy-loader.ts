@@ -135,9 +135,11 @@ export class LazyLoader {
 
   /**
    * Starts loading chunk `index` unless it is cached or already loading; not counted as a
-   * lookup. It stops when `signal` aborts and nobody else waits for it.
+   * lookup. It stops when `signal` aborts and nobody else waits for it. A no-op with caching
+   * off: there would be nowhere to keep the chunk.
    */
   prefetch<T>(source: ChunkSource<T>, index: number, signal?: AbortSignal): Promise<void> {
+    if (!this.memory) return Promise.resolve();
     const chunkSize = this.chunkSizeOf(source);
     const id = `${source.key}:${chunkSize}:${index}`;
     const end = this.ends.get(`${source.key}:${chunkSize}`);
@@ -172,8 +174,11 @@ export class LazyLoader {
       // Room in the write queue first: a scan faster than the disk waits here, instead of
       // piling unwritten chunks up in memory.
       if (this.disk) await this.writeRoom(json.length);
-      this.memory?.set(id, items, json.length);
-      if (this.disk) this.startWrite(id, json);
+      // Invalidated while it waited: the data may be outdated, so it is returned but not cached.
+      if (!ctx.detached()) {
+        this.memory?.set(id, items, json.length);
+        if (this.disk) this.startWrite(id, json);
+      }
     }
     return { id, index, items, sizeBytes: json.length, tier: 'source' };
   }
