@@ -15,7 +15,8 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const mapped = mapError(exception);
     if (mapped.unexpected) {
       this.logger.error(
-        { err: exception, req_id: requestIdOf(req) },
+        // The request id is already bound to every log line of this request by nestjs-pino.
+        { err: exception },
         `Unhandled error on ${req.method} ${req.route?.path ?? 'unknown route'}`,
       );
     }

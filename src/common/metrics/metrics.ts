@@ -1,0 +1,49 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * The service's Prometheus registry and the metrics that features update directly. Names follow
+ * Prometheus conventions (`_seconds`, `_bytes`, `_total`). The monitoring module serves the
+ * registry at `GET /metrics` and adds process metrics and the lazy loader's figures to it.
+ */
+export const metricsRegistry = new Registry();
+
+/** HTTP request duration, labelled by route template (never the raw URL) and status class. */
+export const httpRequestDuration = new Histogram({
+  name: 'http_server_request_duration_seconds',
+  help: 'Duration of HTTP requests in seconds, by method, route template and status class',
+  labelNames: ['method', 'route', 'status_class'] as const,
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [metricsRegistry],
+});
+
+/** Streamed responses currently open, by route template. */
+export const activeStreams = new Gauge({
+  name: 'http_active_streams',
+  help: 'Streamed responses currently open',
+  labelNames: ['route'] as const,
+  registers: [metricsRegistry],
+});
+
+/** Streams that ended early, by reason (client_closed, failed, shutdown). */
+export const streamEndings = new Counter({
+  name: 'http_streams_ended_total',
+  help: 'Streamed responses by how they ended',
+  labelNames: ['route', 'outcome'] as const,
+  registers: [metricsRegistry],
+});
+
+/** Caption generations (one per variation drafted), by engine. */
+export const captionGenerations = new Counter({
+  name: 'caption_generations_total',
+  help: 'Caption variations generated, by engine',
+  labelNames: ['engine'] as const,
+  registers: [metricsRegistry],
+});
+
+/** Batch items by outcome: succeeded, failed, below_threshold. */
+export const batchItems = new Counter({
+  name: 'batch_items_total',
+  help: 'Batch items processed, by outcome',
+  labelNames: ['outcome'] as const,
+  registers: [metricsRegistry],
+});

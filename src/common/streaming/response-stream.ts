@@ -1,0 +1,242 @@
+import type { Request, Response } from 'express';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { constants as zlib, createBrotliCompress, createGzip, type BrotliCompress, type Gzip } from 'node:zlib';
+import { isObservable, type Observable, type Subscription } from 'rxjs';
+import { mapError } from '../errors/error-body.js';
+import { activeStreams, streamEndings } from '../metrics/metrics.js';
+import { MEDIA_TYPES, negotiateEncoding, type ContentEncoding, type StreamFormat } from './negotiation.js';
+import { framingFor, type Framing, type FramingOptions } from './stream-serializers.js';
+
+export type StreamOutcome = 'completed' | 'client_closed' | 'failed' | 'shutdown';
+
+export interface ResponseStreamOptions<T> extends FramingOptions<T> {
+  format: StreamFormat;
+  /** Items per write (API.md `chunk_size`). A burst is grouped up to this; a lone item leaves at once. */
+  chunkSize?: number;
+  /** Compress when the client's Accept-Encoding allows gzip or br. */
+  compress?: boolean;
+  /** Extra response headers (`X-Chunk-Size`, `X-Batch-Size`…). */
+  headers?: Record<string, string>;
+  /** Route template for metrics labels. */
+  route: string;
+}
+
+const open = new Set<ResponseStream<unknown>>();
+
+/**
+ * One streamed response: writes items from an RxJS Observable or an async iterable as a JSON
+ * array, NDJSON, SSE or CSV, with backpressure, cancellation and honest compression.
+ *
+ * - Backpressure: an async iterable is pulled only when the socket can take more. An Observable
+ *   producer should `await stream.ready()` before each item (the lazy loader and batch do).
+ * - Cancellation: `signal` aborts when the client goes away or the server shuts down; the
+ *   subscription is dropped and the iterable is returned, so producers stop.
+ * - Compression: `Content-Encoding` is set only when the body really is gzip or br, and every
+ *   write is flushed so compression never holds an item back.
+ * - Failure after the first byte: the status cannot change, so the stream ends with the
+ *   contract's error item (SSE `event: error`); CSV has no error item and is cut off instead.
+ */
+export class ResponseStream<T> {
+  private readonly controller = new AbortController();
+  private readonly framing: Framing<T>;
+  private readonly out: Writable;
+  private readonly compressor?: Gzip | BrotliCompress;
+  private readonly chunkSize: number;
+  private readonly started = process.hrtime.bigint();
+  private pending: string[] = [];
+  private pendingItems = 0;
+  private count = 0;
+  private flushTimer?: NodeJS.Immediate;
+  private ended = false;
+  private outcome: StreamOutcome = 'completed';
+  private settle?: () => void;
+
+  /** Aborted when the client disconnects or the server shuts down. */
+  readonly signal = this.controller.signal;
+  /** What was actually sent: `identity` unless the body is compressed. */
+  readonly encoding: ContentEncoding;
+
+  constructor(
+    private readonly req: Request,
+    private readonly res: Response,
+    private readonly options: ResponseStreamOptions<T>,
+  ) {
+    this.framing = framingFor(options.format, options);
+    this.chunkSize = Math.max(1, options.chunkSize ?? 1);
+    this.encoding = options.compress ? negotiateEncoding(req) : 'identity';
+
+    res.status(200);
+    const charset = options.format === 'sse' ? '' : '; charset=utf-8';
+    res.setHeader('Content-Type', `${MEDIA_TYPES[options.format]}${charset}`);
+    res.setHeader('Cache-Control', 'no-cache, no-transform');
+    res.setHeader('X-Accel-Buffering', 'no');
+    res.setHeader('Vary', 'Accept, Accept-Encoding');
+    for (const [k, v] of Object.entries(options.headers ?? {})) res.setHeader(k, v);
+
+    if (this.encoding === 'identity') {
+      this.out = res;
+    } else {
+      res.setHeader('Content-Encoding', this.encoding);
+      this.compressor =
+        this.encoding === 'br'
+          ? createBrotliCompress({ params: { [zlib.BROTLI_PARAM_QUALITY]: 4 } })
+          : createGzip({ level: 6 });
+      this.compressor.pipe(res);
+      this.out = this.compressor;
+    }
+
+    res.on('close', () => {
+      if (!this.ended) this.abort('client_closed');
+    });
+    open.add(this as ResponseStream<unknown>);
+    activeStreams.inc({ route: options.route });
+    res.flushHeaders();
+    this.enqueue(this.framing.open());
+  }
+
+  /** Ends every open stream with the shutdown error item (graceful shutdown). */
+  static async endAll(): Promise<void> {
+    await Promise.all([...open].map((s) => s.shutdown()));
+  }
+
+  /** How many streams are open now. */
+  static openCount(): number {
+    return open.size;
+  }
+
+  /** Resolves when the client can take more: await it before producing the next item. */
+  async ready(): Promise<void> {
+    if (this.ended || !this.out.writableNeedDrain) return;
+    await Promise.race([once(this.out, 'drain'), once(this.signal, 'abort')]);
+  }
+
+  /** Writes every item of `source`, then the closing frame. Never rejects. */
+  async send(source: Observable<T> | AsyncIterable<T>): Promise<StreamOutcome> {
+    try {
+      if (isObservable(source)) await this.drainObservable(source);
+      else await this.drainIterable(source);
+      if (!this.ended) await this.finish();
+    } catch (err) {
+      if (!this.ended) await this.fail(err);
+    }
+    return this.outcome;
+  }
+
+  private drainObservable(source: Observable<T>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let sub: Subscription | undefined = undefined;
+      this.settle = () => {
+        sub?.unsubscribe();
+        resolve();
+      };
+      sub = source.subscribe({
+        next: (item) => this.push(item),
+        error: reject,
+        complete: resolve,
+      });
+      if (this.ended) sub.unsubscribe();
+    });
+  }
+
+  private async drainIterable(source: AsyncIterable<T>): Promise<void> {
+    const iterator = source[Symbol.asyncIterator]();
+    try {
+      while (!this.ended) {
+        const next = await iterator.next();
+        if (next.done || this.ended) break;
+        this.push(next.value);
+        if (this.out.writableNeedDrain) await this.ready();
+      }
+    } finally {
+      // Stops the producer (closes a database cursor, cancels prefetch).
+      if (this.ended) await iterator.return?.();
+    }
+  }
+
+  private push(item: T): void {
+    if (this.ended) return;
+    this.enqueue(this.framing.item(item, this.count));
+    this.count += 1;
+    this.pendingItems += 1;
+    if (this.pendingItems >= this.chunkSize) this.flush();
+    else this.flushTimer ??= setImmediate(() => this.flush());
+  }
+
+  private enqueue(text: string): void {
+    if (text) this.pending.push(text);
+  }
+
+  private flush(): void {
+    if (this.flushTimer) clearImmediate(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.pending.length === 0 || this.out.destroyed) return;
+    this.out.write(this.pending.join(''));
+    this.pending = [];
+    this.pendingItems = 0;
+    // A compressor holds bytes until flushed: flush per write so no item waits on compression.
+    this.compressor?.flush();
+  }
+
+  private elapsedSeconds(): number {
+    return Number(process.hrtime.bigint() - this.started) / 1e9;
+  }
+
+  private async finish(): Promise<void> {
+    this.enqueue(this.framing.close({ count: this.count, elapsedSeconds: this.elapsedSeconds() }));
+    await this.end('completed');
+  }
+
+  private async fail(err: unknown): Promise<void> {
+    const mapped = mapError(err);
+    const body = { error: mapped.code, message: mapped.message, timestamp: Date.now() / 1000 };
+    await this.endWithError(body, 'failed');
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.ended) return;
+    const body = { error: 'not_ready', message: 'The server is shutting down', timestamp: Date.now() / 1000 };
+    await this.endWithError(body, 'shutdown');
+  }
+
+  private async endWithError(body: object, outcome: StreamOutcome): Promise<void> {
+    const framed = this.framing.error(body, this.count);
+    if (framed === undefined) {
+      // No error item in this format (CSV): cut the connection so the client sees it was incomplete.
+      this.abort(outcome);
+      this.res.destroy();
+      return;
+    }
+    this.enqueue(framed);
+    if (this.options.format === 'json') this.enqueue(']');
+    await this.end(outcome);
+  }
+
+  private abort(outcome: StreamOutcome): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.outcome = outcome;
+    this.controller.abort();
+    this.release();
+    this.settle?.();
+  }
+
+  private async end(outcome: StreamOutcome): Promise<void> {
+    this.flush();
+    this.ended = true;
+    this.outcome = outcome;
+    // Producers still running (an Observable that ignored the end) are told to stop.
+    this.controller.abort();
+    this.settle?.();
+    const finished = once(this.res, 'close').catch(() => undefined);
+    this.out.end();
+    await finished;
+    this.release();
+  }
+
+  private release(): void {
+    if (!open.delete(this as ResponseStream<unknown>)) return;
+    activeStreams.dec({ route: this.options.route });
+    streamEndings.inc({ route: this.options.route, outcome: this.outcome });
+  }
+}

@@ -1,0 +1,193 @@
+import { Controller, Post, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync, brotliDecompressSync } from 'node:zlib';
+import { Observable } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { negotiateFormat } from '../src/common/streaming/negotiation.js';
+import { ResponseStream } from '../src/common/streaming/response-stream.js';
+import { createTestApp, type TestApp } from './support/test-app.js';
+
+const produced = { count: 0, returned: false, unsubscribed: false };
+
+/** Routes that exercise the streaming helper the way feature controllers use it. */
+@Controller('stream-test')
+class StreamTestController {
+  @Post('observable')
+  async observable(@Req() req: Request, @Res() res: Response, @Query('n') n = '5', @Query('failAt') failAt?: string) {
+    const format = negotiateFormat(req, ['json', 'ndjson', 'sse']);
+    const stream = new ResponseStream<{ i: number }>(req, res, { format, compress: true, route: 'test', sseEvent: 'variation' });
+    const items$ = new Observable<{ i: number }>((sub) => {
+      let stopped = false;
+      void (async () => {
+        for (let i = 0; i < Number(n) && !stopped; i++) {
+          await stream.ready();
+          if (failAt !== undefined && i === Number(failAt)) return sub.error(new Error('engine exploded at /secret/path'));
+          await new Promise((r) => setTimeout(r, 5));
+          produced.count += 1;
+          sub.next({ i });
+        }
+        sub.complete();
+      })();
+      return () => {
+        stopped = true;
+        produced.unsubscribed = true;
+      };
+    });
+    await stream.send(items$);
+  }
+
+  @Post('iterable')
+  async iterable(@Req() req: Request, @Res() res: Response, @Query('n') n = '100000') {
+    const stream = new ResponseStream<{ i: number; pad: string }>(req, res, { format: 'ndjson', route: 'test' });
+    async function* rows() {
+      try {
+        for (let i = 0; i < Number(n); i++) {
+          produced.count += 1;
+          yield { i, pad: 'x'.repeat(1000) };
+        }
+      } finally {
+        produced.returned = true;
+      }
+    }
+    await stream.send(rows());
+  }
+
+  @Post('csv')
+  async csv(@Req() req: Request, @Res() res: Response) {
+    const stream = new ResponseStream<Record<string, unknown>>(req, res, { format: 'csv', route: 'test', csvColumns: ['id', 'caption', 'hashtags'] });
+    await stream.send((async function* () {
+      yield { id: 1, caption: 'plain', hashtags: ['#a', '#b'] };
+      yield { id: 2, caption: 'has "quotes", commas\nand a newline', hashtags: [] };
+    })());
+  }
+}
+
+/** A raw HTTP client: no transparent decoding, so the test sees the bytes on the wire. */
+function rawPost(url: string, headers: Record<string, string>): Promise<{ headers: IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe(ResponseStream.name, () => {
+  let t: TestApp;
+  let base: string;
+  beforeAll(async () => {
+    t = await createTestApp({ controllers: [StreamTestController] });
+    await t.app.listen(0, '127.0.0.1');
+    base = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}/api/v14/lazy/stream-test`;
+  });
+  afterAll(async () => t.close());
+
+  const post = (path: string, headers: Record<string, string> = {}) => fetch(`${base}/${path}`, { method: 'POST', headers });
+
+  it('streams a JSON array by default, identity when no Accept-Encoding allows compression', async () => {
+    const res = await post('observable?n=3', { 'accept-encoding': 'identity' });
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(res.headers.get('content-encoding')).toBeNull();
+    expect(await res.json()).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }]);
+  });
+
+  it('streams NDJSON and SSE chosen by Accept', async () => {
+    const nd = await (await post('observable?n=2', { accept: 'application/x-ndjson', 'accept-encoding': 'identity' })).text();
+    expect(nd).toBe('{"i":0}\n{"i":1}\n');
+    const sse = await (await post('observable?n=2', { accept: 'text/event-stream', 'accept-encoding': 'identity' })).text();
+    expect(sse).toContain('event: variation\ndata: {"i":1}\n\n');
+    expect(sse).toMatch(/event: done\ndata: \{"count":2,"processing_time":[0-9.]+\}\n\n$/);
+  });
+
+  it('answers 406 for an Accept it cannot produce', async () => {
+    const res = await post('observable', { accept: 'application/xml' });
+    expect(res.status).toBe(406);
+    expect(((await res.json()) as { error: string }).error).toBe('not_acceptable');
+  });
+
+  it('compresses with gzip or br only when asked, and the raw body decodes', async () => {
+    for (const [enc, decode] of [['gzip', gunzipSync], ['br', brotliDecompressSync]] as const) {
+      const raw = await rawPost(`${base}/observable?n=4`, { 'accept-encoding': enc, accept: 'application/x-ndjson' });
+      expect(raw.headers['content-encoding']).toBe(enc);
+      expect(decode(raw.body).toString('utf8')).toBe('{"i":0}\n{"i":1}\n{"i":2}\n{"i":3}\n');
+    }
+    const plain = await rawPost(`${base}/observable?n=2`, { accept: 'application/x-ndjson' });
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.body.toString('utf8')).toBe('{"i":0}\n{"i":1}\n');
+  });
+
+  it('delivers the first item before the last is made', async () => {
+    const res = await post('observable?n=40', { accept: 'application/x-ndjson', 'accept-encoding': 'gzip' });
+    const before = produced.count;
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toMatch(/^\{"i":0\}/);
+    expect(produced.count - before).toBeLessThan(40);
+    await reader.cancel();
+  });
+
+  it('ends with the error item when the source fails after the first byte, leaking nothing', async () => {
+    const json = (await (await post('observable?n=5&failAt=2', { 'accept-encoding': 'identity' })).json()) as Array<Record<string, unknown>>;
+    expect(json.slice(0, 2)).toEqual([{ i: 0 }, { i: 1 }]);
+    expect(json[2]).toMatchObject({ error: 'internal_error', message: 'Internal server error' });
+    expect(typeof json[2]!.timestamp).toBe('number');
+    expect(JSON.stringify(json)).not.toContain('secret');
+    const sse = await (await post('observable?n=5&failAt=1', { accept: 'text/event-stream', 'accept-encoding': 'identity' })).text();
+    expect(sse).toMatch(/event: error\ndata: \{"error":"internal_error"/);
+  });
+
+  it('stops the producer when the client disconnects', async () => {
+    produced.unsubscribed = false;
+    const controller = new AbortController();
+    const res = await fetch(`${base}/observable?n=1000`, { method: 'POST', signal: controller.signal, headers: { accept: 'application/x-ndjson' } });
+    const reader = res.body!.getReader();
+    await reader.read();
+    controller.abort();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(produced.unsubscribed).toBe(true);
+    const after = produced.count;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(produced.count).toBe(after);
+  });
+
+  it('pulls an iterable only as fast as the client reads (backpressure), and returns it on disconnect', async () => {
+    produced.count = 0;
+    produced.returned = false;
+    const controller = new AbortController();
+    const res = await fetch(`${base}/iterable?n=100000`, { method: 'POST', signal: controller.signal });
+    const reader = res.body!.getReader();
+    await reader.read();
+    // The client stops reading: the server may fill socket buffers, but not produce 100 MB of rows.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(produced.count).toBeLessThan(20_000);
+    controller.abort();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(produced.returned).toBe(true);
+  });
+
+  it('writes RFC 4180 CSV with a header row', async () => {
+    const text = await (await post('csv')).text();
+    expect(text).toBe('id,caption,hashtags\r\n1,plain,#a #b\r\n2,"has ""quotes"", commas\nand a newline",\r\n');
+  });
+
+  it('ends open streams with the shutdown item', async () => {
+    const res = await post('observable?n=1000', { accept: 'application/x-ndjson', 'accept-encoding': 'identity' });
+    const reader = res.body!.getReader();
+    await reader.read();
+    await ResponseStream.endAll();
+    let text = '';
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    const last = JSON.parse(text.trim().split('\n').at(-1)!);
+    expect(last).toMatchObject({ error: 'not_ready', message: 'The server is shutting down' });
+    expect(ResponseStream.openCount()).toBe(0);
+  });
+});
