@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BatchController } from '../src/batch/batch.controller.js';
 import { CaptionsService } from '../src/captions/captions.service.js';
@@ -150,6 +151,19 @@ describe(BatchController.name, () => {
     expect(items.filter((x) => x.success)).toHaveLength(9_999);
     expect(all.at(-1)).toMatchObject({ total: 10_000, succeeded: 9_999, failed: 1 });
   }, 180_000);
+
+  it('decodes a gzip NDJSON upload, and answers 415 for an encoding it cannot decode', async () => {
+    const body = gzipSync(Buffer.from([0, 1, 2].map((i) => JSON.stringify(captionRequest(i, { request_id: `gz-${i}` }))).join('\n')));
+    const upload = (encoding: string) =>
+      fetch(`${base}/batch-process`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson', 'content-encoding': encoding, accept: 'application/x-ndjson' },
+        body,
+      });
+    const lines = (await (await upload('gzip')).text()).trim().split('\n').map((l) => JSON.parse(l) as Item);
+    expect(lines.filter((x) => x.success).map((x) => x.request_id).sort()).toEqual(['gz-0', 'gz-1', 'gz-2']);
+    expect((await upload('zstd')).status).toBe(415);
+  });
 
   it('stops generating when the client disconnects mid-batch', async () => {
     delayMs = 3;
