@@ -129,6 +129,12 @@ describe(TemplateCaptionEngine.name, () => {
     );
   });
 
+  it('ignores the order of fields in the request', () => {
+    const a = withDefaults({ content_description: 'Vintage bicycle repair workshop', style: 'casual', brand_info: { name: 'Velo', voice: 'bold', keywords: ['bikes'] } });
+    const b = withDefaults({ brand_info: { keywords: ['bikes'], voice: 'bold', name: 'Velo' }, style: 'casual', content_description: 'Vintage bicycle repair workshop' });
+    expect(sut.generate(b, 3)).toEqual(sut.generate(a, 3));
+  });
+
   it('makes variations that differ in wording, and hashtag lists that differ between them', () => {
     fc.assert(
       fc.property(requestArb, fc.integer({ min: 2, max: 10 }), ({ request }, n) => {

@@ -9,7 +9,7 @@ import { ENGLISH } from './english-bank.js';
 import { SPANISH } from './spanish-bank.js';
 import { pickHashtags, SHORT_TAG_COST } from './hashtag-picker.js';
 import type { PhraseBank, StyleBank } from './phrase-bank.js';
-import { SeededRandom } from './seeded-random.js';
+import { canonicalJson, SeededRandom } from './seeded-random.js';
 import { charCount, emojiCount, stripEmoji, trimToWords, words } from './text-analysis.js';
 
 /** Candidates drafted per variation; the best-scoring one is kept. */
@@ -308,7 +308,7 @@ function minimalCaption(request: CaptionGenerationRequest, a: CaptionAnalysis, e
 
 /** Everything that shapes the text; not the optimization level (it only decides how many drafts), nor variation_count. */
 function seedOf(r: CaptionGenerationRequest): string {
-  return JSON.stringify([
+  return canonicalJson([
     r.content_description,
     r.style,
     r.audience,
