@@ -139,6 +139,7 @@ describe(`${HistoryService.name} over HTTP`, () => {
 
   it.each([
     ['page=0', 'page'],
+    ['page=1e12', 'page'],
     ['page_size=5000', 'page_size'],
     ['page_size=abc', 'page_size'],
     ['date_from=2026-13-45', 'date_from'],
