@@ -69,7 +69,7 @@ export class ChunkBoundaries {
     const hit = m.get(k);
     if (hit) return hit;
     const lastOfPrevious = k * this.chunkSize - 1;
-    if (total !== null && lastOfPrevious >= total) return null;
+    if (total !== null && lastOfPrevious + 1 >= total) return null;
 
     let j = 0;
     for (const known of m.keys()) if (known < k && known > j) j = known;
