@@ -129,6 +129,14 @@ describe(TemplateCaptionEngine.name, () => {
     );
   });
 
+  it('takes the object, not a leading verb, as the subject, and keeps -ing nouns', () => {
+    const launch = sut.generate(withDefaults({ content_description: 'Launching our new trail running shoes', style: 'minimalist' }), 0);
+    expect(launch.caption.toLowerCase()).toContain('trail running shoes');
+    expect(launch.caption.toLowerCase()).not.toContain('launching');
+    const wedding = sut.generate(withDefaults({ content_description: 'Wedding at the lighthouse', style: 'minimalist' }), 0);
+    expect(wedding.caption.toLowerCase()).toContain('wedding');
+  });
+
   it('ignores the order of fields in the request', () => {
     const a = withDefaults({ content_description: 'Vintage bicycle repair workshop', style: 'casual', brand_info: { name: 'Velo', voice: 'bold', keywords: ['bikes'] } });
     const b = withDefaults({ brand_info: { keywords: ['bikes'], voice: 'bold', name: 'Velo' }, style: 'casual', content_description: 'Vintage bicycle repair workshop' });

@@ -50,7 +50,17 @@ function plainClause(text: string): string {
 
 export function analyse(request: CaptionGenerationRequest, bank: PhraseBank): CaptionAnalysis {
   // Some pictographs are also letters (ℹ): they never become words of a caption.
-  const { phrases, terms } = extractKeyTerms(stripEmoji(request.content_description), bank.stopWords, bank.connectors);
+  const { phrases, terms: allTerms } = extractKeyTerms(stripEmoji(request.content_description), bank.stopWords, bank.connectors);
+  const [first, second] = words(request.content_description);
+  const opensWithVerb =
+    phrases.length > 1 &&
+    phrases[0]!.words.length === 1 &&
+    first !== undefined &&
+    bank.leadingVerb.verb.test(first) &&
+    bank.leadingVerb.determiners.has(second?.toLowerCase() ?? '');
+  if (opensWithVerb) phrases.shift();
+  // The verb is not a key term either: not scored as missing, not a hashtag.
+  const terms = opensWithVerb ? allTerms.filter((t) => t !== first!.toLowerCase()) : allTerms;
   const subject = (phrases.length > 0 && shortenPhrase(phrases[0]!.words, bank.headFirst)) || bank.fallbackSubject;
 
   const firstSentence = plainClause(request.content_description.split(/[.!?\n]/u)[0] ?? '');

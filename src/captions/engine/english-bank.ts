@@ -23,6 +23,7 @@ export const ENGLISH: PhraseBank = {
   shortCtas: ['Thoughts?', 'Agree?', 'Save it.', 'Share it.'],
   connectors: new Set(),
   voiceLine: 'Stay {voice}.',
+  leadingVerb: { verb: /^\p{L}+ing$/iu, determiners: new Set(['our', 'my', 'the', 'a', 'an', 'your', 'their', 'his', 'her', 'this', 'these', 'those', 'its', 'some']) },
   styles: {
     casual: {
       structures: [

@@ -55,6 +55,11 @@ export interface PhraseBank {
   connectors: ReadonlySet<string>;
   /** The voice line when there is no brand name; `{voice}` is a voice word. */
   voiceLine: string;
+  /**
+   * A description that opens with a verb ("Launching our new shoes", "Lanzando nuestras…"): a
+   * first word matching `verb` followed by one of `determiners` is not taken as the subject.
+   */
+  leadingVerb: { verb: RegExp; determiners: ReadonlySet<string> };
   /** Short, generic tags (at most 6 letters each, at least 40): only after every relevant tag. */
   shortTags: string[];
   /** Words that make a caption short when space is tight. */

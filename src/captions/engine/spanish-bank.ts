@@ -21,6 +21,10 @@ export const SPANISH: PhraseBank = {
   shortCtas: ['¿Opinas?', 'Guárdalo.', '¿Y tú?', 'Comenta.'],
   connectors: new Set(['de', 'del']),
   voiceLine: 'Con {voice}, siempre.',
+  leadingVerb: {
+    verb: /^\p{L}+(?:ando|iendo)$/iu,
+    determiners: new Set(['nuestro', 'nuestra', 'nuestros', 'nuestras', 'mi', 'mis', 'el', 'la', 'los', 'las', 'un', 'una', 'unos', 'unas', 'tu', 'tus', 'su', 'sus', 'este', 'esta', 'estos', 'estas']),
+  },
   styles: {
     casual: {
       structures: [
