@@ -180,11 +180,13 @@ describe(TemplateCaptionEngine.name, () => {
     expect(b.hashtags.slice(0, 3)).not.toEqual(a.hashtags.slice(0, 3));
   });
 
-  it('words a carousel as a swipe and a reel as a watch', () => {
+  it('words a carousel as a swipe and a reel as a watch, and keeps a story short', () => {
     const carousel = sut.generate(withDefaults({ content_description: 'Ten outfits for autumn', content_type: 'carousel', max_length: 2200 }), 0);
     expect(carousel.caption).toMatch(/swip/i);
     const reel = sut.generate(withDefaults({ content_description: 'Ten outfits for autumn', content_type: 'reel' }), 0);
     expect(reel.caption).toMatch(/watch|play/i);
+    const story = sut.generate(withDefaults({ content_description: 'Ten outfits for autumn', content_type: 'story', style: 'storytelling' }), 0);
+    expect([...story.caption].length).toBeLessThanOrEqual(120);
   });
 });
 
