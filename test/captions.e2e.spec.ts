@@ -1,6 +1,7 @@
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CaptionsController } from '../src/captions/captions.controller.js';
+import { HistoryService } from '../src/history/history.service.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 const URL = '/api/v14/lazy/captions';
@@ -48,6 +49,17 @@ describe(CaptionsController.name, () => {
       expect(row).toMatchObject({ user_id: 'e2e-history', style: 'educational' });
       expect(row.caption.toLowerCase()).toContain('strawberry pancakes');
       expect(row.hashtags).toHaveLength(15);
+    }
+  });
+
+  it('answers 503 load_failed, never an unstored caption, when the history store keeps failing', async () => {
+    const spy = vi.spyOn(t.app.get(HistoryService), 'record').mockRejectedValue(new Error('disk I/O error at /var/db'));
+    try {
+      const res = await http().post(URL).send({ ...base, request_id: 'history-down' }).expect(503);
+      expect(res.body.error).toBe('load_failed');
+      expect(JSON.stringify(res.body)).not.toContain('/var/db');
+    } finally {
+      spy.mockRestore();
     }
   });
 
