@@ -170,7 +170,11 @@ export class LazyLoader {
     }
     const items = await this.loadFromSource(source, index, chunkSize, id, ctx.signal);
     const json = Buffer.from(JSON.stringify(items));
-    if (items.length < chunkSize) this.ends.set(`${source.key}:${chunkSize}`, index);
+    if (items.length < chunkSize) {
+      this.ends.set(`${source.key}:${chunkSize}`, index);
+      // Bounded like the recent reads: one entry per namespace, the oldest forgotten first.
+      if (this.ends.size > RECENT_SOURCES * 16) this.ends.delete(this.ends.keys().next().value!);
+    }
     if (!ctx.detached()) {
       // Room in the write queue first: a scan faster than the disk waits here, instead of
       // piling unwritten chunks up in memory.
