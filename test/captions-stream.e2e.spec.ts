@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { CaptionsController } from '../src/captions/captions.controller.js';
 import { CaptionEngine } from '../src/captions/engine/caption-engine.js';
 import { ResponseStream } from '../src/common/streaming/response-stream.js';
+import { LazyLoaderService } from '../src/lazy-loader/lazy-loader.service.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 let body = '';
@@ -135,6 +136,7 @@ describe(`${CaptionsController.name} streaming`, () => {
     await res.body!.getReader().read();
     controller.abort();
     await vi.waitFor(() => expect(ResponseStream.openCount()).toBe(0));
+    await vi.waitFor(() => expect(t.app.get(LazyLoaderService).getStats().active_streams).toBe(0));
     const afterClose = drafted;
     await new Promise((r) => setTimeout(r, 200));
     expect(drafted).toBe(afterClose);
