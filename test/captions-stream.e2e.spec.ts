@@ -134,6 +134,7 @@ describe(`${CaptionsController.name} streaming`, () => {
     const controller = new AbortController();
     const res = await post('?variations=100', { accept: 'application/x-ndjson' }, controller.signal);
     await res.body!.getReader().read();
+    expect(t.app.get(LazyLoaderService).getStats().active_streams).toBeGreaterThan(0);
     controller.abort();
     await vi.waitFor(() => expect(ResponseStream.openCount()).toBe(0));
     await vi.waitFor(() => expect(t.app.get(LazyLoaderService).getStats().active_streams).toBe(0));
