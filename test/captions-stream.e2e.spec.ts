@@ -144,6 +144,31 @@ describe(`${CaptionsController.name} streaming`, () => {
     expect(drafted).toBeLessThan(100);
   });
 
+  it('stops drafting POST /captions variations when the client leaves before the answer', async () => {
+    let drafted = 0;
+    const generate = engine.generate.bind(engine);
+    vi.spyOn(engine, 'generate').mockImplementation((req, i) => {
+      busy(20);
+      drafted += 1;
+      return generate(req, i);
+    });
+    const controller = new AbortController();
+    const pending = fetch(url.replace('stream-captions', 'captions'), {
+      method: 'POST',
+      signal: controller.signal,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ content_description: 'Morning trail run through the misty pine forest', variation_count: 10, request_id: 'leaves-early' }),
+    }).catch((err: unknown) => err);
+    await vi.waitFor(() => expect(drafted).toBeGreaterThan(0));
+    controller.abort();
+    await pending;
+    await new Promise((r) => setTimeout(r, 150));
+    const afterLeave = drafted;
+    await new Promise((r) => setTimeout(r, 150));
+    expect(drafted).toBe(afterLeave);
+    expect(drafted).toBeLessThan(10);
+  });
+
   it('ends with the error item of API.md when drafting fails after the first byte', async () => {
     useRequest('stream-6');
     const generate = engine.generate.bind(engine);
