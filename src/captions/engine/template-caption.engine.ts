@@ -115,7 +115,7 @@ export class TemplateCaptionEngine extends CaptionEngine {
     const emojis = new EmojiSlot(request.include_emojis, style, analysis.topicEmojis, rng);
     // Wording rotates with the variation, and once more per round of structures, so consecutive
     // variations use different lines and a structure that comes back (i and i + 10) is worded
-    // differently: 10 + 1 is no multiple of any bank size. Candidates vary emojis, CTA and extras.
+    // differently: its picks move by 11, and no bank has 11 entries. Candidates vary emojis, CTA and extras.
     const round = Math.floor((offset + index) / style.structures.length);
     const pickWord = (slot: string, options: string[]) =>
       options[(new SeededRandom(seed, slot).int(options.length) + index + round) % options.length]!;
