@@ -21,12 +21,19 @@ export interface HistoryChunkSource {
  * steps, never an `OFFSET` over whole rows; each entry is learned once per data version.
  */
 export class ChunkBoundaries {
-  private readonly maps = new LRUCache<string, Map<number, SortKey>>({ max: 512 });
+  private readonly maps: LRUCache<string, Map<number, SortKey>>;
 
+  /**
+   * @param ttlMs how long a filter's boundaries are trusted: writes in this process clear them at
+   *   once, but rows another process (another instance, the seed) adds are only seen after this.
+   */
   constructor(
     private readonly repo: HistoryRepository,
     readonly chunkSize: number,
-  ) {}
+    ttlMs = 3_600_000,
+  ) {
+    this.maps = new LRUCache({ max: 512, ttl: ttlMs });
+  }
 
   /** Forgets everything (a write moved the rows). */
   clear(): void {
