@@ -54,6 +54,10 @@ export class ResponseStream<T> {
 
   /** Aborted when the client disconnects or the server shuts down. */
   readonly signal = this.controller.signal;
+  /** Settles once, on abort: `ready()` races it without adding a listener per call. */
+  private readonly aborted = new Promise<void>((resolve) =>
+    this.controller.signal.addEventListener('abort', () => resolve(), { once: true }),
+  );
   /** What was actually sent: `identity` unless the body is compressed. */
   readonly encoding: ContentEncoding;
 
@@ -108,7 +112,7 @@ export class ResponseStream<T> {
   /** Resolves when the client can take more: await it before producing the next item. */
   async ready(): Promise<void> {
     if (this.ended || !this.out.writableNeedDrain) return;
-    await Promise.race([once(this.out, 'drain'), once(this.signal, 'abort')]);
+    await Promise.race([once(this.out, 'drain'), this.aborted]);
   }
 
   /** Writes every item of `source`, then the closing frame. Never rejects. */
