@@ -5,6 +5,7 @@ import type { Server } from 'node:http';
 import { AppModule } from './app.module.js';
 import { applyServerTimeouts, configureApp } from './app.setup.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
+import { GracefulShutdown } from './monitoring/graceful-shutdown.js';
 
 function configOrExit(): AppConfig {
   try {
@@ -25,7 +26,9 @@ async function bootstrap(): Promise<void> {
     bodyParser: false,
   });
   configureApp(app);
-  applyServerTimeouts(app.getHttpServer() as Server, config);
+  const server = app.getHttpServer() as Server;
+  applyServerTimeouts(server, config);
+  new GracefulShutdown(app, server, { delayMs: config.shutdown.delayMs, graceMs: config.shutdown.graceMs }).install();
   await app.listen(config.server.port, config.server.host);
 }
 
