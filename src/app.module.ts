@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import { BatchModule } from './batch/batch.module.js';
 import { CaptionsModule } from './captions/captions.module.js';
@@ -27,6 +28,7 @@ export class AppModule {
         LoggingModule,
         ThrottlerModule.forRootAsync({ inject: [AppConfig], useFactory: throttlerOptions }),
         KeyedCacheModule,
+        ScheduleModule.forRoot(),
         LazyLoaderModule.forRoot(),
         CaptionsModule,
         HistoryModule,

@@ -1,5 +1,22 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import type { LargeDataConfig } from './data-size.js';
+import { LazyLoader } from './lazy-loader.js';
 
-/** The lazy loader's Nest face. Its tiers, strategies and prefetch land with the lazy-loader issue. */
+/** DI token of the resolved {@link LargeDataConfig}. */
+export const LAZY_LOADER_CONFIG = Symbol('LAZY_LOADER_CONFIG');
+
+/**
+ * The lazy loader's Nest face, and the only thing `LazyLoaderModule` exports. Everything lives in
+ * the plain {@link LazyLoader}; this adds injection and closes the disk tier on shutdown, after
+ * pending disk writes have finished.
+ */
 @Injectable()
-export class LazyLoaderService {}
+export class LazyLoaderService extends LazyLoader implements OnApplicationShutdown {
+  constructor(@Inject(LAZY_LOADER_CONFIG) config: LargeDataConfig) {
+    super(config);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,384 @@
+import type { Observable } from 'rxjs';
+import { Coalescer, type FlightContext } from './coalescer.js';
+import { type LargeDataConfig, LoadStrategy } from './data-size.js';
+import { LoadFailedError, LoadTimeoutError } from './load-errors.js';
+import { LoaderCounters, secondsSince } from './loader-stats.js';
+import type {
+  ChunkLoadEvent,
+  ChunkReadOptions,
+  ChunkSource,
+  DataChunk,
+  LazyLoaderStats,
+  PageInfo,
+} from './lazy-loader.types.js';
+import { withRetry } from './retry.js';
+import { chunkSequence, loadPage, onDemand, streamItems, type StreamItemsOptions } from './strategies.js';
+import { DiskTier, type DiskHealth } from './tiers/disk-tier.js';
+import { MemoryTier } from './tiers/memory-tier.js';
+
+const MB = 1024 * 1024;
+/** Sources remembered for the scheduled prefetch of what follows recent reads. */
+const RECENT_SOURCES = 64;
+
+interface RecentRead {
+  source: ChunkSource<unknown>;
+  chunkSize: number;
+  index: number;
+}
+
+export interface LazyLoaderDeps {
+  /** Clock in ms for TTLs; `Date.now` by default. */
+  now?: () => number;
+  /** [0, 1) for retry jitter. */
+  random?: () => number;
+  /** Test seam for a full disk: `PRAGMA max_page_count` of the disk tier. */
+  diskMaxFilePages?: number;
+}
+
+/**
+ * The guide's `AdvancedLazyLoader`, done right: reads go memory → disk → source, one source call
+ * per chunk however many callers ask, every source attempt bounded by `load_timeout` and retried
+ * `retry_attempts` times. Plain TypeScript: `LazyLoaderService` is its Nest face.
+ */
+export class LazyLoader {
+  readonly memory: MemoryTier | null;
+  readonly disk: DiskTier | null;
+  readonly counters = new LoaderCounters();
+  private readonly flights = new Coalescer();
+  private readonly pendingWrites = new Set<Promise<void>>();
+  private readonly recent = new Map<string, RecentRead>();
+  /** Last index known to exist, per chunk namespace, learned from short chunks (no prefetch past the end). */
+  private readonly ends = new Map<string, number>();
+  private readonly baselineRss = process.memoryUsage.rss();
+  private readonly stopBackground = new AbortController();
+
+  constructor(
+    readonly config: LargeDataConfig,
+    private readonly deps: LazyLoaderDeps = {},
+  ) {
+    const ttlMs = config.cache_ttl * 1000;
+    this.memory = config.enable_caching
+      ? new MemoryTier({
+          maxBytes: config.max_memory_mb * MB,
+          maxEntries: config.chunk_config.max_chunks_in_memory,
+          ttlMs,
+          now: deps.now,
+        })
+      : null;
+    this.disk =
+      config.enable_caching && config.enable_disk_cache
+        ? new DiskTier({
+            dir: config.disk_cache_dir,
+            maxBytes: config.disk_cache_max_mb * MB,
+            maxEntries: config.cache_size,
+            ttlMs,
+            compression: config.chunk_config.compression_type,
+            compressionThreshold: config.chunk_config.compression_threshold,
+            now: deps.now,
+            maxFilePages: deps.diskMaxFilePages,
+          })
+        : null;
+  }
+
+  /** The memory budget in bytes (`max_memory_mb`), for the readiness probe. */
+  get maxMemoryBytes(): number {
+    return this.config.max_memory_mb * MB;
+  }
+
+  /** Items per chunk of `source`. */
+  chunkSizeOf(source: ChunkSource<unknown>): number {
+    const size = source.chunkSize ?? this.config.chunk_config.chunk_size;
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`chunkSize must be a positive integer, got ${size}`);
+    return size;
+  }
+
+  /** The cache key of a chunk: `<key>:<chunkSize>:<index>`. */
+  chunkId(source: ChunkSource<unknown>, index: number): string {
+    return `${source.key}:${this.chunkSizeOf(source)}:${index}`;
+  }
+
+  /**
+   * Chunk `index` of `source`: memory → disk → source, filling the nearer tiers on the way back.
+   * Concurrent calls for one chunk share one source call. With `allowStale` (BACKGROUND) an
+   * expired cached chunk is returned at once (`stale: true`) and refreshed behind.
+   * @throws LoadTimeoutError when every attempt timed out; LoadFailedError when the source kept
+   *   failing; the signal's reason when `signal` aborted.
+   */
+  async getChunk<T>(
+    source: ChunkSource<T>,
+    index: number,
+    opts: ChunkReadOptions & { allowStale?: boolean } = {},
+  ): Promise<DataChunk<T>> {
+    if (!Number.isInteger(index) || index < 0) throw new RangeError(`chunk index must be an integer ≥ 0, got ${index}`);
+    const chunkSize = this.chunkSizeOf(source);
+    const id = `${source.key}:${chunkSize}:${index}`;
+    this.counters.lookups++;
+    this.noteRead(source as ChunkSource<unknown>, chunkSize, index);
+    const hit = this.memory?.get(id, opts.allowStale);
+    if (hit) {
+      this.counters.lookupHits++;
+      if (hit.stale) this.refreshBehind(source, index, chunkSize, id);
+      return { id, index, items: hit.items as T[], sizeBytes: hit.sizeBytes, tier: 'memory', ...(hit.stale ? { stale: true } : {}) };
+    }
+    const chunk = await this.flights.run(
+      id,
+      (ctx) => this.fill(source, index, chunkSize, id, ctx, opts.allowStale ?? false),
+      opts.signal,
+    );
+    if (chunk.tier !== 'source') this.counters.lookupHits++;
+    // Refreshed only now: while the read was in flight, its own key was taken.
+    if (chunk.stale) this.refreshBehind(source, index, chunkSize, id);
+    return chunk;
+  }
+
+  /**
+   * Starts loading chunk `index` unless it is cached or already loading; not counted as a
+   * lookup. It stops when `signal` aborts and nobody else waits for it.
+   */
+  prefetch<T>(source: ChunkSource<T>, index: number, signal?: AbortSignal): Promise<void> {
+    const chunkSize = this.chunkSizeOf(source);
+    const id = `${source.key}:${chunkSize}:${index}`;
+    const end = this.ends.get(`${source.key}:${chunkSize}`);
+    if ((end !== undefined && index > end) || this.memory?.has(id) || this.flights.has(id)) return Promise.resolve();
+    const run = this.flights.run(id, (ctx) => this.fill(source, index, chunkSize, id, ctx, false), signal);
+    return this.counters.track(run).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  private async fill<T>(
+    source: ChunkSource<T>,
+    index: number,
+    chunkSize: number,
+    id: string,
+    ctx: FlightContext,
+    allowStale: boolean,
+    fromSource = false,
+  ): Promise<DataChunk<T>> {
+    if (this.disk && !fromSource) {
+      const d = await this.disk.get(id, allowStale);
+      if (d) {
+        if (!d.stale && !ctx.detached()) this.memory?.set(id, d.items, d.sizeBytes);
+        return { id, index, items: d.items as T[], sizeBytes: d.sizeBytes, tier: 'disk', ...(d.stale ? { stale: true } : {}) };
+      }
+    }
+    const items = await this.loadFromSource(source, index, chunkSize, id, ctx.signal);
+    const json = Buffer.from(JSON.stringify(items));
+    if (items.length < chunkSize) this.ends.set(`${source.key}:${chunkSize}`, index);
+    if (!ctx.detached()) {
+      this.memory?.set(id, items, json.length);
+      if (this.disk) {
+        const w = this.disk.set(id, json).finally(() => this.pendingWrites.delete(w));
+        this.pendingWrites.add(w);
+      }
+    }
+    return { id, index, items, sizeBytes: json.length, tier: 'source' };
+  }
+
+  private async loadFromSource<T>(
+    source: ChunkSource<T>,
+    index: number,
+    chunkSize: number,
+    id: string,
+    signal: AbortSignal,
+  ): Promise<T[]> {
+    const start = performance.now();
+    const report = (e: Omit<ChunkLoadEvent, 'seconds'>) => this.counters.recordLoad({ ...e, seconds: secondsSince(start) });
+    let outcome;
+    try {
+      outcome = await withRetry((s) => source.loadChunk(index, { chunkSize, signal: s }), {
+        timeoutMs: this.config.load_timeout * 1000,
+        retries: this.config.retry_attempts,
+        signal,
+        random: this.deps.random,
+      });
+    } catch (err) {
+      report({ outcome: 'aborted', attempts: 1 });
+      throw err;
+    }
+    if (!outcome.ok) {
+      report({ outcome: outcome.timedOut ? 'timeout' : 'failed', attempts: outcome.attempts });
+      throw outcome.timedOut
+        ? new LoadTimeoutError(id, this.config.load_timeout, outcome.attempts)
+        : new LoadFailedError(id, outcome.attempts, outcome.error);
+    }
+    if (!Array.isArray(outcome.value)) {
+      report({ outcome: 'failed', attempts: outcome.attempts });
+      throw new LoadFailedError(id, outcome.attempts, new TypeError('loadChunk must resolve to an array'));
+    }
+    report({ outcome: 'ok', attempts: outcome.attempts });
+    return outcome.value as T[];
+  }
+
+  /** BACKGROUND: an expired chunk was served; load a fresh one behind it (once). */
+  private refreshBehind<T>(source: ChunkSource<T>, index: number, chunkSize: number, id: string): void {
+    if (this.flights.has(id)) return;
+    const run = this.flights.run(
+      id,
+      (ctx) => this.fill(source, index, chunkSize, id, ctx, false, true),
+      this.stopBackground.signal,
+    );
+    void this.counters.track(run).catch(() => undefined);
+  }
+
+  private noteRead(source: ChunkSource<unknown>, chunkSize: number, index: number): void {
+    const ns = `${source.key}:${chunkSize}`;
+    this.recent.delete(ns);
+    this.recent.set(ns, { source, chunkSize, index });
+    if (this.recent.size > RECENT_SOURCES) this.recent.delete(this.recent.keys().next().value!);
+  }
+
+  /** IMMEDIATE | STREAMING | BACKGROUND over chunk indexes, in order; stops when `signal` aborts. */
+  loadChunkedData<T>(
+    source: ChunkSource<T>,
+    indexes: Iterable<number> | AsyncIterable<number>,
+    strategy: LoadStrategy,
+    opts: ChunkReadOptions = {},
+  ): AsyncIterable<DataChunk<T>> {
+    return chunkSequence(this, source, indexes, strategy, opts);
+  }
+
+  /** STREAMING over items from chunk `fromIndex` (0) until a short chunk, `prefetch_chunks` ahead. */
+  streamItems<T>(source: ChunkSource<T>, opts: StreamItemsOptions = {}): Observable<T> {
+    return streamItems(this, source, opts);
+  }
+
+  /** PAGINATED: the chunks that hold the page, whatever the page size; prefetches what follows. */
+  loadPage<T>(
+    source: ChunkSource<T>,
+    page: number,
+    pageSize: number,
+    opts: ChunkReadOptions & { totalItems?: number | null } = {},
+  ): Promise<{ items: T[]; pageInfo: PageInfo; cacheHit: boolean }> {
+    return loadPage(this, source, page, pageSize, opts);
+  }
+
+  /** ON_DEMAND: nothing loads until `get(i)` or `slice()` asks. */
+  onDemand<T>(source: ChunkSource<T>) {
+    return onDemand(this, source);
+  }
+
+  /** Drops every cached chunk (memory and disk) of sources whose key starts with `keyPrefix`; loads in flight are not cached. */
+  async invalidate(keyPrefix: string): Promise<void> {
+    this.flights.detach(keyPrefix);
+    this.memory?.deletePrefix(keyPrefix);
+    await this.flush();
+    this.disk?.deletePrefix(keyPrefix);
+    for (const ns of [...this.ends.keys()]) if (ns.startsWith(keyPrefix)) this.ends.delete(ns);
+  }
+
+  /** Empties both tiers. */
+  async clearCache(): Promise<void> {
+    this.flights.detach('');
+    this.memory?.clear();
+    await this.flush();
+    this.disk?.clear();
+    this.ends.clear();
+  }
+
+  /** Waits for the disk writes started so far. */
+  async flush(): Promise<void> {
+    while (this.pendingWrites.size > 0) await Promise.all([...this.pendingWrites]);
+  }
+
+  /** Listens to every finished source load (for a load-time histogram). @returns unsubscribe. */
+  onChunkLoad(listener: (e: ChunkLoadEvent) => void): () => void {
+    return this.counters.onLoad(listener);
+  }
+
+  /** Counts an open stream in `active_streams`/`total_streams`; call the returned function once when it ends. */
+  trackStream(): () => void {
+    this.counters.totalStreams++;
+    this.counters.activeStreams++;
+    let open = true;
+    return () => {
+      if (open) this.counters.activeStreams--;
+      open = false;
+    };
+  }
+
+  /** The disk tier for the readiness probe: open, writable, free space. `ok` when the tier is off. */
+  async isDiskCacheHealthy(): Promise<DiskHealth> {
+    if (!this.disk) return { ok: true, detail: { open: false, writable: false, free_mb: null, size_mb: 0, entries: 0 } };
+    return this.disk.health();
+  }
+
+  /**
+   * The memory monitor: measures RSS and the memory tier, and runs the guide's cleanup down to
+   * `memory_threshold` of the budget when the tier passes it, or when the process has grown by
+   * more than the whole budget since start.
+   */
+  runMemoryMonitor(): { rssMb: number; tierMb: number; removed: number } {
+    const rss = process.memoryUsage.rss();
+    const target = this.config.memory_threshold * this.maxMemoryBytes;
+    let removed = 0;
+    if (this.memory && (this.memory.bytes > target || rss - this.baselineRss > this.maxMemoryBytes)) {
+      removed = this.memory.cleanup(target);
+    }
+    return { rssMb: rss / MB, tierMb: (this.memory?.bytes ?? 0) / MB, removed };
+  }
+
+  /** The disk sweep: expired entries out, bounds enforced. */
+  sweepDisk(): { expired: number } {
+    return this.disk?.sweep() ?? { expired: 0 };
+  }
+
+  /** Background prefetch: the `prefetch_chunks` chunks after each recently read one. */
+  async prefetchRecent(): Promise<number> {
+    const reads = [...this.recent.values()];
+    this.recent.clear();
+    const runs: Promise<void>[] = [];
+    for (const r of reads) {
+      for (let i = 1; i <= this.config.chunk_config.prefetch_chunks; i++) {
+        runs.push(this.prefetch(r.source, r.index + i, this.stopBackground.signal));
+      }
+    }
+    await Promise.all(runs);
+    return runs.length;
+  }
+
+  /** The guide's metrics plus per-tier detail; every figure measured, `cache_hit_rate` ≤ 1. */
+  getStats(): LazyLoaderStats {
+    const c = this.counters;
+    const m = this.memory;
+    const d = this.disk;
+    return {
+      total_chunks_loaded: c.sourceLoads,
+      total_pages_loaded: c.pagesLoaded,
+      total_streams: c.totalStreams,
+      cache_hits: m?.hits ?? 0,
+      disk_cache_hits: d?.hits ?? 0,
+      compression_savings: d?.compressionSavings ?? 0,
+      memory_usage_mb: process.memoryUsage.rss() / MB,
+      avg_chunk_load_time: c.sourceLoads ? c.chunkLoadSeconds / c.sourceLoads : 0,
+      avg_page_load_time: c.pagesLoaded ? c.pageSeconds / c.pagesLoaded : 0,
+      active_chunks: m?.entries ?? 0,
+      active_pages: c.activePages,
+      active_streams: c.activeStreams,
+      background_tasks: c.backgroundTasks,
+      disk_cache_size_mb: (d?.bytes ?? 0) / MB,
+      cache_hit_rate: c.lookups ? c.lookupHits / c.lookups : 0,
+      tiers: {
+        memory: { hits: m?.hits ?? 0, misses: m?.misses ?? 0, bytes: m?.bytes ?? 0, entries: m?.entries ?? 0, evictions: m?.evictions ?? 0 },
+        disk: {
+          hits: d?.hits ?? 0,
+          misses: d?.misses ?? 0,
+          bytes: d?.bytes ?? 0,
+          entries: d?.entries ?? 0,
+          evictions: d?.evictions ?? 0,
+          corrupt: d?.corrupt ?? 0,
+          write_errors: d?.writeErrors ?? 0,
+        },
+        source: { loads: c.sourceLoads, failures: c.sourceFailures, timeouts: c.sourceTimeouts, retries: c.sourceRetries },
+      },
+    };
+  }
+
+  /** Stops background work, finishes pending disk writes and closes the disk tier. */
+  async close(): Promise<void> {
+    this.stopBackground.abort();
+    await this.flush();
+    this.disk?.close();
+  }
+}

@@ -1,0 +1,98 @@
+/** Where a chunk was found. */
+export type ChunkTier = 'memory' | 'disk' | 'source';
+
+/**
+ * A data set as the caller describes it; the loader never knows what an item is.
+ * Items must be JSON-serializable (the disk tier stores them as JSON).
+ */
+export interface ChunkSource<T> {
+  /** Cache namespace: must change whenever the data would (filter hash, dataset version…). */
+  key: string;
+  /** Items per chunk; defaults to the profile's chunk_size. */
+  chunkSize?: number;
+  /** Loads chunk `index` = items [index*chunkSize, (index+1)*chunkSize); fewer (or none) at the end. */
+  loadChunk(index: number, ctx: { chunkSize: number; signal: AbortSignal }): Promise<T[]>;
+}
+
+/** One loaded chunk. `items` is always decoded data, never compressed bytes. */
+export interface DataChunk<T> {
+  /** `<source.key>:<chunkSize>:<index>`; a cache key, never a file path. */
+  id: string;
+  index: number;
+  items: T[];
+  /** UTF-8 bytes of the chunk's JSON (what the memory tier charges against its budget). */
+  sizeBytes: number;
+  tier: ChunkTier;
+  /** True when a BACKGROUND read served an expired entry (a refresh is running behind it). */
+  stale?: boolean;
+}
+
+/** The guide's `PageInfo`. Totals are `null` when the caller did not give one. */
+export interface PageInfo {
+  page: number;
+  page_size: number;
+  total_items: number | null;
+  total_pages: number | null;
+  has_next: boolean;
+  has_previous: boolean;
+}
+
+/** Per-call options of chunk reads. */
+export interface ChunkReadOptions {
+  /** Aborting it stops this caller's wait, and the load itself once no other caller waits for it. */
+  signal?: AbortSignal;
+}
+
+/** One source load, as reported to `onChunkLoad` listeners (for a load-time histogram). */
+export interface ChunkLoadEvent {
+  /** Wall time of the whole load, retries and backoff included. */
+  seconds: number;
+  outcome: 'ok' | 'timeout' | 'failed' | 'aborted';
+  attempts: number;
+}
+
+/** `GET /stats`: the guide's keys, each a true figure, plus per-tier detail. */
+export interface LazyLoaderStats {
+  /** Chunks loaded from the source. */
+  total_chunks_loaded: number;
+  /** Pages served by `loadPage`. */
+  total_pages_loaded: number;
+  /** Streams opened (`streamItems` subscriptions and `trackStream` calls). */
+  total_streams: number;
+  /** Memory-tier hits. */
+  cache_hits: number;
+  /** Disk-tier hits. */
+  disk_cache_hits: number;
+  /** Bytes saved by compression over all disk writes (raw JSON minus stored bytes). */
+  compression_savings: number;
+  /** Resident set size of the process, MB, measured now. */
+  memory_usage_mb: number;
+  /** Mean seconds of a source load (retries included). */
+  avg_chunk_load_time: number;
+  /** Mean seconds of a `loadPage`. */
+  avg_page_load_time: number;
+  /** Chunks in the memory tier. */
+  active_chunks: number;
+  /** `loadPage` calls in progress. */
+  active_pages: number;
+  /** Streams open now. */
+  active_streams: number;
+  /** Prefetches, background refreshes and scheduled runs in progress. */
+  background_tasks: number;
+  disk_cache_size_mb: number;
+  /** (memory hits + disk hits) ÷ chunk lookups; 0 before any lookup, never above 1. */
+  cache_hit_rate: number;
+  tiers: {
+    memory: { hits: number; misses: number; bytes: number; entries: number; evictions: number };
+    disk: {
+      hits: number;
+      misses: number;
+      bytes: number;
+      entries: number;
+      evictions: number;
+      corrupt: number;
+      write_errors: number;
+    };
+    source: { loads: number; failures: number; timeouts: number; retries: number };
+  };
+}

@@ -1,0 +1,169 @@
+import Database from 'better-sqlite3';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { tempDir } from '../testing/temp-loader.js';
+import { DISK_CACHE_FILE, DiskTier, type DiskTierOptions } from './disk-tier.js';
+
+const json = (v: unknown) => Buffer.from(JSON.stringify(v));
+const rows = (n: number, tag = 'row') => Array.from({ length: n }, (_, i) => ({ id: i, caption: `${tag} ${i} golden hour` }));
+
+describe(DiskTier.name, () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let sut: DiskTier;
+  const open = (o: Partial<DiskTierOptions> = {}) =>
+    new DiskTier({ dir: tmp.dir, maxBytes: 10 * 1024 * 1024, maxEntries: 1000, ttlMs: 60_000, compression: 'gzip', compressionThreshold: 1024, ...o });
+  /** Direct access to the file, as an outside process (or a bad disk) would have. */
+  const raw = () => new Database(join(tmp.dir, DISK_CACHE_FILE));
+
+  beforeEach(() => {
+    tmp = tempDir();
+    sut = open();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    sut.close();
+    tmp.cleanup();
+  });
+
+  it('returns decoded data after a restart, compressed on disk above the threshold', async () => {
+    const big = rows(200);
+    await sut.set('big', json(big));
+    await sut.set('small', json([1, 2]));
+    expect(sut.compressionSavings).toBeGreaterThan(json(big).length / 2);
+    sut.close();
+    sut = open();
+    expect(await sut.get('big')).toEqual({ items: big, sizeBytes: json(big).length, stale: false });
+    expect((await sut.get('small'))?.items).toEqual([1, 2]);
+    const db = raw();
+    const codecs = db.prepare('SELECT key, codec, stored_bytes, raw_bytes FROM chunks ORDER BY key').all() as { codec: number; stored_bytes: number; raw_bytes: number }[];
+    db.close();
+    expect(codecs[0]).toMatchObject({ codec: 1 });
+    expect(codecs[0]!.stored_bytes).toBeLessThan(codecs[0]!.raw_bytes / 3);
+    expect(codecs[1]).toMatchObject({ codec: 0 });
+  });
+
+  it('round-trips brotli and uncompressed entries', async () => {
+    for (const compression of ['brotli', 'none'] as const) {
+      sut.close();
+      sut = open({ compression });
+      await sut.set(`k-${compression}`, json(rows(100)));
+      expect((await sut.get(`k-${compression}`))?.items).toEqual(rows(100));
+    }
+  });
+
+  describe('a damaged entry is a counted miss, is removed, and is never returned', () => {
+    const damage: Record<string, (db: Database.Database) => void> = {
+      truncated: (db) => db.exec(`UPDATE chunks SET data = substr(data, 1, length(data) / 2) WHERE key = 'a'`),
+      'a flipped byte': (db) => {
+        const data = db.prepare(`SELECT data FROM chunks WHERE key = 'a'`).pluck().get() as Buffer;
+        data[Math.floor(data.length / 2)]! ^= 0x01;
+        db.prepare(`UPDATE chunks SET data = ? WHERE key = 'a'`).run(data);
+      },
+      'appended garbage': (db) => db.exec(`UPDATE chunks SET data = data || x'deadbeef' WHERE key = 'a'`),
+      "another entry's bytes": (db) =>
+        db.exec(`UPDATE chunks SET (codec, raw_bytes, stored_bytes, digest, data) =
+          (SELECT codec, raw_bytes, stored_bytes, digest, data FROM chunks WHERE key = 'b') WHERE key = 'a'`),
+      'a forged digest over other bytes': (db) => db.exec(`UPDATE chunks SET digest = zeroblob(32) WHERE key = 'a'`),
+    };
+    for (const [name, corrupt] of Object.entries(damage)) {
+      it(name, async () => {
+        await sut.set('a', json(rows(100, 'a')));
+        await sut.set('b', json(rows(100, 'b')));
+        const db = raw();
+        corrupt(db);
+        db.close();
+        expect(await sut.get('a')).toBeUndefined();
+        expect([sut.corrupt, sut.misses, sut.entries]).toEqual([1, 1, 1]);
+        expect((await sut.get('b'))?.items).toEqual(rows(100, 'b'));
+        const check = raw();
+        expect(check.prepare(`SELECT count(*) FROM chunks WHERE key = 'a'`).pluck().get()).toBe(0);
+        check.close();
+      });
+    }
+
+    it('a file that is not a database at all: the cache starts empty and keeps working', async () => {
+      await sut.set('a', json([1]));
+      sut.close();
+      for (const f of readdirSync(tmp.dir)) writeFileSync(join(tmp.dir, f), Buffer.alloc(8192, 0x5a));
+      sut = open();
+      expect(sut.corrupt).toBe(1);
+      expect(await sut.get('a')).toBeUndefined();
+      await sut.set('a', json([2]));
+      expect((await sut.get('a'))?.items).toEqual([2]);
+    });
+  });
+
+  it('keeps path-like chunk ids inside the cache: they are keys, never file names', async () => {
+    const ids = ['../x', '../../etc/passwd', '/etc/passwd', 'a\0b', 'C:\\Windows\\win.ini', '%2e%2e%2fx', '.'];
+    for (const [i, id] of ids.entries()) await sut.set(id, json([i]));
+    for (const [i, id] of ids.entries()) expect((await sut.get(id))?.items).toEqual([i]);
+    expect(readdirSync(tmp.dir).sort()).toEqual([DISK_CACHE_FILE, `${DISK_CACHE_FILE}-shm`, `${DISK_CACHE_FILE}-wal`]);
+    expect(existsSync(join(tmp.dir, '..', 'x'))).toBe(false);
+    expect(sut.entries).toBe(ids.length);
+  });
+
+  it('expires entries after the TTL (stale only when asked) and sweeps them', async () => {
+    vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] });
+    await sut.set('a', json([1]));
+    await sut.set('b', json([2]));
+    vi.setSystemTime(1_000_000 + 60_001);
+    expect(await sut.get('a', true)).toMatchObject({ items: [1], stale: true });
+    expect(await sut.get('a')).toBeUndefined();
+    expect(sut.sweep()).toEqual({ expired: 1 });
+    expect([sut.entries, sut.bytes]).toEqual([0, 0]);
+  });
+
+  it('stays within its byte and entry bounds, evicting the least recently read', async () => {
+    sut.close();
+    sut = open({ maxEntries: 3, compression: 'none' });
+    vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] });
+    for (const k of ['a', 'b', 'c']) {
+      await sut.set(k, json([k]));
+      vi.advanceTimersByTime(10);
+    }
+    await sut.get('a');
+    vi.advanceTimersByTime(10);
+    await sut.set('d', json(['d']));
+    expect([await sut.get('b'), sut.entries, sut.evictions]).toEqual([undefined, 3, 1]);
+    sut.close();
+    sut = open({ maxBytes: 3000, compression: 'none' });
+    for (let i = 0; i < 10; i++) await sut.set(`k${i}`, json([`${i}`.repeat(994)]));
+    expect(sut.bytes).toBeLessThanOrEqual(3000);
+    expect(sut.entries).toBe(3);
+    expect((await sut.get('k9'))?.items).toEqual(['9'.repeat(994)]);
+    expect(await sut.get('k6')).toBeUndefined();
+  });
+
+  it('skips and counts writes on a full disk; reads still work and nothing throws', async () => {
+    sut.close();
+    sut = open({ maxFilePages: 12, compression: 'none' });
+    await sut.set('first', json([1]));
+    for (let i = 0; i < 50; i++) await sut.set(`big${i}`, json(rows(50, `r${i}`)));
+    expect(sut.writeErrors).toBeGreaterThan(0);
+    expect(sut.lastError).toMatch(/full/i);
+    expect((await sut.get('first'))?.items).toEqual([1]);
+  });
+
+  it('is a counted skip when its directory cannot be created or written', async () => {
+    sut.close();
+    const blocked = join(tmp.dir, 'not-a-dir');
+    writeFileSync(blocked, 'a file where the cache directory should be');
+    sut = open({ dir: join(blocked, 'cache') });
+    expect(sut.isOpen).toBe(false);
+    await sut.set('a', json([1]));
+    expect(await sut.get('a')).toBeUndefined();
+    expect([sut.writeErrors, sut.misses]).toEqual([1, 1]);
+    expect((await sut.health()).ok).toBe(false);
+  });
+
+  it('drops entries by key prefix', async () => {
+    await sut.set('history:u1:100:0', json([1]));
+    await sut.set('history:u1:100:1', json([2]));
+    await sut.set('history:u10:100:0', json([3]));
+    await sut.set('history:u2:100:0', json([4]));
+    expect(sut.deletePrefix('history:u1:')).toBe(2);
+    expect((await sut.get('history:u10:100:0'))?.items).toEqual([3]);
+    expect(sut.entries).toBe(2);
+  });
+});

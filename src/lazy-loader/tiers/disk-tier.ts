@@ -1,0 +1,344 @@
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { access, statfs } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { join } from 'node:path';
+import { Codec, decodeChunk, encodeChunk } from '../compression.js';
+import type { CompressionType } from '../data-size.js';
+
+export interface DiskTierOptions {
+  /** Directory of the cache file (created if missing). */
+  dir: string;
+  /** Bound on stored (compressed) bytes. */
+  maxBytes: number;
+  /** Bound on entries. */
+  maxEntries: number;
+  /** Milliseconds an entry stays fresh. */
+  ttlMs: number;
+  compression: CompressionType;
+  /** Entries whose JSON is larger than this are compressed. */
+  compressionThreshold: number;
+  /** Clock in ms; `Date.now` by default. */
+  now?: () => number;
+  /** A hard cap on the file in SQLite pages (`PRAGMA max_page_count`): a disk that is full. */
+  maxFilePages?: number;
+}
+
+export interface DiskHit {
+  items: unknown[];
+  sizeBytes: number;
+  stale: boolean;
+}
+
+export interface DiskHealth {
+  ok: boolean;
+  detail: { open: boolean; writable: boolean; free_mb: number | null; size_mb: number; entries: number; error?: string };
+}
+
+interface Row {
+  codec: number;
+  raw_bytes: number;
+  digest: Buffer;
+  data: Buffer;
+  expires_at: number;
+}
+
+/** SQLite errors meaning "the file is damaged": the cache is rebuilt empty. */
+const CORRUPT_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB']);
+/** Below this much free space the readiness probe reports the disk tier as unhealthy. */
+const MIN_FREE_BYTES = 64 * 1024 * 1024;
+export const DISK_CACHE_FILE = 'lazy-chunks.sqlite';
+
+/** sha256 over everything a row claims: its key, codec, raw size and payload. */
+function digestOf(key: string, codec: number, rawBytes: number, data: Buffer): Buffer {
+  return createHash('sha256').update(key).update('\0').update(`${codec}:${rawBytes}\0`).update(data).digest();
+}
+
+/**
+ * The disk tier: one SQLite file of blobs under `dir`. Chunk ids are primary keys, never paths.
+ * Each write is one transaction (WAL): a crash leaves the old row or the new one. Each read
+ * checks the row's sha256 (which covers the key, so another entry's bytes fail too); a mismatch
+ * or a damaged file is a counted miss and the row is removed. A write that fails (full disk,
+ * read-only directory) is skipped and counted; nothing here ever throws at a caller.
+ */
+export class DiskTier {
+  private db: Database.Database | null = null;
+  private readonly now: () => number;
+  private readonly file: string;
+  /** Reads only note access times; they are written in batches, not one write per read. */
+  private readonly touched = new Map<string, number>();
+  private stmts!: ReturnType<DiskTier['prepare']>;
+  hits = 0;
+  misses = 0;
+  evictions = 0;
+  corrupt = 0;
+  writeErrors = 0;
+  compressionSavings = 0;
+  bytes = 0;
+  entries = 0;
+  lastError: string | undefined;
+
+  constructor(readonly options: DiskTierOptions) {
+    // Read through `Date` on each call, so fake timers drive expiry.
+    this.now = options.now ?? (() => Date.now());
+    this.file = join(options.dir, DISK_CACHE_FILE);
+    this.open();
+  }
+
+  get isOpen(): boolean {
+    return this.db !== null;
+  }
+
+  private open(): void {
+    try {
+      mkdirSync(this.options.dir, { recursive: true });
+      this.db = this.connect();
+    } catch (err) {
+      if (CORRUPT_CODES.has((err as { code?: string }).code ?? '')) {
+        this.corrupt++;
+        this.reset();
+        return;
+      }
+      this.fail(err);
+    }
+  }
+
+  private connect(): Database.Database {
+    const db = new Database(this.file);
+    try {
+      db.pragma('auto_vacuum = INCREMENTAL');
+      db.pragma('journal_mode = WAL');
+      // NORMAL in WAL mode survives a killed process; only an OS crash may lose the last commits.
+      db.pragma('synchronous = NORMAL');
+      if (this.options.maxFilePages) db.pragma(`max_page_count = ${this.options.maxFilePages}`);
+      db.exec(`CREATE TABLE IF NOT EXISTS chunks (
+        key TEXT PRIMARY KEY, codec INTEGER NOT NULL, raw_bytes INTEGER NOT NULL,
+        stored_bytes INTEGER NOT NULL, digest BLOB NOT NULL, data BLOB NOT NULL,
+        expires_at INTEGER NOT NULL, accessed_at INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS chunks_accessed ON chunks(accessed_at);
+        CREATE INDEX IF NOT EXISTS chunks_expires ON chunks(expires_at);`);
+      this.db = db;
+      this.stmts = this.prepare(db);
+      const t = this.stmts.totals.get() as { n: number; b: number | null };
+      this.entries = t.n;
+      this.bytes = t.b ?? 0;
+      return db;
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  private prepare(db: Database.Database) {
+    return {
+      get: db.prepare('SELECT codec, raw_bytes, digest, data, expires_at FROM chunks WHERE key = ?'),
+      size: db.prepare('SELECT stored_bytes FROM chunks WHERE key = ?').pluck(),
+      put: db.prepare(`INSERT OR REPLACE INTO chunks (key, codec, raw_bytes, stored_bytes, digest, data, expires_at, accessed_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+      del: db.prepare('DELETE FROM chunks WHERE key = ? RETURNING stored_bytes').pluck(),
+      delRange: db.prepare('DELETE FROM chunks WHERE key >= ? AND key < ? RETURNING stored_bytes').pluck(),
+      delExpired: db.prepare('DELETE FROM chunks WHERE expires_at <= ? RETURNING stored_bytes').pluck(),
+      oldest: db.prepare('SELECT key FROM chunks ORDER BY accessed_at LIMIT ?').pluck(),
+      touch: db.prepare('UPDATE chunks SET accessed_at = ? WHERE key = ?'),
+      totals: db.prepare('SELECT COUNT(*) AS n, SUM(stored_bytes) AS b FROM chunks'),
+    };
+  }
+
+  /** A damaged file is only a cache: drop it and start empty. */
+  private reset(): void {
+    try {
+      this.db?.close();
+    } catch {
+      /* already unusable */
+    }
+    this.db = null;
+    for (const f of [this.file, `${this.file}-wal`, `${this.file}-shm`]) rmSync(f, { force: true });
+    try {
+      this.db = this.connect();
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private fail(err: unknown): void {
+    this.lastError = (err as Error).message;
+    this.db = null;
+  }
+
+  /** Runs `fn` against the open database; a damaged file is reset, other errors are returned. */
+  private guard<R>(fn: (db: Database.Database) => R): { ok: true; value: R } | { ok: false; error: unknown } {
+    if (!this.db) return { ok: false, error: new Error(this.lastError ?? 'disk cache unavailable') };
+    try {
+      return { ok: true, value: fn(this.db) };
+    } catch (error) {
+      this.lastError = (error as Error).message;
+      if (CORRUPT_CODES.has((error as { code?: string }).code ?? '')) {
+        this.corrupt++;
+        this.reset();
+      }
+      return { ok: false, error };
+    }
+  }
+
+  /**
+   * Reads and verifies `key`. Expired entries are misses (and removed) unless `allowStale`.
+   * Never throws: any failure is a counted miss.
+   */
+  async get(key: string, allowStale = false): Promise<DiskHit | undefined> {
+    const r = this.guard(() => this.stmts.get.get(key) as Row | undefined);
+    if (!r.ok || !r.value) return this.miss();
+    const row = r.value;
+    const stale = row.expires_at <= this.now();
+    if (stale && !allowStale) {
+      this.remove(key);
+      return this.miss();
+    }
+    if (!Buffer.isBuffer(row.data) || !Buffer.isBuffer(row.digest) || !digestOf(key, row.codec, row.raw_bytes, row.data).equals(row.digest)) {
+      return this.corruptEntry(key);
+    }
+    try {
+      const json = await decodeChunk(row.codec, row.data);
+      if (json.length !== row.raw_bytes) return this.corruptEntry(key);
+      const items = JSON.parse(json.toString('utf8')) as unknown;
+      if (!Array.isArray(items)) return this.corruptEntry(key);
+      this.touch(key);
+      this.hits++;
+      return { items, sizeBytes: row.raw_bytes, stale };
+    } catch {
+      return this.corruptEntry(key);
+    }
+  }
+
+  private miss(): undefined {
+    this.misses++;
+    return undefined;
+  }
+
+  private corruptEntry(key: string): undefined {
+    this.corrupt++;
+    this.remove(key);
+    return this.miss();
+  }
+
+  private touch(key: string): void {
+    this.touched.set(key, this.now());
+    if (this.touched.size >= 256) this.flushTouches();
+  }
+
+  private flushTouches(): void {
+    if (this.touched.size === 0) return;
+    const batch = [...this.touched];
+    this.touched.clear();
+    this.guard((db) => db.transaction(() => batch.forEach(([k, at]) => this.stmts.touch.run(at, k)))());
+  }
+
+  /**
+   * Stores `json` (the chunk's JSON) under `key`, compressed above the threshold, in one
+   * transaction, then evicts the least recently read entries past the bounds. A failed write
+   * (full disk, read-only directory) is counted in `writeErrors` and skipped.
+   */
+  async set(key: string, json: Buffer): Promise<void> {
+    if (!this.db) {
+      this.writeErrors++;
+      return;
+    }
+    const enc = await encodeChunk(json, this.options.compression, this.options.compressionThreshold);
+    const digest = digestOf(key, enc.codec, enc.rawBytes, enc.payload);
+    const now = this.now();
+    const r = this.guard((db) =>
+      db.transaction(() => {
+        const old = this.stmts.size.get(key) as number | undefined;
+        this.stmts.put.run(key, enc.codec, enc.rawBytes, enc.payload.length, digest, enc.payload, now + this.options.ttlMs, now);
+        return old;
+      })(),
+    );
+    if (!r.ok) {
+      this.writeErrors++;
+      return;
+    }
+    if (r.value === undefined) this.entries++;
+    this.bytes += enc.payload.length - (r.value ?? 0);
+    if (enc.codec !== Codec.JSON) this.compressionSavings += enc.rawBytes - enc.payload.length;
+    this.enforceBounds();
+  }
+
+  private enforceBounds(): void {
+    const { maxBytes, maxEntries } = this.options;
+    while (this.db && (this.bytes > maxBytes || this.entries > maxEntries)) {
+      this.flushTouches();
+      const r = this.guard(() => this.stmts.oldest.all(32) as string[]);
+      if (!r.ok || r.value.length === 0) break;
+      for (const key of r.value) {
+        if (this.bytes <= maxBytes && this.entries <= maxEntries) break;
+        if (this.remove(key)) this.evictions++;
+      }
+    }
+  }
+
+  /** @returns true when a row was removed. */
+  private remove(key: string): boolean {
+    this.touched.delete(key);
+    const r = this.guard(() => this.stmts.del.all(key) as number[]);
+    return r.ok && this.account(r.value) > 0;
+  }
+
+  private account(removedSizes: number[]): number {
+    this.entries -= removedSizes.length;
+    this.bytes -= removedSizes.reduce((a, b) => a + b, 0);
+    return removedSizes.length;
+  }
+
+  /** Drops every entry whose key starts with `prefix`. */
+  deletePrefix(prefix: string): number {
+    for (const k of this.touched.keys()) if (k.startsWith(prefix)) this.touched.delete(k);
+    // Keys are compared as UTF-8 bytes (BINARY collation): every key with the prefix sorts in [prefix, prefix + U+10FFFF).
+    const r = this.guard(() => this.stmts.delRange.all(prefix, `${prefix}\u{10FFFF}`) as number[]);
+    return r.ok ? this.account(r.value) : 0;
+  }
+
+  clear(): void {
+    this.touched.clear();
+    const r = this.guard((db) => db.exec('DELETE FROM chunks'));
+    if (r.ok) {
+      this.entries = 0;
+      this.bytes = 0;
+    }
+  }
+
+  /** The scheduled sweep: expired rows out, bounds enforced, access times written, space returned. */
+  sweep(): { expired: number } {
+    this.flushTouches();
+    const r = this.guard(() => this.stmts.delExpired.all(this.now()) as number[]);
+    const expired = r.ok ? this.account(r.value) : 0;
+    this.enforceBounds();
+    this.guard((db) => db.pragma('incremental_vacuum'));
+    return { expired };
+  }
+
+  /** For the readiness probe: open, directory writable, enough free space. */
+  async health(): Promise<DiskHealth> {
+    let writable = false;
+    let freeMb: number | null = null;
+    let error = this.lastError;
+    try {
+      await access(this.options.dir, fsConstants.W_OK);
+      writable = true;
+      const s = await statfs(this.options.dir);
+      freeMb = (s.bavail * s.bsize) / (1024 * 1024);
+    } catch (err) {
+      error = (err as Error).message;
+    }
+    const ok = this.isOpen && writable && freeMb !== null && freeMb * 1024 * 1024 >= MIN_FREE_BYTES;
+    return {
+      ok,
+      detail: { open: this.isOpen, writable, free_mb: freeMb, size_mb: this.bytes / (1024 * 1024), entries: this.entries, ...(error && !ok ? { error } : {}) },
+    };
+  }
+
+  close(): void {
+    this.flushTouches();
+    this.db?.close();
+    this.db = null;
+  }
+}
