@@ -1,11 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { HealthCheckService, HealthIndicatorService, type HealthCheckResult, type HealthIndicatorResult } from '@nestjs/terminus';
-import { randomUUID } from 'node:crypto';
-import { mkdir, statfs, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
 import { ApiError } from '../common/errors/api-error.js';
-import { AppConfig } from '../config/app-config.js';
+import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
 import { ShutdownState } from './shutdown-state.js';
 
 const MB = 1024 * 1024;
@@ -13,14 +10,15 @@ const MB = 1024 * 1024;
 const CHECK_TIMEOUT_MS = 2000;
 /** Past this share of V8's heap limit the process is about to fail allocations. */
 const HEAP_LIMIT_SHARE = 0.9;
+const round = (n: number) => Math.round(n * 10) / 10;
 
 /** A dependency is down: the message names the problem, never a path or a driver's text. */
 class CheckFailed extends Error {}
 
 /**
  * The readiness checks behind `/health/ready` and `/health`, run through @nestjs/terminus.
- * Each indicator reports a short reason when down; errors are reduced to their code so no path,
- * SQL or driver message reaches a probe's body.
+ * Each indicator reports a short reason of its own when down, so no path, SQL or driver message
+ * reaches a probe's body (the full error goes to the log).
  */
 @Injectable()
 export class HealthService {
@@ -30,7 +28,7 @@ export class HealthService {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicator: HealthIndicatorService,
-    private readonly config: AppConfig,
+    private readonly loader: LazyLoaderService,
     private readonly shutdown: ShutdownState,
   ) {}
 
@@ -60,44 +58,41 @@ export class HealthService {
     }
   }
 
-  /** The disk tier's directory takes a write and has room for the tier's budget. */
+  /** The lazy loader's disk tier: open, its directory writable, room left on the volume. Up when the tier is off. */
   private diskCache(): PromiseLike<HealthIndicatorResult<'disk_cache'>> {
-    const dir = this.config.lazyLoader.diskCacheDir;
-    const requiredBytes = this.config.lazyLoader.diskCacheMaxMb * MB;
     return this.indicator
       .check('disk_cache')
       .attempt(async () => {
-        const probe = join(dir, `.probe-${randomUUID()}`);
-        try {
-          await mkdir(dir, { recursive: true });
-          await writeFile(probe, 'ok');
-          await unlink(probe);
-        } catch (err) {
-          throw new CheckFailed(`directory not writable (${codeOf(err)})`);
+        if (!this.loader.disk) return { enabled: false };
+        const { ok, detail } = await this.loader.isDiskCacheHealthy();
+        const free_mb = detail.free_mb === null ? null : Math.round(detail.free_mb);
+        if (!ok) {
+          if (detail.error) this.logger.warn({ err: detail.error }, 'Disk cache check failed');
+          const why = !detail.open ? 'not open' : !detail.writable ? 'directory not writable' : `only ${free_mb} MB free`;
+          throw new CheckFailed(`disk cache ${why}`);
         }
-        const fs = await statfs(dir);
-        const freeBytes = fs.bavail * fs.bsize;
-        const free_mb = Math.round(freeBytes / MB);
-        if (freeBytes < requiredBytes) {
-          throw new CheckFailed(`${free_mb} MB free, the disk cache needs ${Math.round(requiredBytes / MB)} MB`);
-        }
-        return { free_mb };
+        return { enabled: true, free_mb, size_mb: round(detail.size_mb), entries: detail.entries };
       })
       .withTimeout(CHECK_TIMEOUT_MS);
   }
 
-  /** V8 heap use against its limit. */
+  /**
+   * Resident memory against the lazy loader's limit (`max_memory_mb`; the guide compared GB with a
+   * fraction), and V8's heap against its own limit.
+   */
   private memory(): PromiseLike<HealthIndicatorResult<'memory'>> {
     return this.indicator
       .check('memory')
       .attempt(() => {
+        const rss = process.memoryUsage.rss();
+        const limit = this.loader.maxMemoryBytes;
         const heap = getHeapStatistics();
-        const heap_used_mb = Math.round(heap.used_heap_size / MB);
-        const heap_limit_mb = Math.round(heap.heap_size_limit / MB);
+        const figures = { rss_mb: round(rss / MB), limit_mb: round(limit / MB), heap_used_mb: round(heap.used_heap_size / MB) };
+        if (rss > limit) throw new CheckFailed(`resident memory ${figures.rss_mb} MB is over the ${figures.limit_mb} MB limit`);
         if (heap.used_heap_size > heap.heap_size_limit * HEAP_LIMIT_SHARE) {
-          throw new CheckFailed(`heap ${heap_used_mb} MB of ${heap_limit_mb} MB`);
+          throw new CheckFailed(`heap ${figures.heap_used_mb} MB of ${round(heap.heap_size_limit / MB)} MB`);
         }
-        return { heap_used_mb, heap_limit_mb, rss_mb: Math.round(process.memoryUsage.rss() / MB) };
+        return figures;
       })
       .withTimeout(CHECK_TIMEOUT_MS);
   }
@@ -109,9 +104,4 @@ export class HealthService {
     if (healthy) this.logger.log('Ready again');
     else this.logger.warn(`Not ready: ${why}`);
   }
-}
-
-function codeOf(err: unknown): string {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code : 'error';
 }

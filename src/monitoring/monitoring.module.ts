@@ -4,8 +4,10 @@ import { collectDefaultMetrics } from 'prom-client';
 import { metricsRegistry } from '../common/metrics/metrics.js';
 import { HealthController } from './health.controller.js';
 import { HealthService } from './health.service.js';
+import { LoaderMetrics } from './loader-metrics.js';
 import { MetricsController } from './metrics.controller.js';
 import { ShutdownState } from './shutdown-state.js';
+import { StatsController } from './stats.controller.js';
 
 // Process metrics (CPU, memory, event loop lag, GC, handles) on the service's registry. Once per
 // process: the registry is module-level, while tests build several apps.
@@ -16,8 +18,8 @@ if (!metricsRegistry.getSingleMetric('process_cpu_user_seconds_total')) {
 /** Probes, stats, cache control and metrics. `ShutdownState` is read by the HTTP edge. */
 @Module({
   imports: [TerminusModule.forRoot({ logger: false })],
-  controllers: [HealthController, MetricsController],
-  providers: [HealthService, ShutdownState],
+  controllers: [HealthController, StatsController, MetricsController],
+  providers: [HealthService, LoaderMetrics, ShutdownState],
   exports: [ShutdownState],
 })
 export class MonitoringModule {}
