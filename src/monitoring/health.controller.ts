@@ -1,5 +1,5 @@
 import { Controller, Get, Header, HttpCode, Req, Res } from '@nestjs/common';
-import { ApiResponse } from '@nestjs/swagger';
+import { ApiOkResponse, ApiResponse } from '@nestjs/swagger';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import { ApiError } from '../common/errors/api-error.js';
@@ -32,6 +32,7 @@ export class HealthController {
    */
   @Get()
   @Header('Cache-Control', 'no-store')
+  @ApiOkResponse({ type: HealthResponseDto, description: 'Healthy' })
   @ApiResponse({ status: 503, description: 'Unhealthy or shutting down: the guide\'s body and the error body in one', schema: UNHEALTHY_SCHEMA })
   async overall(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<HealthResponseDto> {
     const stats = this.loader.getStats();
@@ -65,6 +66,7 @@ export class HealthController {
    */
   @Get('ready')
   @Header('Cache-Control', 'no-store')
+  @ApiOkResponse({ type: ReadinessResponseDto, description: 'Ready: every check is up' })
   @ApiResponse({ status: 503, description: '`unhealthy` (a check failed; `details` names it) or `not_ready` (shutting down)', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } })
   ready(): Promise<ReadinessResponseDto> {
     return this.health.ready() as Promise<ReadinessResponseDto>;

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { API_PREFIX, PUBLIC_PATHS } from '../app.routes.js';
+import { API_PREFIX, LIVENESS_PATH, PUBLIC_PATHS } from '../app.routes.js';
 import pluginMetadata from '../metadata.js';
 
 // DTO properties, validation rules, TSDoc descriptions and return types, generated from the
@@ -53,12 +53,13 @@ const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 
 /**
  * Adds the error responses every route can give, from what the operation takes: each route can
- * answer 500 and 503 (shutting down); protected ones 401 and 429; a body brings 400, 413, 415 and
+ * answer 500 and (but liveness) 503 when shutting down; protected ones 401 and 429; a body brings 400, 413, 415 and
  * 422; query or path parameters 422; path parameters 404; several media types 406. A response a
  * controller documents itself is kept as it is.
  */
 function addErrorResponses(path: string, op: Operation, isPublic: boolean): void {
-  const statuses = new Set(['500', '503']);
+  // Liveness is served even while the server closes.
+  const statuses = new Set(path === LIVENESS_PATH ? ['500'] : ['500', '503']);
   if (!isPublic) ['401', '429'].forEach((s) => statuses.add(s));
   if (op.requestBody) ['400', '413', '415', '422'].forEach((s) => statuses.add(s));
   const params = (op.parameters ?? []) as Array<{ in?: string }>;

@@ -4,6 +4,60 @@
  */
 
 export interface paths {
+    "/api/v14/lazy/cache/clear": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Empties both tiers (memory and disk). Loads in flight finish but are not cached. */
+        post: operations["StatsController_clearCache"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v14/lazy/cache/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Both cache tiers now: what they hold against their bounds, hits, misses, evictions, disk health. */
+        get: operations["StatsController_cacheStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v14/lazy/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The guide's health route, honest: 200 `healthy` when every readiness check passes, else 503
+         *     with `unhealthy` (the guide answered 200 while unhealthy) and the contract's error fields.
+         */
+        get: operations["HealthController_overall"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v14/lazy/health/live": {
         parameters: {
             query?: never;
@@ -29,10 +83,28 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Readiness: the database, the disk cache directory (writable, room for its budget) and memory
-         *     are usable. 503 when one is not, and from the moment a graceful shutdown begins.
+         * Readiness: the database, the disk cache (open, writable, room left) and memory (resident
+         *     memory under the lazy loader's limit) are usable. 503 `unhealthy` naming each failed check in
+         *     `details`; 503 `not_ready` from the moment a graceful shutdown begins.
          */
         get: operations["HealthController_ready"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v14/lazy/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The guide's metrics, each a true figure measured since start, plus `cache_hit_rate` (≤ 1). */
+        get: operations["StatsController_stats"];
         put?: never;
         post?: never;
         delete?: never;
@@ -62,6 +134,52 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        CacheClearResponseDto: {
+            cleared: boolean;
+            /** @description Entries removed from the disk tier. */
+            disk_entries_removed: number;
+            /** @description Chunks removed from the memory tier. */
+            memory_entries_removed: number;
+            /** @description Unix time in seconds. */
+            timestamp: number;
+        };
+        CacheStatusResponseDto: {
+            /** @description (memory hits + disk hits) ÷ lookups, never above 1. */
+            cache_hit_rate: number;
+            /** @description Off means every read goes to the source. */
+            caching_enabled: boolean;
+            disk: components["schemas"]["DiskCacheStatusDto"];
+            memory: components["schemas"]["MemoryCacheStatusDto"];
+            /** @description Seconds a cached chunk stays fresh. */
+            ttl_seconds: number;
+        };
+        DiskCacheStatusDto: {
+            bytes: number;
+            corrupt: number;
+            enabled: boolean;
+            entries: number;
+            evictions: number;
+            /** @description Free space on its volume, MB; null when unknown. */
+            free_mb: number | null;
+            /** @description Open, writable and with room left. */
+            healthy: boolean;
+            hits: number;
+            max_bytes: number;
+            max_entries: number;
+            misses: number;
+            write_errors: number;
+        };
+        DiskTierStatsDto: {
+            /** @description Bytes stored now (after compression). */
+            bytes: number;
+            /** @description Entries that failed their integrity check on read (treated as misses and removed). */
+            corrupt: number;
+            entries: number;
+            evictions: number;
+            hits: number;
+            misses: number;
+            write_errors: number;
+        };
         ErrorBody: {
             /** @description One entry per bad field (422) or failed check (503) */
             details?: {
@@ -80,6 +198,107 @@ export interface components {
             /** @description Unix time in seconds */
             timestamp: number;
         };
+        HealthResponseDto: {
+            /** @description Chunks held in memory plus page loads in progress. */
+            active_resources: number;
+            /**
+             * @description `operational`, or `degraded` when a check fails.
+             * @enum {string}
+             */
+            lazy_loader: "operational" | "degraded";
+            /** @description Resident memory of the process, MB. */
+            memory_usage_mb: number;
+            /**
+             * @description `healthy`, or `unhealthy` (with a 503).
+             * @enum {string}
+             */
+            status: "unhealthy" | "healthy";
+            /** @description Unix time in seconds. */
+            timestamp: number;
+        };
+        LivenessResponseDto: {
+            /** @enum {string} */
+            status: "ok";
+        };
+        MemoryCacheStatusDto: {
+            bytes: number;
+            enabled: boolean;
+            entries: number;
+            evictions: number;
+            hits: number;
+            max_bytes: number;
+            max_entries: number;
+            misses: number;
+        };
+        MemoryTierStatsDto: {
+            /** @description Bytes held now (UTF-8 JSON of the chunks). */
+            bytes: number;
+            /** @description Chunks held now. */
+            entries: number;
+            evictions: number;
+            hits: number;
+            misses: number;
+        };
+        ReadinessResponseDto: {
+            /** @description Every check, by name. */
+            details: {
+                [key: string]: unknown;
+            };
+            /** @description The checks that are down (empty when ready). */
+            error: {
+                [key: string]: unknown;
+            };
+            /** @description The checks that are up, by name (`database`, `disk_cache`, `memory`). */
+            info: {
+                [key: string]: unknown;
+            };
+            /** @enum {string} */
+            status: "ok";
+        };
+        SourceStatsDto: {
+            failures: number;
+            loads: number;
+            retries: number;
+            timeouts: number;
+        };
+        StatsResponseDto: {
+            /** @description Chunks in the memory tier now. */
+            active_chunks: number;
+            /** @description Page loads in progress. */
+            active_pages: number;
+            /** @description Streams open now. */
+            active_streams: number;
+            /** @description Mean seconds of a chunk load from the source. */
+            avg_chunk_load_time: number;
+            /** @description Mean seconds of a page load. */
+            avg_page_load_time: number;
+            /** @description Prefetches, refreshes and scheduled runs in progress. */
+            background_tasks: number;
+            /** @description (memory hits + disk hits) ÷ chunk lookups, from 0 to 1; 0 before any lookup. */
+            cache_hit_rate: number;
+            /** @description Memory-tier hits. */
+            cache_hits: number;
+            /** @description Bytes saved by compressing disk entries. */
+            compression_savings: number;
+            /** @description Disk-tier hits. */
+            disk_cache_hits: number;
+            /** @description Size of the disk tier, MB. */
+            disk_cache_size_mb: number;
+            /** @description Resident memory of the process, MB. */
+            memory_usage_mb: number;
+            tiers: components["schemas"]["TierStatsDto"];
+            /** @description Chunks loaded from the source since start. */
+            total_chunks_loaded: number;
+            /** @description Pages served since start. */
+            total_pages_loaded: number;
+            /** @description Streams opened since start. */
+            total_streams: number;
+        };
+        TierStatsDto: {
+            disk: components["schemas"]["DiskTierStatsDto"];
+            memory: components["schemas"]["MemoryTierStatsDto"];
+            source: components["schemas"]["SourceStatsDto"];
+        };
     };
     responses: never;
     parameters: never;
@@ -87,10 +306,22 @@ export interface components {
     headers: never;
     pathItems: never;
 }
+export type SchemaCacheClearResponseDto = components['schemas']['CacheClearResponseDto'];
+export type SchemaCacheStatusResponseDto = components['schemas']['CacheStatusResponseDto'];
+export type SchemaDiskCacheStatusDto = components['schemas']['DiskCacheStatusDto'];
+export type SchemaDiskTierStatsDto = components['schemas']['DiskTierStatsDto'];
 export type SchemaErrorBody = components['schemas']['ErrorBody'];
+export type SchemaHealthResponseDto = components['schemas']['HealthResponseDto'];
+export type SchemaLivenessResponseDto = components['schemas']['LivenessResponseDto'];
+export type SchemaMemoryCacheStatusDto = components['schemas']['MemoryCacheStatusDto'];
+export type SchemaMemoryTierStatsDto = components['schemas']['MemoryTierStatsDto'];
+export type SchemaReadinessResponseDto = components['schemas']['ReadinessResponseDto'];
+export type SchemaSourceStatsDto = components['schemas']['SourceStatsDto'];
+export type SchemaStatsResponseDto = components['schemas']['StatsResponseDto'];
+export type SchemaTierStatsDto = components['schemas']['TierStatsDto'];
 export type $defs = Record<string, never>;
 export interface operations {
-    HealthController_live: {
+    StatsController_clearCache: {
         parameters: {
             query?: never;
             header?: never;
@@ -103,7 +334,29 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["CacheClearResponseDto"];
+                };
+            };
+            /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
@@ -125,7 +378,7 @@ export interface operations {
             };
         };
     };
-    HealthController_ready: {
+    StatsController_cacheStatus: {
         parameters: {
             query?: never;
             header?: never;
@@ -139,7 +392,188 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["CacheStatusResponseDto"];
+                };
+            };
+            /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a bug; the message leaks nothing */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: the server is shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    HealthController_overall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Healthy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthResponseDto"];
+                };
+            };
+            /** @description `internal_error`: a bug; the message leaks nothing */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unhealthy or shutting down: the guide's body and the error body in one */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"] & components["schemas"]["HealthResponseDto"];
+                };
+            };
+        };
+    };
+    HealthController_live: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LivenessResponseDto"];
+                };
+            };
+            /** @description `internal_error`: a bug; the message leaks nothing */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    HealthController_ready: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready: every check is up */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadinessResponseDto"];
+                };
+            };
+            /** @description `internal_error`: a bug; the message leaks nothing */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unhealthy` (a check failed; `details` names it) or `not_ready` (shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    StatsController_stats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatsResponseDto"];
+                };
+            };
+            /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description `internal_error`: a bug; the message leaks nothing */

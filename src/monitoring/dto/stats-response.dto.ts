@@ -66,11 +66,7 @@ export class StatsResponseDto {
   background_tasks!: number;
   /** Size of the disk tier, MB. */
   disk_cache_size_mb!: number;
-  /**
-   * (memory hits + disk hits) ÷ chunk lookups; 0 before any lookup, never above 1.
-   * @minimum 0
-   * @maximum 1
-   */
+  /** (memory hits + disk hits) ÷ chunk lookups, from 0 to 1; 0 before any lookup. */
   cache_hit_rate!: number;
   tiers!: TierStatsDto;
 }
