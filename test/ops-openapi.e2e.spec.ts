@@ -20,12 +20,10 @@ function registeredRoutes(t: TestApp): string[] {
 
 describe('OpenAPI document (e2e)', () => {
   let t: TestApp;
-  let port: number;
   const http = () => request(t.app.getHttpServer());
 
   beforeAll(async () => {
     t = await createTestApp();
-    port = await listening(t.app.getHttpServer());
   });
   afterAll(async () => t.close());
 
