@@ -8,6 +8,7 @@ import { bodyErrorHandler, jsonBodyParser } from './common/http/body-parsing.js'
 import { requestIdMiddleware } from './common/http/request-id.js';
 import { httpMetricsMiddleware } from './common/metrics/http-metrics.middleware.js';
 import { apiKeyMiddleware } from './common/security/api-key.middleware.js';
+import { installClientErrorHandler } from './common/security/client-errors.js';
 import { corsOptions } from './common/security/cors.js';
 import { AppConfig } from './config/app-config.js';
 import { buildOpenApiDocument } from './monitoring/openapi.js';
@@ -54,9 +55,13 @@ export function setGlobalPrefix(app: NestExpressApplication): void {
   app.setGlobalPrefix(API_PREFIX, { exclude: ROOT_ROUTES });
 }
 
-/** Timeouts against slow clients (slowloris): headers must arrive quickly, a whole request in bounded time. */
+/**
+ * Timeouts against slow clients (slowloris): headers must arrive quickly, a whole request in
+ * bounded time. Requests the parser rejects (too large, too slow, not HTTP) get the error body.
+ */
 export function applyServerTimeouts(server: Server, config: AppConfig): void {
   server.headersTimeout = config.server.headersTimeoutMs;
   server.requestTimeout = config.server.requestTimeoutMs;
   server.keepAliveTimeout = config.server.keepAliveTimeoutMs;
+  installClientErrorHandler(server);
 }

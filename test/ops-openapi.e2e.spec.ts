@@ -66,7 +66,7 @@ describe('monitoring through the generated client (e2e)', () => {
 
   beforeAll(async () => {
     t = await createTestApp({ env: { API_KEYS: 'client-key' } });
-    port = await listening(t.app.getHttpServer());
+    port = await listening(t.app);
   });
   afterAll(async () => t.close());
 

@@ -188,7 +188,7 @@ describe('body limits after decompression (e2e)', () => {
 
   beforeAll(async () => {
     t = await createTestApp({ controllers: [SecTestController], env: { BODY_LIMIT_BYTES: '4096' } });
-    port = await listening(t.app.getHttpServer());
+    port = await listening(t.app);
   });
   afterAll(async () => t.close());
 

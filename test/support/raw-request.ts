@@ -1,6 +1,9 @@
+import type { INestApplication } from '@nestjs/common';
 import type { Server } from 'node:http';
 import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { applyServerTimeouts } from '../../src/app.setup.js';
+import { AppConfig } from '../../src/config/app-config.js';
 
 export interface RawResponse {
   status: number;
@@ -41,8 +44,15 @@ export function rawRequest(
   });
 }
 
-/** Makes the Nest app's server listen on an ephemeral port; returns the port. */
-export async function listening(server: Server): Promise<number> {
-  if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+/**
+ * Makes the app's server listen on an ephemeral port with the production server settings
+ * (timeouts, parser error answers); returns the port.
+ */
+export async function listening(app: INestApplication): Promise<number> {
+  const server = app.getHttpServer() as Server;
+  if (!server.listening) {
+    applyServerTimeouts(server, app.get(AppConfig));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  }
   return (server.address() as AddressInfo).port;
 }
