@@ -46,6 +46,8 @@ export class LazyLoader {
   readonly counters = new LoaderCounters();
   private readonly flights = new Coalescer();
   private readonly pendingWrites = new Set<Promise<void>>();
+  private pendingWriteBytes = 0;
+  private readonly writeWaiters: (() => void)[] = [];
   private readonly recent = new Map<string, RecentRead>();
   /** Last index known to exist, per chunk namespace, learned from short chunks (no prefetch past the end). */
   private readonly ends = new Map<string, number>();
@@ -167,13 +169,34 @@ export class LazyLoader {
     const json = Buffer.from(JSON.stringify(items));
     if (items.length < chunkSize) this.ends.set(`${source.key}:${chunkSize}`, index);
     if (!ctx.detached()) {
+      // Room in the write queue first: a scan faster than the disk waits here, instead of
+      // piling unwritten chunks up in memory.
+      if (this.disk) await this.writeRoom(json.length);
       this.memory?.set(id, items, json.length);
-      if (this.disk) {
-        const w = this.disk.set(id, json).finally(() => this.pendingWrites.delete(w));
-        this.pendingWrites.add(w);
-      }
+      if (this.disk) this.startWrite(id, json);
     }
     return { id, index, items, sizeBytes: json.length, tier: 'source' };
+  }
+
+  /**
+   * Waits until `bytes` more fit in the disk write queue: 10% of the memory budget, 1–64 MB.
+   * Writes run behind the response; the bound keeps them from outgrowing memory.
+   */
+  private async writeRoom(bytes: number): Promise<void> {
+    const limit = Math.min(64 * MB, Math.max(MB, this.maxMemoryBytes / 10));
+    while (this.pendingWriteBytes + bytes > limit && this.pendingWrites.size > 0) {
+      await new Promise<void>((resolve) => this.writeWaiters.push(resolve));
+    }
+  }
+
+  private startWrite(id: string, json: Buffer): void {
+    this.pendingWriteBytes += json.length;
+    const w: Promise<void> = this.disk!.set(id, json).finally(() => {
+      this.pendingWrites.delete(w);
+      this.pendingWriteBytes -= json.length;
+      this.writeWaiters.shift()?.();
+    });
+    this.pendingWrites.add(w);
   }
 
   private async loadFromSource<T>(

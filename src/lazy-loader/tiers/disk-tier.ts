@@ -50,6 +50,8 @@ const CORRUPT_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB']);
 const MIN_FREE_BYTES = 64 * 1024 * 1024;
 export const DISK_CACHE_FILE = 'lazy-chunks.sqlite';
 
+const errorCode = (err: unknown): string => (err as { code?: string }).code ?? 'error';
+
 /** sha256 over everything a row claims: its key, codec, raw size and payload. */
 function digestOf(key: string, codec: number, rawBytes: number, data: Buffer): Buffer {
   return createHash('sha256').update(key).update('\0').update(`${codec}:${rawBytes}\0`).update(data).digest();
@@ -77,6 +79,7 @@ export class DiskTier {
   compressionSavings = 0;
   bytes = 0;
   entries = 0;
+  /** Code of the last failure (`SQLITE_FULL`, `EACCES`…): never a message, which could carry a path. */
   lastError: string | undefined;
 
   constructor(readonly options: DiskTierOptions) {
@@ -162,7 +165,7 @@ export class DiskTier {
   }
 
   private fail(err: unknown): void {
-    this.lastError = (err as Error).message;
+    this.lastError = errorCode(err);
     this.db = null;
   }
 
@@ -172,7 +175,7 @@ export class DiskTier {
     try {
       return { ok: true, value: fn(this.db) };
     } catch (error) {
-      this.lastError = (error as Error).message;
+      this.lastError = errorCode(error);
       if (CORRUPT_CODES.has((error as { code?: string }).code ?? '')) {
         this.corrupt++;
         this.reset();
@@ -327,7 +330,7 @@ export class DiskTier {
       const s = await statfs(this.options.dir);
       freeMb = (s.bavail * s.bsize) / (1024 * 1024);
     } catch (err) {
-      error = (err as Error).message;
+      error = errorCode(err);
     }
     const ok = this.isOpen && writable && freeMb !== null && freeMb * 1024 * 1024 >= MIN_FREE_BYTES;
     return {
