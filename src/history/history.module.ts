@@ -1,5 +1,30 @@
 import { Module } from '@nestjs/common';
+import { AppConfig } from '../config/app-config.js';
+import { HistoryController } from './history.controller.js';
+import { openHistoryDatabase } from './history-database.js';
+import { HistoryRepository } from './history.repository.js';
+import { HistoryService } from './history.service.js';
+import { KyselyHistoryRepository } from './kysely-history.repository.js';
 
-/** History: wired now so the shape of the service is visible; its routes land with their issue. */
-@Module({})
+/**
+ * Caption history. Exports `HistoryService` (record + read) and the `HistoryRepository` port
+ * (readiness probes call `ping()`). The database comes from `AppConfig.databaseUrl`; migrations
+ * run before anything can use it, and it is closed when the module is destroyed.
+ */
+@Module({
+  controllers: [HistoryController],
+  providers: [
+    {
+      provide: HistoryRepository,
+      inject: [AppConfig],
+      useFactory: async (config: AppConfig) => {
+        const repo = new KyselyHistoryRepository(openHistoryDatabase(config.databaseUrl));
+        await repo.migrate();
+        return repo;
+      },
+    },
+    HistoryService,
+  ],
+  exports: [HistoryService, HistoryRepository],
+})
 export class HistoryModule {}

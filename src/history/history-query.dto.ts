@@ -1,0 +1,65 @@
+import { Transform, Type } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { ApiError } from '../common/errors/api-error.js';
+import { HISTORY_STYLES, type HistoryFilter } from './history.types.js';
+
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+const DAY_MS = 86_400_000;
+
+/** The filters both history routes take. */
+export class HistoryFilterDto {
+  @IsOptional() @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'must be 1-64 characters of A-Z, a-z, 0-9, _ . -' })
+  user_id?: string;
+
+  @IsOptional() @IsIn(HISTORY_STYLES)
+  style?: string;
+
+  @IsOptional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'must be an ISO 8601 date or date-time' })
+  date_from?: string;
+
+  /** Inclusive; a date without a time means the whole of that day (UTC). */
+  @IsOptional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'must be an ISO 8601 date or date-time' })
+  date_to?: string;
+}
+
+/** `GET /caption-history`. */
+export class HistoryPageQueryDto extends HistoryFilterDto {
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(Number.MAX_SAFE_INTEGER)
+  page: number = 1;
+
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000)
+  page_size: number = 50;
+
+  /** Opaque, from `next_cursor`/`prev_cursor`; when given, `page` is not used. */
+  @IsOptional() @IsString() @MaxLength(512)
+  cursor?: string;
+
+  @IsOptional()
+  @Transform(({ value }) => (value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value))
+  @IsBoolean({ message: 'must be true or false' })
+  include_total: boolean = true;
+}
+
+export const EXPORT_FORMATS = ['ndjson', 'csv', 'json'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** `GET /caption-history/export`. */
+export class HistoryExportQueryDto extends HistoryFilterDto {
+  @IsOptional() @IsIn(EXPORT_FORMATS)
+  format: ExportFormat = 'ndjson';
+}
+
+/**
+ * The DTO's filters as epoch milliseconds.
+ * @throws ApiError 422 on `date_from` when it is after `date_to`.
+ */
+export function toFilter(dto: HistoryFilterDto): HistoryFilter {
+  const from = dto.date_from === undefined ? undefined : Date.parse(dto.date_from);
+  let to = dto.date_to === undefined ? undefined : Date.parse(dto.date_to);
+  if (to !== undefined && DATE_ONLY.test(dto.date_to!)) to += DAY_MS - 1;
+  for (const [field, v] of [['date_from', from], ['date_to', to]] as const) {
+    if (v !== undefined && !Number.isFinite(v)) throw ApiError.invalid(field, 'is not a valid date');
+  }
+  if (from !== undefined && to !== undefined && from > to) throw ApiError.invalid('date_from', 'must not be after date_to');
+  return { userId: dto.user_id, style: dto.style, from, to };
+}

@@ -1,0 +1,69 @@
+import { Controller, Get, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { ResponseStream } from '../common/streaming/response-stream.js';
+import { HistoryExportQueryDto, HistoryPageQueryDto, toFilter } from './history-query.dto.js';
+import { HistoryService, type HistoryPage } from './history.service.js';
+import type { HistoryRow } from './history.types.js';
+
+const CSV_COLUMNS: Array<keyof HistoryRow> = [
+  'id', 'user_id', 'caption', 'hashtags', 'style', 'audience', 'content_type', 'language',
+  'quality_score', 'engagement_score', 'request_id', 'created_at',
+];
+
+/** `Link` (RFC 8288) with first, prev, next and, when the total is known, last. Relative URLs: no trust in Host. */
+function linkHeader(req: Request, q: HistoryPageQueryDto, page: HistoryPage): string {
+  const base = req.originalUrl.split('?')[0];
+  const keep: Record<string, string> = { page_size: String(q.page_size) };
+  for (const k of ['user_id', 'style', 'date_from', 'date_to'] as const) if (q[k] !== undefined) keep[k] = q[k]!;
+  if (!q.include_total) keep.include_total = 'false';
+  const link = (rel: string, extra: Record<string, string>) =>
+    `<${base}?${new URLSearchParams({ ...keep, ...extra }).toString()}>; rel="${rel}"`;
+  const p = page.pagination;
+  const links = [link('first', { page: '1' })];
+  if (p.has_previous) {
+    links.push(p.page !== null ? link('prev', { page: String(p.page - 1) }) : link('prev', { cursor: p.prev_cursor ?? '' }));
+  }
+  if (p.has_next) {
+    links.push(p.page !== null ? link('next', { page: String(p.page + 1) }) : link('next', { cursor: p.next_cursor ?? '' }));
+  }
+  if (p.total_pages !== null) links.push(link('last', { page: String(Math.max(1, p.total_pages)) }));
+  return links.join(', ');
+}
+
+/** Caption history: pages (by number or cursor) and a streamed export. */
+@Controller('caption-history')
+export class HistoryController {
+  constructor(private readonly history: HistoryService) {}
+
+  @Get()
+  async list(@Query() q: HistoryPageQueryDto, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    const page = await this.history.readPage({
+      filter: toFilter(q),
+      page: q.page,
+      pageSize: q.page_size,
+      cursor: q.cursor,
+      includeTotal: q.include_total,
+    });
+    res.setHeader('Link', linkHeader(req, q, page));
+    return {
+      success: true,
+      data: page.items,
+      pagination: page.pagination,
+      metadata: { loaded_at: Date.now() / 1000, cache_hit: page.cacheHit, processing_time: page.processingTime },
+    };
+  }
+
+  @Get('export')
+  async export(@Query() q: HistoryExportQueryDto, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const filter = toFilter(q);
+    const stream = new ResponseStream<HistoryRow>(req, res, {
+      format: q.format,
+      route: 'GET /caption-history/export',
+      chunkSize: 500,
+      compress: true,
+      csvColumns: CSV_COLUMNS,
+      headers: { 'Content-Disposition': `attachment; filename="caption-history.${q.format}"` },
+    });
+    await stream.send(this.history.exportRows(filter));
+  }
+}

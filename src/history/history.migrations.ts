@@ -1,0 +1,66 @@
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { randomBytes } from 'node:crypto';
+
+export type Engine = 'sqlite' | 'postgres';
+
+/** The indexes: each ends in the API's order (created_at, id). */
+export const HISTORY_INDEXES: ReadonlyArray<readonly [string, string[]]> = [
+  ['caption_history_created_idx', ['created_at', 'id']],
+  ['caption_history_user_idx', ['user_id', 'created_at', 'id']],
+  ['caption_history_style_idx', ['style', 'created_at', 'id']],
+];
+
+/** Creates the indexes that are missing (the migration, and the seed after a bulk load). */
+export async function createHistoryIndexes(db: Kysely<unknown>): Promise<void> {
+  for (const [name, columns] of HISTORY_INDEXES) {
+    await db.schema.createIndex(name).ifNotExists().on('caption_history').columns([...columns]).execute();
+  }
+}
+
+/**
+ * The schema, in order. Kysely's Migrator records what ran in `kysely_migration` and takes a lock
+ * (so two instances starting together on PostgreSQL do not race): running them again is a no-op.
+ */
+export function historyMigrations(engine: Engine): MigrationProvider {
+  const migrations: Record<string, Migration> = {
+    '0001_caption_history': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('caption_history')
+          .ifNotExists()
+          // SQLite: INTEGER PRIMARY KEY is the rowid itself (no second index); PostgreSQL: an identity.
+          .addColumn('id', engine === 'sqlite' ? 'integer' : 'bigserial', (c) => c.primaryKey())
+          .addColumn('user_id', 'text')
+          .addColumn('caption', 'text', (c) => c.notNull())
+          .addColumn('hashtags', 'text', (c) => c.notNull())
+          .addColumn('style', 'text', (c) => c.notNull())
+          .addColumn('audience', 'text', (c) => c.notNull())
+          .addColumn('content_type', 'text', (c) => c.notNull())
+          .addColumn('language', 'text', (c) => c.notNull())
+          .addColumn('quality_score', 'double precision', (c) => c.notNull())
+          .addColumn('engagement_score', 'double precision', (c) => c.notNull())
+          .addColumn('request_id', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        // Each index ends in the API's order (created_at, id), so a filter is one range scan in
+        // order and a keyset seek is one index probe.
+        await createHistoryIndexes(db);
+        await db.schema
+          .createTable('history_meta')
+          .ifNotExists()
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .execute();
+        // The key that signs cursors: kept in the database so every instance sharing it, and every
+        // restart, accepts the same cursors.
+        await sql`insert into history_meta (key, value) values ('cursor_secret', ${randomBytes(32).toString('base64url')})
+                  on conflict (key) do nothing`.execute(db);
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropTable('history_meta').ifExists().execute();
+        await db.schema.dropTable('caption_history').ifExists().execute();
+      },
+    },
+  };
+  return { getMigrations: async () => migrations };
+}

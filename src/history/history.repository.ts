@@ -1,0 +1,40 @@
+import type { HistoryFilter, HistoryRow, NewHistoryRow, SortKey } from './history.types.js';
+
+/** Which way a keyset read goes from its key: `older` follows the API's order (newest first). */
+export type SeekDirection = 'older' | 'newer';
+
+/**
+ * The storage port; also its DI token. One Kysely implementation serves both engines
+ * ({@link KyselyHistoryRepository}); the engines differ only in how a connection is made.
+ */
+export abstract class HistoryRepository {
+  /** Runs the schema migrations; idempotent. */
+  abstract migrate(): Promise<void>;
+  /** Resolves when the database answers a trivial query (readiness probe). */
+  abstract ping(): Promise<void>;
+  /** Inserts every row in one transaction: all or none. */
+  abstract insertMany(rows: NewHistoryRow[]): Promise<void>;
+  /** How many rows match. */
+  abstract count(filter: HistoryFilter): Promise<number>;
+  /**
+   * Up to `limit` rows next to `from` (exclusive) in `direction`, returned newest first.
+   * Without `from`, reads from the newest (`older`) or the oldest (`newer`) end.
+   */
+  abstract findRows(filter: HistoryFilter, opts: { from?: SortKey; direction: SeekDirection; limit: number }): Promise<HistoryRow[]>;
+  /**
+   * The key `skip` rows past `from` in `direction` (0 = the next row), read from the index alone;
+   * undefined past the end. The building block of the page boundaries.
+   */
+  abstract seekKey(filter: HistoryFilter, opts: { from?: SortKey; direction: SeekDirection; skip: number }): Promise<SortKey | undefined>;
+  /** Every matching row, newest first, pulled from a database cursor; `return()` closes the cursor. */
+  abstract streamRows(filter: HistoryFilter): AsyncIterableIterator<HistoryRow>;
+  /** The secret that signs cursors, kept in the database. */
+  abstract cursorSecret(): Promise<Buffer>;
+  /** Closes the database. */
+  abstract close(): Promise<void>;
+}
+
+/** The sort key of a row as the API returns it. */
+export function keyOf(row: HistoryRow): SortKey {
+  return { createdAt: Date.parse(row.created_at), id: Number(row.id) };
+}

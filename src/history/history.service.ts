@@ -1,0 +1,135 @@
+import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { AppConfig } from '../config/app-config.js';
+import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
+import type { PageInfo } from '../lazy-loader/lazy-loader.types.js';
+import { ChunkBoundaries } from './history-chunks.js';
+import { filterFingerprint, HistoryCursorCodec, type CursorPosition } from './history-cursor.js';
+import { HistoryRepository, keyOf } from './history.repository.js';
+import type { HistoryFilter, HistoryRow, NewHistoryRow } from './history.types.js';
+
+/** Rows per chunk of history unless LAZY_CHUNK_SIZE says otherwise (the unit the page path caches). */
+export const HISTORY_CHUNK_SIZE = 1000;
+const KEY_PREFIX = 'history:';
+
+export interface HistoryPageRequest {
+  filter: HistoryFilter;
+  page: number;
+  pageSize: number;
+  cursor?: string;
+  includeTotal: boolean;
+}
+
+export interface HistoryPage {
+  items: HistoryRow[];
+  /** `page` is null when walking by cursor (the position is not computed). */
+  pagination: Omit<PageInfo, 'page'> & { page: number | null; next_cursor: string | null; prev_cursor: string | null };
+  cacheHit: boolean;
+  processingTime: number;
+}
+
+/** Caption history: records generated variations and reads them back in pages or as a whole. */
+@Injectable()
+export class HistoryService implements OnModuleInit {
+  /** Changes on every write: part of every cache key, so nothing cached before a write is served after it. */
+  private version = 0;
+  private readonly bootId = randomUUID().slice(0, 8);
+  private readonly boundaries: ChunkBoundaries;
+  private codec!: HistoryCursorCodec;
+
+  constructor(
+    private readonly repo: HistoryRepository,
+    @Inject(CACHE_MANAGER) private readonly cache: Cache,
+    private readonly lazyLoader: LazyLoaderService,
+    config: AppConfig,
+  ) {
+    this.boundaries = new ChunkBoundaries(repo, config.lazyLoader.chunkSize ?? HISTORY_CHUNK_SIZE);
+  }
+
+  async onModuleInit(): Promise<void> {
+    this.codec = new HistoryCursorCodec(await this.repo.cursorSecret());
+  }
+
+  /** Stores generated variations in one transaction, then invalidates cached counts and chunks. */
+  async record(rows: NewHistoryRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.repo.insertMany(rows);
+    // The new version alone makes every older key unreachable; dropping them frees the tiers now.
+    this.version += 1;
+    this.boundaries.clear();
+    await this.lazyLoader.invalidate(KEY_PREFIX);
+  }
+
+  private sourceKey(filter: HistoryFilter): string {
+    return `${KEY_PREFIX}${this.bootId}.${this.version}:${filterFingerprint(filter)}`;
+  }
+
+  /** The number of matching rows, from the keyed cache while no write happened since it was counted. */
+  async count(filter: HistoryFilter): Promise<number> {
+    const key = `${this.sourceKey(filter)}:count`;
+    const cached = await this.cache.get<number>(key);
+    if (typeof cached === 'number') return cached;
+    const n = await this.repo.count(filter);
+    await this.cache.set(key, n);
+    return n;
+  }
+
+  /**
+   * One page, by number (through chunks whose boundaries are learned lazily, see ChunkBoundaries)
+   * or by cursor (one keyset read).
+   * @throws ApiError 422 on `cursor` when it is forged or belongs to other filters.
+   */
+  async readPage(req: HistoryPageRequest): Promise<HistoryPage> {
+    const started = process.hrtime.bigint();
+    const position = req.cursor === undefined ? undefined : this.codec.decode(req.cursor, req.filter);
+    const sourceKey = this.sourceKey(req.filter);
+    const total = req.includeTotal ? await this.count(req.filter) : null;
+    const result = position
+      ? { ...(await this.readByCursor(req, position)), page: null, cacheHit: false }
+      : await this.readByNumber(req, sourceKey, total);
+    const totalPages = total === null ? null : Math.ceil(total / req.pageSize);
+    const { items, hasNext, hasPrevious } = result;
+    return {
+      items,
+      pagination: {
+        page: result.page,
+        page_size: req.pageSize,
+        total_items: total,
+        total_pages: totalPages,
+        has_next: hasNext,
+        has_previous: hasPrevious,
+        next_cursor: hasNext && items.length > 0 ? this.codec.encode({ key: keyOf(items.at(-1)!), direction: 'older' }, req.filter) : null,
+        prev_cursor: hasPrevious && items.length > 0 ? this.codec.encode({ key: keyOf(items[0]!), direction: 'newer' }, req.filter) : null,
+      },
+      cacheHit: result.cacheHit,
+      processingTime: Number(process.hrtime.bigint() - started) / 1e9,
+    };
+  }
+
+  private async readByNumber(req: HistoryPageRequest, sourceKey: string, total: number | null) {
+    const source = this.boundaries.source(sourceKey, req.filter, total);
+    // PAGINATED: the loader maps the page onto cached chunks and prefetches the ones after it.
+    const { items, pageInfo, cacheHit } = await this.lazyLoader.loadPage(source, req.page, req.pageSize, { totalItems: total });
+    return { items, hasNext: pageInfo.has_next, hasPrevious: pageInfo.has_previous, page: req.page, cacheHit };
+  }
+
+  /** Rows past the cursor's key, one more than asked to know whether more follow; the other side is one index probe. */
+  private async readByCursor(req: HistoryPageRequest, position: CursorPosition) {
+    const rows = await this.repo.findRows(req.filter, { from: position.key, direction: position.direction, limit: req.pageSize + 1 });
+    const more = rows.length > req.pageSize;
+    // Rows come newest first; the extra row is the farthest from the key.
+    const items = position.direction === 'older' ? rows.slice(0, req.pageSize) : rows.slice(more ? 1 : 0);
+    const back = position.direction === 'older' ? 'newer' : 'older';
+    const edge = items.length === 0 ? position.key : keyOf(position.direction === 'older' ? items[0]! : items.at(-1)!);
+    const behind = (await this.repo.seekKey(req.filter, { from: edge, direction: back, skip: 0 })) !== undefined;
+    return position.direction === 'older'
+      ? { items, hasNext: more, hasPrevious: behind }
+      : { items, hasNext: behind, hasPrevious: more };
+  }
+
+  /** Every matching row, newest first, straight from a database cursor; returning it closes the cursor. */
+  exportRows(filter: HistoryFilter): AsyncIterableIterator<HistoryRow> {
+    return this.repo.streamRows(filter);
+  }
+}

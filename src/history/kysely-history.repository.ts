@@ -1,0 +1,183 @@
+import type { OnModuleDestroy } from '@nestjs/common';
+import { CompiledQuery, Migrator, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
+import type { HistoryDatabaseHandle } from './history-database.js';
+import { createHistoryIndexes, HISTORY_INDEXES, historyMigrations } from './history.migrations.js';
+import { HistoryRepository, type SeekDirection } from './history.repository.js';
+import type { CaptionHistoryTable, HistoryDatabase, HistoryFilter, HistoryRow, NewHistoryRow, SortKey } from './history.types.js';
+
+type Eb = ExpressionBuilder<HistoryDatabase, 'caption_history'>;
+
+const COLUMNS = [
+  'user_id', 'caption', 'hashtags', 'style', 'audience', 'content_type', 'language',
+  'quality_score', 'engagement_score', 'request_id', 'created_at',
+] as const;
+/** Rows per INSERT statement: 11 parameters each stays far below SQLite's and PostgreSQL's limits. */
+const ROWS_PER_STATEMENT = 500;
+
+function where(eb: Eb, f: HistoryFilter, from?: SortKey, direction: SeekDirection = 'older') {
+  const parts = [];
+  if (f.userId !== undefined) parts.push(eb('user_id', '=', f.userId));
+  if (f.style !== undefined) parts.push(eb('style', '=', f.style));
+  if (f.from !== undefined) parts.push(eb('created_at', '>=', f.from));
+  if (f.to !== undefined) parts.push(eb('created_at', '<=', f.to));
+  if (from) {
+    // A row-value comparison is one index range on (…, created_at, id) in both engines.
+    parts.push(eb(eb.refTuple('created_at', 'id'), direction === 'older' ? '<' : '>', eb.tuple(from.createdAt, from.id)));
+  }
+  return eb.and(parts);
+}
+
+function toApi(r: Selectable<CaptionHistoryTable>): HistoryRow {
+  return {
+    id: String(r.id),
+    user_id: r.user_id,
+    caption: r.caption,
+    hashtags: JSON.parse(r.hashtags) as string[],
+    style: r.style,
+    audience: r.audience,
+    content_type: r.content_type,
+    language: r.language,
+    quality_score: Number(r.quality_score),
+    engagement_score: Number(r.engagement_score),
+    request_id: r.request_id,
+    // PostgreSQL returns BIGINT as a string.
+    created_at: new Date(Number(r.created_at)).toISOString(),
+  };
+}
+
+function params(row: NewHistoryRow, now: number): unknown[] {
+  return [
+    row.user_id, row.caption, JSON.stringify(row.hashtags), row.style, row.audience, row.content_type,
+    row.language, row.quality_score, row.engagement_score, row.request_id, row.created_at?.getTime() ?? now,
+  ];
+}
+
+/** The one query path for SQLite and PostgreSQL (see {@link HistoryRepository}). */
+export class KyselyHistoryRepository extends HistoryRepository implements OnModuleDestroy {
+  private readonly db: Kysely<HistoryDatabase>;
+  /** INSERT text by row count, compiled once: bulk loads skip Kysely's per-statement compile. */
+  private readonly insertSql = new Map<number, string>();
+  private secret?: Buffer;
+
+  constructor(private readonly handle: HistoryDatabaseHandle) {
+    super();
+    this.db = handle.db;
+  }
+
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({ db: this.db, provider: historyMigrations(this.handle.engine) });
+    const { error } = await migrator.migrateToLatest();
+    if (error) throw error;
+  }
+
+  async ping(): Promise<void> {
+    await this.db.executeQuery(CompiledQuery.raw('select 1'));
+  }
+
+  async insertMany(rows: NewHistoryRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const now = Date.now();
+    if (this.handle.runBatch) {
+      this.handle.runBatch(this.insertText(1), rows.map((r) => params(r, now)));
+      return;
+    }
+    await this.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+        const slice = rows.slice(i, i + ROWS_PER_STATEMENT);
+        await trx.executeQuery(CompiledQuery.raw(this.insertText(slice.length), slice.flatMap((r) => params(r, now))));
+      }
+    });
+  }
+
+  private insertText(n: number): string {
+    let text = this.insertSql.get(n);
+    if (!text) {
+      const placeholder = Object.fromEntries(COLUMNS.map((c) => [c, null])) as never;
+      text = this.db.insertInto('caption_history').values(Array.from({ length: n }, () => placeholder)).compile().sql;
+      this.insertSql.set(n, text);
+    }
+    return text;
+  }
+
+  /**
+   * Bulk loads into an empty table (the seed): `load` runs with only the (created_at, id) index,
+   * which rows arriving oldest first append to, and the filter indexes are built once at the end,
+   * in one sorted pass, instead of row by row at random places. On a table with rows it just runs `load`.
+   */
+  async bulkLoad(load: () => Promise<void>): Promise<void> {
+    const empty = (await this.db.selectFrom('caption_history').select('id').limit(1).executeTakeFirst()) === undefined;
+    const deferred = empty ? HISTORY_INDEXES.slice(1) : [];
+    for (const [name] of deferred) await this.db.schema.dropIndex(name).ifExists().execute();
+    try {
+      await load();
+    } finally {
+      await createHistoryIndexes(this.db as Kysely<unknown>);
+    }
+  }
+
+  async count(filter: HistoryFilter): Promise<number> {
+    const r = await this.db
+      .selectFrom('caption_history')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where((eb) => where(eb, filter))
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  async findRows(filter: HistoryFilter, opts: { from?: SortKey; direction: SeekDirection; limit: number }): Promise<HistoryRow[]> {
+    const order = opts.direction === 'older' ? 'desc' : 'asc';
+    const rows = await this.db
+      .selectFrom('caption_history')
+      .selectAll()
+      .where((eb) => where(eb, filter, opts.from, opts.direction))
+      .orderBy('created_at', order)
+      .orderBy('id', order)
+      .limit(opts.limit)
+      .execute();
+    const out = rows.map(toApi);
+    return opts.direction === 'older' ? out : out.reverse();
+  }
+
+  async seekKey(filter: HistoryFilter, opts: { from?: SortKey; direction: SeekDirection; skip: number }): Promise<SortKey | undefined> {
+    const order = opts.direction === 'older' ? 'desc' : 'asc';
+    const r = await this.db
+      .selectFrom('caption_history')
+      .select(['created_at', 'id'])
+      .where((eb) => where(eb, filter, opts.from, opts.direction))
+      .orderBy('created_at', order)
+      .orderBy('id', order)
+      .limit(1)
+      .offset(opts.skip)
+      .executeTakeFirst();
+    return r ? { createdAt: Number(r.created_at), id: Number(r.id) } : undefined;
+  }
+
+  streamRows(filter: HistoryFilter): AsyncIterableIterator<HistoryRow> {
+    const query = this.db
+      .selectFrom('caption_history')
+      .selectAll()
+      .where((eb) => where(eb, filter))
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .compile();
+    // Mapped inside the cursor's own iterator: no extra async layer per row.
+    return this.handle.streamQuery(query, 1000, toApi);
+  }
+
+  async cursorSecret(): Promise<Buffer> {
+    if (!this.secret) {
+      const r = await this.db.selectFrom('history_meta').select('value').where('key', '=', 'cursor_secret').executeTakeFirstOrThrow();
+      this.secret = Buffer.from(r.value, 'base64url');
+    }
+    return this.secret;
+  }
+
+  async close(): Promise<void> {
+    await this.handle.destroy();
+  }
+
+  /** Graceful shutdown: Nest destroys the module after the HTTP server stopped taking requests. */
+  async onModuleDestroy(): Promise<void> {
+    await this.close();
+  }
+}
