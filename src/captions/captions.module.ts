@@ -1,5 +1,15 @@
 import { Module } from '@nestjs/common';
+import { HistoryModule } from '../history/history.module.js';
+import { CaptionsController } from './captions.controller.js';
+import { CaptionsService } from './captions.service.js';
+import { CaptionEngine } from './engine/caption-engine.js';
+import { TemplateCaptionEngine } from './engine/template-caption.engine.js';
 
-/** Captions: wired now so the shape of the service is visible; its routes land with their issue. */
-@Module({})
+/** Captions: the engine port (template engine by default), the service, and their routes. */
+@Module({
+  imports: [HistoryModule],
+  controllers: [CaptionsController],
+  providers: [CaptionsService, { provide: CaptionEngine, useClass: TemplateCaptionEngine }],
+  exports: [CaptionsService, CaptionEngine],
+})
 export class CaptionsModule {}

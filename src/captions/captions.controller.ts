@@ -1,0 +1,50 @@
+import { Body, Controller, Headers, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { negotiateFormat } from '../common/streaming/negotiation.js';
+import { ResponseStream } from '../common/streaming/response-stream.js';
+import { CaptionsService } from './captions.service.js';
+import { CaptionGenerationRequest } from './dto/caption-generation-request.dto.js';
+import type { CaptionGenerationResponse, CaptionStreamItem } from './dto/caption-generation-response.dto.js';
+import { StreamCaptionsQuery } from './dto/stream-captions-query.dto.js';
+
+/** `POST /captions` and `POST /stream-captions` (API.md, Captions). */
+@Controller()
+export class CaptionsController {
+  constructor(private readonly captions: CaptionsService) {}
+
+  @Post('captions')
+  @HttpCode(200)
+  generate(
+    @Body() body: CaptionGenerationRequest,
+    @Headers('cache-control') cacheControl: string | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<CaptionGenerationResponse> {
+    // A client that leaves stops the drafting of variations it will never read.
+    const left = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) left.abort();
+    });
+    return this.captions.generate(body, { signal: left.signal, bypassCache: /\bno-cache\b/i.test(cacheControl ?? '') });
+  }
+
+  @Post('stream-captions')
+  async stream(
+    @Body() body: CaptionGenerationRequest,
+    @Query() query: StreamCaptionsQuery,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    // Both checks answer with a status before the first byte; later failures end the stream with an error item.
+    const format = negotiateFormat(req, ['json', 'ndjson', 'sse']);
+    this.captions.assertSupported(body);
+    const stream = new ResponseStream<CaptionStreamItem>(req, res, {
+      format,
+      route: 'POST /stream-captions',
+      chunkSize: query.chunk_size,
+      compress: query.enable_compression,
+      headers: { 'X-Streaming': 'true', 'X-Chunk-Size': String(query.chunk_size) },
+      sseEvent: 'variation',
+    });
+    await stream.send(this.captions.streamVariations(body, query.variations, { signal: stream.signal, ready: () => stream.ready() }));
+  }
+}

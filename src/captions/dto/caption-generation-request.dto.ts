@@ -1,0 +1,150 @@
+// Decorator metadata for class-transformer, also when the DTO is used outside Nest (engine tests, benches).
+import 'reflect-metadata';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  Min,
+  ValidateNested,
+  registerDecorator,
+  type ValidationOptions,
+} from 'class-validator';
+import {
+  AUDIENCES,
+  CAPTION_STYLES,
+  CONTENT_TYPES,
+  LANGUAGES,
+  OPTIMIZATION_LEVELS,
+  PRIORITIES,
+  type Audience,
+  type CaptionStyle,
+  type ContentType,
+  type Language,
+  type OptimizationLevel,
+  type Priority,
+} from './caption-options.js';
+
+/** Markup a browser could run if a caption were shown unescaped (API.md: rejected). */
+const EXECUTABLE_MARKUP = /<\s*script|<\s*iframe|javascript\s*:|<[^>]*\son[a-z]+\s*=/i;
+const PLAIN_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+function NoExecutableMarkup(options?: ValidationOptions): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'noExecutableMarkup',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      options: { message: '$property must not contain script markup (<script, <iframe, javascript:, on…= handlers)', ...options },
+      validator: {
+        validate: (value: unknown) =>
+          Array.isArray(value)
+            ? value.every((v) => typeof v !== 'string' || !EXECUTABLE_MARKUP.test(v))
+            : typeof value !== 'string' || !EXECUTABLE_MARKUP.test(value),
+      },
+    });
+}
+
+/** True for an IANA zone name the runtime knows (`UTC`, `Europe/Paris`…). */
+export function isIanaTimeZone(value: unknown): boolean {
+  if (typeof value !== 'string' || !/^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/.test(value)) return false;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function IsIanaTimeZone(): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'isIanaTimeZone',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      options: { message: '$property must be an IANA time zone name such as UTC or Europe/Paris' },
+      validator: { validate: isIanaTimeZone },
+    });
+}
+
+/** `brand_info`: used by the engine for wording (name, voice) and hashtags (keywords). */
+export class BrandInfo {
+  @IsOptional() @IsString() @Length(1, 100) @NoExecutableMarkup()
+  name?: string;
+
+  @IsOptional() @IsString() @Length(1, 200) @NoExecutableMarkup()
+  voice?: string;
+
+  @IsOptional() @IsArray() @ArrayMaxSize(20) @IsString({ each: true }) @Length(1, 40, { each: true }) @NoExecutableMarkup()
+  keywords?: string[];
+}
+
+/** The guide's `CaptionGenerationRequest`, with the rules and defaults of API.md (Captions). */
+export class CaptionGenerationRequest {
+  @IsString() @Length(5, 2000) @NoExecutableMarkup()
+  content_description!: string;
+
+  @IsIn(CAPTION_STYLES)
+  style: CaptionStyle = 'casual';
+
+  @IsIn(AUDIENCES)
+  audience: Audience = 'general';
+
+  @IsIn(CONTENT_TYPES)
+  content_type: ContentType = 'post';
+
+  @IsInt() @Min(1) @Max(30)
+  hashtag_count = 15;
+
+  @IsBoolean()
+  include_hashtags = true;
+
+  @IsBoolean()
+  include_emojis = true;
+
+  @IsBoolean()
+  include_cta = true;
+
+  @IsIn(OPTIMIZATION_LEVELS)
+  optimization_level: OptimizationLevel = 'balanced';
+
+  @IsIn(PRIORITIES)
+  priority: Priority = 'normal';
+
+  @IsIn(LANGUAGES)
+  language: Language = 'english';
+
+  @IsIanaTimeZone()
+  timezone = 'UTC';
+
+  @IsInt() @Min(50) @Max(2200)
+  max_length = 2200;
+
+  @IsInt() @Min(1) @Max(10)
+  variation_count = 3;
+
+  @IsOptional() @Matches(PLAIN_ID, { message: '$property must be 1–64 characters of A-Z, a-z, 0-9, _, . or -' })
+  user_id?: string;
+
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => BrandInfo)
+  brand_info?: BrandInfo;
+
+  @IsOptional() @Matches(PLAIN_ID, { message: '$property must be 1–64 characters of A-Z, a-z, 0-9, _, . or -' })
+  request_id?: string;
+}
+
+/**
+ * A request with every default filled in, from a plain object (batch items, tests, benches).
+ * Does not validate: use it on input that already passed the validation pipe.
+ */
+export function withDefaults(input: Partial<CaptionGenerationRequest> & { content_description: string }): CaptionGenerationRequest {
+  return Object.assign(new CaptionGenerationRequest(), input);
+}

@@ -1,0 +1,326 @@
+import { Injectable } from '@nestjs/common';
+import type { CaptionGenerationRequest } from '../dto/caption-generation-request.dto.js';
+import type { CaptionVariation } from '../dto/caption-generation-response.dto.js';
+import type { Language, OptimizationLevel } from '../dto/caption-options.js';
+import { analyse, type CaptionAnalysis } from './caption-analysis.js';
+import { CaptionEngine, type RequestProblem } from './caption-engine.js';
+import { engagementPrediction, qualityScore } from './caption-scoring.js';
+import { ENGLISH } from './english-bank.js';
+import { pickHashtags, SHORT_TAG_COST } from './hashtag-picker.js';
+import type { PhraseBank, StyleBank } from './phrase-bank.js';
+import { SeededRandom } from './seeded-random.js';
+import { charCount, emojiCount, fleschReadingEase, stripEmoji, trimToWords, words } from './text-analysis.js';
+
+/** Candidates drafted per variation; the best-scoring one is kept. */
+export const CANDIDATES: Record<OptimizationLevel, number> = { ultra_fast: 1, fast: 2, balanced: 3, quality: 5, maximum_quality: 8 };
+/** Room always kept for the caption text: the subject, an emoji and a short CTA fit in it. */
+export const MIN_TEXT_CHARS = 40;
+/** Between the caption and its hashtags in the published post. */
+export const HASHTAG_SEPARATOR = '\n\n';
+/** Text room planned per hashtag before the tags are picked (a typical relevant tag and its space). */
+const PLANNED_TAG_COST = 14;
+/** Short CTAs for the tightest captions. */
+export const FALLBACK_CTAS = ['Thoughts?', 'Agree?', 'Save it.', 'Share it.'];
+
+/** Kinds of caption parts, in the order they are dropped when space runs out (last first). */
+type PartKind = 'core' | 'line' | 'cta' | 'content' | 'brand' | 'audience' | 'extra';
+const DROP_ORDER: PartKind[] = ['extra', 'audience', 'brand', 'line', 'content'];
+
+interface Part {
+  kind: PartKind;
+  text: string;
+}
+
+const BANKS: Partial<Record<Language, PhraseBank>> = { english: ENGLISH };
+
+const capitalise = (s: string) => (s ? s[0]!.toUpperCase() + s.slice(1) : s);
+
+/**
+ * The built-in engine: offline, deterministic, no model. It fills style-specific sentence
+ * structures with the description's key phrases, adds audience, content-type, brand and CTA lines,
+ * fits the result into `max_length` by dropping the least important lines before trimming words,
+ * picks hashtags from relevant tiers first, and scores each draft (see caption-scoring.ts).
+ */
+@Injectable()
+export class TemplateCaptionEngine extends CaptionEngine {
+  readonly name = 'template-engine@1.0.0';
+  readonly languages = Object.keys(BANKS) as Language[];
+  private readonly analyses = new WeakMap<CaptionGenerationRequest, CaptionAnalysis>();
+
+  /** The shortest `max_length` that can hold `hashtag_count` tags and a caption. */
+  static minimumLength(request: Pick<CaptionGenerationRequest, 'include_hashtags' | 'hashtag_count'>): number {
+    return MIN_TEXT_CHARS + (request.include_hashtags ? HASHTAG_SEPARATOR.length + request.hashtag_count * SHORT_TAG_COST - 1 : 0);
+  }
+
+  check(request: CaptionGenerationRequest): RequestProblem[] {
+    const problems: RequestProblem[] = [];
+    if (!BANKS[request.language]) {
+      problems.push({ field: 'language', message: `${request.language} is not supported yet; supported: ${this.languages.join(', ')}` });
+    }
+    const min = TemplateCaptionEngine.minimumLength(request);
+    if (request.max_length < min) {
+      problems.push({
+        field: 'max_length',
+        message: `must be at least ${min} to hold ${request.hashtag_count} hashtags and a caption; raise max_length or lower hashtag_count`,
+      });
+    }
+    return problems;
+  }
+
+  generate(request: CaptionGenerationRequest, variationIndex: number): CaptionVariation {
+    const problems = this.check(request);
+    if (problems.length > 0) throw new RangeError(problems.map((p) => `${p.field} ${p.message}`).join('; '));
+    const bank = BANKS[request.language]!;
+    const analysis = this.analysisOf(request, bank);
+    const seed = seedOf(request);
+    let best: CaptionVariation | undefined;
+    for (let c = 0; c < CANDIDATES[request.optimization_level]; c++) {
+      const draft = this.draft(request, bank, analysis, seed, variationIndex, c);
+      if (!best || draft.quality_score > best.quality_score) best = draft;
+    }
+    return best!;
+  }
+
+  confidence(request: CaptionGenerationRequest, variations: CaptionVariation[]): number {
+    const bank = BANKS[request.language];
+    if (!bank) return 0;
+    const terms = this.analysisOf(request, bank).keyTerms.slice(0, 5);
+    if (terms.length === 0) return 0;
+    const text = variations.map((v) => v.caption.toLowerCase()).join('\n');
+    return Math.round((terms.filter((t) => text.includes(t)).length / terms.length) * 1000) / 1000;
+  }
+
+  private analysisOf(request: CaptionGenerationRequest, bank: PhraseBank): CaptionAnalysis {
+    let a = this.analyses.get(request);
+    if (!a) {
+      a = analyse(request, bank);
+      this.analyses.set(request, a);
+    }
+    return a;
+  }
+
+  private draft(
+    request: CaptionGenerationRequest,
+    bank: PhraseBank,
+    analysis: CaptionAnalysis,
+    seed: string,
+    index: number,
+    candidate: number,
+  ): CaptionVariation {
+    const style = bank.styles[request.style];
+    const rng = new SeededRandom(seed, index, candidate);
+    // Variation i takes structure (offset + i): consecutive variations never share a structure.
+    const offset = new SeededRandom(seed, 'structure').int(style.structures.length);
+    const structure = style.structures[(offset + index) % style.structures.length]!;
+    const emojis = new EmojiSlot(request.include_emojis, style, analysis.topicEmojis, rng);
+    // A structure comes back every `structures.length` variations: its wording then rotates, so
+    // variations stay distinct. Candidates of one variation vary the emojis, CTA and extra lines.
+    const round = Math.floor((offset + index) / style.structures.length);
+    const pickWord = (slot: string, options: string[]) => options[(new SeededRandom(seed, slot).int(options.length) + round) % options.length]!;
+    const fill = (template: string) => renderTemplate(template, analysis, style, pickWord, emojis);
+
+    // The core is rendered first and always holds an emoji when they are on: other lines may be dropped.
+    const core = fill(structure[0]!);
+    const parts: Part[] = [{ kind: 'core', text: emojiCount(core) > 0 || !emojis.include ? core : `${core} ${emojis.take()}`.trim() }];
+    for (const sentence of structure.slice(1)) parts.push({ kind: 'line', text: fill(sentence) });
+    const isStory = request.content_type === 'story';
+    if (style.termLines.length > 0 && analysis.secondary.length > 0) {
+      const term = analysis.secondary[(index + candidate) % analysis.secondary.length]!;
+      parts.push({ kind: 'extra', text: capitalise(rng.pick(style.termLines).replace('{term}', term)) });
+    }
+    if (style.extras) {
+      const audience = bank.audiences[request.audience];
+      const lines = style.slang ? [...audience.lines, ...audience.slangLines] : audience.lines;
+      const chance = request.audience === 'general' ? 0.3 : 0.7;
+      if (!isStory && lines.length > 0 && rng.next() < chance) parts.push({ kind: 'audience', text: rng.pick(lines) });
+      const contentLines = bank.contentTypes[request.content_type].lines;
+      if (contentLines.length > 0) parts.push({ kind: 'content', text: rng.pick(contentLines) });
+    }
+    const brandLine = this.brandLine(style, analysis, rng);
+    if (brandLine) parts.push({ kind: 'brand', text: brandLine });
+    if (request.include_cta) parts.push({ kind: 'cta', text: rng.pick(style.ctas) });
+
+    const tagCount = request.include_hashtags ? request.hashtag_count : 0;
+    const tagRoom = request.include_hashtags ? HASHTAG_SEPARATOR.length : 0;
+    const hardCap = request.max_length - tagRoom - (tagCount > 0 ? tagCount * SHORT_TAG_COST - 1 : 0);
+    // The text gets what typical tags leave, and at least half the room; the tags get the rest.
+    const room = request.max_length - tagRoom;
+    let textCap = Math.min(hardCap, Math.max(MIN_TEXT_CHARS, room - tagCount * PLANNED_TAG_COST, Math.floor(room / 2)));
+    if (isStory) textCap = Math.min(textCap, 120);
+    const shortestCta = style.ctas.reduce((a, b) => (charCount(b) < charCount(a) ? b : a));
+    let text = fitParts(parts, textCap, analysis.subject, shortestCta);
+    if (text === undefined || (request.include_emojis && emojiCount(text) === 0)) {
+      text = minimalCaption(request, analysis, emojis, index, textCap);
+    }
+
+    let hashtags: string[] = [];
+    let relevant = 0;
+    if (request.include_hashtags) {
+      const budget = request.max_length - charCount(text) - HASHTAG_SEPARATOR.length;
+      ({ tags: hashtags, relevant } = pickHashtags({ ...analysis.tags, short: bank.shortTags }, request.hashtag_count, budget, rng, index));
+    }
+    const readability = Math.round(fleschReadingEase(text) * 10) / 10;
+    const hasCta = request.include_cta; // fitParts and minimalCaption never drop the CTA
+    const quality = qualityScore({
+      text,
+      style: request.style,
+      contentType: request.content_type,
+      keyTerms: analysis.keyTerms,
+      readability,
+      hashtags,
+      relevantHashtags: relevant,
+      includeHashtags: request.include_hashtags,
+      includeEmojis: request.include_emojis,
+      includeCta: request.include_cta,
+      hasCta,
+    });
+    return {
+      caption: text,
+      hashtags,
+      quality_score: quality,
+      engagement_prediction: engagementPrediction(quality, request.content_type),
+      readability_score: readability,
+      word_count: words(stripEmoji(text)).length,
+      character_count: charCount(text) + (hashtags.length > 0 ? HASHTAG_SEPARATOR.length + charCount(hashtags.join(' ')) : 0),
+      emoji_count: emojiCount(text),
+    };
+  }
+
+  private brandLine(style: StyleBank, analysis: CaptionAnalysis, rng: SeededRandom): string | undefined {
+    const voice = analysis.voiceAdjectives.length > 0 ? rng.pick(analysis.voiceAdjectives) : undefined;
+    if (analysis.brandName) {
+      const usable = style.brandLines.filter((l) => voice !== undefined || !l.includes('{voice}'));
+      const line = rng.pick(usable.length > 0 ? usable : ['— {brand}']);
+      return capitalise(line.replace('{brand}', analysis.brandName).replace('{voice}', voice ?? ''));
+    }
+    return voice && style.extras ? `Stay ${voice}.` : undefined;
+  }
+}
+
+/** Hands out emojis for `{e}` slots: topic emojis first, never more than the style allows. */
+class EmojiSlot {
+  used = 0;
+  private last?: string;
+
+  constructor(
+    readonly include: boolean,
+    private readonly style: StyleBank,
+    private readonly topical: string[],
+    private readonly rng: SeededRandom,
+  ) {}
+
+  take(): string {
+    if (!this.include || this.used >= this.style.maxEmojis) return '';
+    const preferTopic = this.topical.length > 0 && (this.used === 0 || this.rng.next() < 0.3);
+    let pick = preferTopic ? this.rng.pick(this.topical) : this.rng.pick(this.style.emojis);
+    if (pick === this.last) pick = this.rng.pick(this.style.emojis);
+    if (pick === this.last) return '';
+    this.last = pick;
+    this.used += 1;
+    return pick;
+  }
+}
+
+function renderTemplate(
+  template: string,
+  a: CaptionAnalysis,
+  style: StyleBank,
+  pickWord: (slot: string, options: string[]) => string,
+  emojis: EmojiSlot,
+): string {
+  const usedWords = new Set<string>();
+  const out = template.replace(/\{(\w+)\}/g, (_, slot: string) => {
+    const key = slot[0]!.toLowerCase() + slot.slice(1);
+    let value: string;
+    if (key === 'e') return emojis.take();
+    if (key === 'subject') value = a.subject;
+    else if (key === 'scene') value = a.scene;
+    else {
+      const bankWords = style.words[key] ?? [];
+      const fresh = bankWords.filter((w) => !usedWords.has(w));
+      value = fresh.length > 0 ? pickWord(key, fresh) : '';
+      usedWords.add(value);
+    }
+    return slot[0] === slot[0]!.toUpperCase() ? capitalise(value) : value;
+  });
+  return tidy(capitalise(out));
+}
+
+function tidy(text: string): string {
+  return text
+    .replace(/[ \t]+/g, ' ')
+    .replace(/ ([.,!?:])/g, '$1')
+    .trim();
+}
+
+/** Sentences flow together; the CTA and the brand sign-off get their own lines. */
+function joinParts(parts: Part[]): string {
+  const body = parts.filter((p) => p.kind !== 'cta' && p.kind !== 'brand').map((p) => p.text);
+  const cta = parts.filter((p) => p.kind === 'cta').map((p) => p.text);
+  const brand = parts.filter((p) => p.kind === 'brand').map((p) => p.text);
+  return [body.join(' '), ...cta, ...brand].filter(Boolean).join('\n');
+}
+
+/**
+ * Drops the least important parts until the caption fits `cap`, then trims the core sentence at
+ * a word boundary. Undefined when even that loses the subject.
+ */
+function fitParts(parts: Part[], cap: number, subject: string, shortestCta: string): string | undefined {
+  let text = joinParts(parts);
+  for (const kind of DROP_ORDER) {
+    if (charCount(text) <= cap) return text;
+    // Drop one part of this kind at a time, the last one first.
+    while (charCount(text) > cap && parts.some((p) => p.kind === kind)) {
+      const i = parts.map((p) => p.kind).lastIndexOf(kind);
+      parts.splice(i, 1);
+      text = joinParts(parts);
+    }
+  }
+  if (charCount(text) <= cap) return text;
+  const cta = parts.find((p) => p.kind === 'cta');
+  if (cta) {
+    cta.text = shortestCta;
+    text = joinParts(parts);
+    if (charCount(text) <= cap) return text;
+  }
+  const core = parts.find((p) => p.kind === 'core')!;
+  const overflow = charCount(text) - cap;
+  core.text = trimToWords(core.text, charCount(core.text) - overflow);
+  if (!core.text.toLowerCase().includes(subject.toLowerCase())) return undefined;
+  text = joinParts(parts);
+  return charCount(text) <= cap ? text : undefined;
+}
+
+/** The shortest form: subject, an emoji, a short CTA (or closer). Always within MIN_TEXT_CHARS. */
+function minimalCaption(request: CaptionGenerationRequest, a: CaptionAnalysis, emojis: EmojiSlot, index: number, cap: number): string {
+  const bank = BANKS[request.language]!;
+  const emoji = emojis.include ? emojis.take() || bank.styles[request.style].emojis[0]! : '';
+  const head = [`${capitalise(a.subject)}.`, emoji].filter(Boolean).join(' ');
+  const closer = bank.shortClosers[index % bank.shortClosers.length]!;
+  const cta = request.include_cta ? FALLBACK_CTAS[index % FALLBACK_CTAS.length]! : '';
+  // Richest form that fits; the CTA, when asked for, always stays (MIN_TEXT_CHARS holds head + CTA).
+  for (const form of [[head, closer, cta], [head, cta]]) {
+    const text = form.filter(Boolean).join(' ');
+    if (charCount(text) <= cap) return text;
+  }
+  return [head, cta].filter(Boolean).join(' ');
+}
+
+/** Everything that shapes the text; not the optimization level (it only decides how many drafts), nor variation_count. */
+function seedOf(r: CaptionGenerationRequest): string {
+  return JSON.stringify([
+    r.content_description,
+    r.style,
+    r.audience,
+    r.content_type,
+    r.hashtag_count,
+    r.include_hashtags,
+    r.include_emojis,
+    r.include_cta,
+    r.language,
+    r.max_length,
+    r.user_id ?? null,
+    r.brand_info ?? null,
+    r.request_id ?? null,
+  ]);
+}

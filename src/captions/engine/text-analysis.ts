@@ -1,0 +1,120 @@
+/**
+ * Language-independent text measures, plus the English key-term extraction and Flesch reading
+ * ease that the template engine and its scores use.
+ */
+
+const EMOJI = /\p{Extended_Pictographic}/gu;
+const WORD = /[\p{L}\p{N}][\p{L}\p{N}'’-]*/gu;
+/** Longer "words" are noise (URLs, pasted hashes): never a key term. */
+const MAX_TERM_CHARS = 24;
+
+/** Unicode code points: what `max_length` and `character_count` count. */
+export function charCount(text: string): number {
+  let n = 0;
+  for (const _ of text) n += 1;
+  return n;
+}
+
+export function emojiCount(text: string): number {
+  return text.match(EMOJI)?.length ?? 0;
+}
+
+export function stripEmoji(text: string): string {
+  return text.replace(EMOJI, '').replace(/\uFE0F|\u200D/g, '');
+}
+
+export function words(text: string): string[] {
+  return text.match(WORD) ?? [];
+}
+
+/** Cuts `text` to at most `max` code points at a word boundary (never inside a word). */
+export function trimToWords(text: string, max: number): string {
+  if (charCount(text) <= max) return text;
+  const cps = [...text];
+  let cut = cps.slice(0, max + 1).join('');
+  const space = cut.lastIndexOf(' ');
+  cut = space > 0 ? cut.slice(0, space) : '';
+  return cut.replace(/[\s,;:—–-]+$/u, '');
+}
+
+/** A key phrase of the description: consecutive content words, as written. */
+export interface KeyPhrase {
+  text: string;
+  words: string[];
+}
+
+export interface KeyTerms {
+  /** Content-word runs in order of appearance, at most 3 words each. */
+  phrases: KeyPhrase[];
+  /** Distinct content words (lower case), most frequent first, then by position. */
+  terms: string[];
+}
+
+/**
+ * Key phrases and terms of a description: runs of words that are not stop words, cut at
+ * punctuation, so "Beautiful sunset at the beach" gives "Beautiful sunset" and "beach".
+ * Casing: a word keeps its capital only when it is not the first of a sentence (a name) or has
+ * one inside (iPhone, NYC).
+ */
+export function extractKeyTerms(description: string, stopWords: ReadonlySet<string>): KeyTerms {
+  const phrases: KeyPhrase[] = [];
+  const freq = new Map<string, { n: number; first: number }>();
+  let position = 0;
+  for (const clause of description.split(/[.!?;:,()[\]{}"“”|/\\\n]+/u)) {
+    let run: string[] = [];
+    const flush = () => {
+      if (run.length > 0) {
+        for (let i = 0; i < run.length; i += 3) {
+          const part = run.slice(i, i + 3);
+          phrases.push({ text: part.join(' '), words: part });
+        }
+      }
+      run = [];
+    };
+    const clauseWords = words(clause);
+    clauseWords.forEach((raw, i) => {
+      const lower = raw.toLowerCase();
+      const isStop = stopWords.has(lower) || stopWords.has(lower.replace(/['’].*$/u, ''));
+      if (isStop || charCount(raw) > MAX_TERM_CHARS || !/\p{L}/u.test(raw)) {
+        // Numbers stay inside a phrase ("top 10 tips") but never start one or stand alone.
+        if (!isStop && /^\p{N}+$/u.test(raw) && run.length > 0) run.push(raw);
+        else flush();
+        return;
+      }
+      const keepCase = /\p{Lu}/u.test(raw.slice(1)) || (i > 0 && /^\p{Lu}/u.test(raw));
+      const word = keepCase ? raw : lower;
+      run.push(word);
+      const seen = freq.get(lower);
+      if (seen) seen.n += 1;
+      else freq.set(lower, { n: 1, first: position });
+      position += 1;
+    });
+    flush();
+  }
+  const terms = [...freq.entries()].sort((a, b) => b[1].n - a[1].n || a[1].first - b[1].first).map(([w]) => w);
+  return { phrases, terms };
+}
+
+/** English syllables by vowel groups, with the usual silent-e and -le corrections. */
+export function englishSyllables(word: string): number {
+  const w = word.toLowerCase().replace(/[^a-z]/g, '');
+  if (w.length === 0) return 0;
+  if (w.length <= 3) return 1;
+  const trimmed = w.replace(/(?:[^laeiouy]es|ed|[^laeiouy]e)$/, '').replace(/^y/, '');
+  const groups = trimmed.match(/[aeiouy]{1,2}/g)?.length ?? 0;
+  return Math.max(1, groups);
+}
+
+/**
+ * Flesch reading ease of English text, clamped to 0–100:
+ * 206.835 − 1.015 × (words ÷ sentences) − 84.6 × (syllables ÷ words).
+ * Text without words scores 0.
+ */
+export function fleschReadingEase(text: string): number {
+  const ws = words(stripEmoji(text));
+  if (ws.length === 0) return 0;
+  const sentences = Math.max(1, (text.match(/[.!?…]+(?=\s|$)/gu) ?? []).length);
+  const syllables = ws.reduce((sum, w) => sum + englishSyllables(w), 0);
+  const score = 206.835 - 1.015 * (ws.length / sentences) - 84.6 * (syllables / ws.length);
+  return Math.min(100, Math.max(0, score));
+}

@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { captionGenerations } from '../common/metrics/metrics.js';
+import type { ChunkSource } from '../lazy-loader/lazy-loader.types.js';
+import type { CaptionGenerationRequest } from './dto/caption-generation-request.dto.js';
+import type { CaptionVariation } from './dto/caption-generation-response.dto.js';
+import type { CaptionEngine } from './engine/caption-engine.js';
+
+/** Variations per chunk: small, so the first streamed item waits for a few drafts only. */
+export const VARIATION_CHUNK_SIZE = 5;
+
+/** Cache namespace of every caption source: a prefix to invalidate them all. */
+export const CAPTIONS_KEY_PREFIX = 'captions:';
+
+/** Identifies what the variations depend on: the engine, every request field except the count, and the count. */
+export function variationKey(engineName: string, request: CaptionGenerationRequest, count: number): string {
+  const { variation_count: _ignored, ...fields } = request;
+  const digest = createHash('sha256').update(JSON.stringify(fields)).digest('base64url').slice(0, 32);
+  return `${CAPTIONS_KEY_PREFIX}${engineName}:${digest}:${count}`;
+}
+
+/**
+ * The variations of one request as a chunked source for the lazy loader: chunk i holds
+ * variations [i·5, i·5+5) up to `count`. Each variation is drafted only when its chunk is loaded,
+ * the loop yields between drafts and stops as soon as `signal` aborts, and every variation made
+ * is counted and handed to `onGenerated` (the history) before the chunk is returned.
+ */
+export function variationSource(
+  engine: CaptionEngine,
+  request: CaptionGenerationRequest,
+  count: number,
+  onGenerated: (variations: CaptionVariation[]) => Promise<void>,
+): ChunkSource<CaptionVariation> {
+  return {
+    key: variationKey(engine.name, request, count),
+    chunkSize: VARIATION_CHUNK_SIZE,
+    async loadChunk(index, { chunkSize, signal }) {
+      const items: CaptionVariation[] = [];
+      try {
+        for (let i = index * chunkSize; i < Math.min(count, (index + 1) * chunkSize); i++) {
+          // Let the event loop serve the socket (and notice a client that left) between drafts.
+          await yieldToLoop();
+          signal.throwIfAborted();
+          items.push(engine.generate(request, i));
+          captionGenerations.inc({ engine: engine.name });
+        }
+      } catch (err) {
+        // Drafts made before a cancellation are still stored: every generated variation is.
+        if (items.length > 0) await onGenerated(items).catch(() => undefined);
+        throw err;
+      }
+      if (items.length > 0) await onGenerated(items);
+      return items;
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import { firstValueFrom, toArray } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CaptionsService } from '../src/captions/captions.service.js';
+import { withDefaults } from '../src/captions/dto/caption-generation-request.dto.js';
+import { ApiError } from '../src/common/errors/api-error.js';
+import { captionGenerations } from '../src/common/metrics/metrics.js';
+import { HistoryService } from '../src/history/history.service.js';
+import { createTestApp, type TestApp } from './support/test-app.js';
+
+const generated = async () => (await captionGenerations.get()).values.reduce((s, v) => s + v.value, 0);
+
+describe(CaptionsService.name, () => {
+  let t: TestApp;
+  let sut: CaptionsService;
+  let history: HistoryService;
+  beforeAll(async () => {
+    t = await createTestApp();
+    sut = t.app.get(CaptionsService);
+    history = t.app.get(HistoryService);
+  });
+  afterAll(async () => t.close());
+
+  const request = (extra: Record<string, unknown> = {}) =>
+    withDefaults({ content_description: 'Homemade sourdough bread on a rainy Sunday', variation_count: 7, request_id: 'svc-1', user_id: 'baker', ...extra });
+
+  it('answers variation_count variations with the response fields of API.md', async () => {
+    const res = await sut.generate(request({ request_id: 'fields-1' }));
+    expect(res.variations).toHaveLength(7);
+    expect(res).toMatchObject({ request_id: 'fields-1', cache_hit: false, model_used: 'template-engine@1.0.0', api_version: '14.0.0', optimization_level: 'balanced' });
+    const best = Math.max(...res.variations.map((v) => v.quality_score));
+    expect(res.variations[res.best_variation_index]!.quality_score).toBe(best);
+    expect(res.average_quality_score).toBeCloseTo(res.variations.reduce((s, v) => s + v.quality_score, 0) / 7, 1);
+    expect(res.processing_time).toBeGreaterThan(0);
+    expect(res.confidence_score).toBeGreaterThan(0);
+    expect(new Date(res.generated_at).toISOString()).toBe(res.generated_at);
+  });
+
+  it('serves a repeated request from the loader tiers without drafting again, and drafts again when bypassed', async () => {
+    const first = await sut.generate(request({ request_id: 'cache-1' }));
+    const before = await generated();
+    const again = await sut.generate(request({ request_id: 'cache-1' }));
+    expect(again.cache_hit).toBe(true);
+    expect(again.variations).toEqual(first.variations);
+    expect(await generated()).toBe(before);
+    const fresh = await sut.generate(request({ request_id: 'cache-1' }), { bypassCache: true });
+    expect(fresh.cache_hit).toBe(false);
+    expect(fresh.variations).toEqual(first.variations);
+    expect((await generated()) - before).toBe(7);
+  });
+
+  it('stores every drafted variation in the history with its request fields', async () => {
+    const before = await history.count({ userId: 'history-user' });
+    const res = await sut.generate(request({ request_id: 'hist-1', user_id: 'history-user', style: 'playful', variation_count: 3 }));
+    expect((await history.count({ userId: 'history-user' })) - before).toBe(3);
+    expect(await history.count({ userId: 'history-user', style: 'playful' })).toBeGreaterThanOrEqual(3);
+    expect(res.variations).toHaveLength(3);
+  });
+
+  it('streams the same variations in the guide item shape, drafted once', async () => {
+    const r = request({ request_id: 'stream-svc' });
+    const before = await generated();
+    const items = await firstValueFrom(sut.streamVariations(r, 7, { signal: new AbortController().signal }).pipe(toArray()));
+    expect((await generated()) - before).toBe(7);
+    const res = await sut.generate(r);
+    expect(items.map((i) => i.variation_index)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(items.map((i) => i.caption)).toEqual(res.variations.map((v) => v.caption));
+    expect(Object.keys(items[0]!).sort()).toEqual(['caption', 'hashtags', 'processing_time', 'quality_score', 'timestamp', 'variation_index']);
+  });
+
+  it('refuses a language without phrase banks with 422 naming the supported ones', async () => {
+    const err = await sut.generate(request({ language: 'spanish' })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).getStatus()).toBe(422);
+    expect((err as ApiError).details).toEqual([{ field: 'language', message: 'spanish is not supported yet; supported: english' }]);
+  });
+
+  it('refuses a max_length that cannot hold the hashtags', () => {
+    expect(() => sut.assertSupported(request({ max_length: 50, hashtag_count: 15 }))).toThrow(/max_length must be at least 161/);
+  });
+});

@@ -1,0 +1,88 @@
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CaptionsController } from '../src/captions/captions.controller.js';
+import { createTestApp, type TestApp } from './support/test-app.js';
+
+const URL = '/api/v14/lazy/captions';
+const base = { content_description: 'Fresh strawberry pancakes for a lazy Sunday brunch' };
+
+describe(CaptionsController.name, () => {
+  let t: TestApp;
+  const http = () => request(t.app.getHttpServer());
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(async () => t.close());
+
+  it('answers a CaptionGenerationResponse with variation_count variations', async () => {
+    const res = await http().post(URL).send({ ...base, variation_count: 4, max_length: 300, hashtag_count: 10 }).expect(200);
+    expect(res.body).toMatchObject({ cache_hit: false, model_used: 'template-engine@1.0.0', api_version: '14.0.0', optimization_level: 'balanced' });
+    expect(typeof res.body.request_id).toBe('string');
+    expect(res.body.variations).toHaveLength(4);
+    for (const v of res.body.variations) {
+      expect(v.hashtags).toHaveLength(10);
+      expect(v.character_count).toBeLessThanOrEqual(300);
+      expect([...`${v.caption}\n\n${v.hashtags.join(' ')}`].length).toBe(v.character_count);
+      expect(v.caption.toLowerCase()).toContain('strawberry pancakes');
+    }
+    expect(new Set(res.body.variations.map((v: { caption: string }) => v.caption)).size).toBe(4);
+  });
+
+  it('gives the same variations for the same request_id, from the cache until the client says no-cache', async () => {
+    const body = { ...base, request_id: 'same-1', style: 'storytelling' };
+    const a = await http().post(URL).send(body).expect(200);
+    const cached = await http().post(URL).send(body).expect(200);
+    expect(cached.body.cache_hit).toBe(true);
+    const b = await http().post(URL).set('Cache-Control', 'no-cache').send(body).expect(200);
+    expect(b.body.cache_hit).toBe(false);
+    expect(b.body.request_id).toBe('same-1');
+    expect(cached.body.variations).toEqual(a.body.variations);
+    expect(b.body.variations).toEqual(a.body.variations);
+  });
+
+  it('stores every variation in the caption history', async () => {
+    await http().post(URL).send({ ...base, user_id: 'e2e-history', style: 'educational', variation_count: 2 }).expect(200);
+    const res = await http().get('/api/v14/lazy/caption-history?user_id=e2e-history').expect(200);
+    expect(res.body.data).toHaveLength(2);
+    for (const row of res.body.data) {
+      expect(row).toMatchObject({ user_id: 'e2e-history', style: 'educational' });
+      expect(row.caption.toLowerCase()).toContain('strawberry pancakes');
+      expect(row.hashtags).toHaveLength(15);
+    }
+  });
+
+  const invalid: Array<[string, Record<string, unknown>, string]> = [
+    ['missing description', {}, 'content_description'],
+    ['too short description', { content_description: '  abc   ' }, 'content_description'],
+    ['script markup', { content_description: 'Hello <script>alert(1)</script>' }, 'content_description'],
+    ['an event handler', { ...base, brand_info: { name: '<img src=x onerror=alert(1)>' } }, 'brand_info.name'],
+    ['unknown style', { ...base, style: 'sarcastic' }, 'style'],
+    ['hashtag_count 0', { ...base, hashtag_count: 0 }, 'hashtag_count'],
+    ['hashtag_count 31', { ...base, hashtag_count: 31 }, 'hashtag_count'],
+    ['max_length 49', { ...base, max_length: 49 }, 'max_length'],
+    ['max_length too short for the hashtags', { ...base, max_length: 60, hashtag_count: 15 }, 'max_length'],
+    ['variation_count 11', { ...base, variation_count: 11 }, 'variation_count'],
+    ['an unknown field', { ...base, mood: 'happy' }, 'mood'],
+    ['a string for a number', { ...base, hashtag_count: '5' }, 'hashtag_count'],
+    ['a string for a boolean', { ...base, include_emojis: 'yes' }, 'include_emojis'],
+    ['a bad time zone', { ...base, timezone: 'Mars/Olympus' }, 'timezone'],
+    ['a bad user_id', { ...base, user_id: 'a b' }, 'user_id'],
+    ['too many brand keywords', { ...base, brand_info: { keywords: Array.from({ length: 21 }, (_, i) => `k${i}`) } }, 'brand_info.keywords'],
+    ['a language without phrase banks', { ...base, language: 'spanish' }, 'language'],
+  ];
+  it.each(invalid)('answers 422 naming the field for %s', async (_name, body, field) => {
+    const res = await http().post(URL).send(body).expect(422);
+    expect(res.body.error).toBe('validation_failed');
+    expect(res.body.details.map((d: { field: string }) => d.field)).toContain(field);
+  });
+
+  it('names the supported languages when refusing one', async () => {
+    const res = await http().post(URL).send({ ...base, language: 'japanese' }).expect(422);
+    expect(res.body.message).toBe('language japanese is not supported yet; supported: english');
+  });
+
+  it('answers 413 for a 10 MB description', async () => {
+    const res = await http().post(URL).set('Content-Type', 'application/json').send(JSON.stringify({ content_description: 'x'.repeat(10 * 1024 * 1024) })).expect(413);
+    expect(res.body.error).toBe('payload_too_large');
+  });
+});
