@@ -1,6 +1,9 @@
 import { rmSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import pg from 'pg';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HistoryRepository } from '../src/history/history.repository.js';
 import { LazyLoaderService } from '../src/lazy-loader/lazy-loader.service.js';
 import type { ChunkSource } from '../src/lazy-loader/lazy-loader.types.js';
 import { ShutdownState } from '../src/monitoring/shutdown-state.js';
@@ -64,6 +67,98 @@ describe('probes (e2e)', () => {
     const health = await http().get(`${P}/health`).expect(503);
     expect(health.body).toMatchObject({ status: 'unhealthy', lazy_loader: 'degraded', error: 'unhealthy', request_id: expect.any(String) });
     await http().get(`${P}/health/live`).expect(200);
+  });
+});
+
+describe('probes with the SQLite database closed (e2e)', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(async () => t.close());
+
+  it('answers readiness and health with 503 naming the database, liveness still 200', async () => {
+    const http = () => request(t.app.getHttpServer());
+    await http().get(`${P}/health/ready`).expect(200);
+    await t.app.get(HistoryRepository).close();
+    const ready = await http().get(`${P}/health/ready`).expect(503);
+    expect(ready.body).toMatchObject({ error: 'unhealthy', details: [{ field: 'database', message: 'database unreachable' }] });
+    await http().get(`${P}/health`).expect(503);
+    await http().get(`${P}/health/live`).expect(200);
+  });
+});
+
+/** A TCP proxy in front of PostgreSQL that can be cut and restored: a real outage, on demand. */
+async function outageProxy(target: URL): Promise<{ port: number; cut(): void; restore(): Promise<void>; close(): void }> {
+  const sockets = new Set<Socket>();
+  let server: Server;
+  let port = 0;
+  const listen = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((client) => {
+        const upstream = connect(Number(target.port || 5432), target.hostname);
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on('close', () => sockets.delete(s));
+          s.on('error', () => s.destroy());
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      server.listen(port, '127.0.0.1', () => {
+        port = (server.address() as { port: number }).port;
+        resolve();
+      });
+    });
+  await listen();
+  const cut = () => {
+    server.close();
+    for (const s of sockets) s.destroy();
+  };
+  return { port, cut, restore: listen, close: cut };
+}
+
+const PG_URL = process.env.TEST_DATABASE_URL;
+if (!PG_URL) console.warn('SKIPPED: probes with PostgreSQL down (set TEST_DATABASE_URL to run them)');
+
+describe.skipIf(!PG_URL)('probes with PostgreSQL down (e2e)', () => {
+  let t: TestApp;
+  let proxy: Awaited<ReturnType<typeof outageProxy>>;
+  const schema = `ops_probe_${process.pid}_${Date.now()}`;
+
+  beforeAll(async () => {
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    await admin.end();
+    const target = new URL(PG_URL!);
+    proxy = await outageProxy(target);
+    const url = new URL(PG_URL!);
+    url.host = `127.0.0.1:${proxy.port}`;
+    url.searchParams.set('options', `-c search_path=${schema}`);
+    t = await createTestApp({ env: { DATABASE_URL: url.toString() } });
+  });
+  afterAll(async () => {
+    proxy.close();
+    await proxy.restore();
+    await t.close();
+    proxy.close();
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
+  });
+
+  it('is ready while the database answers, 503 naming it while cut off, ready again after', async () => {
+    const http = () => request(t.app.getHttpServer());
+    await http().get(`${P}/health/ready`).expect(200);
+    proxy.cut();
+    const down = await http().get(`${P}/health/ready`).expect(503);
+    expect(down.body.details).toEqual([{ field: 'database', message: 'database unreachable' }]);
+    expect(JSON.stringify(down.body)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|postgres/);
+    await http().get(`${P}/health/live`).expect(200);
+    await proxy.restore();
+    await http().get(`${P}/health/ready`).expect(200);
   });
 });
 

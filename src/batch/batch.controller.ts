@@ -1,12 +1,15 @@
 import { Body, Controller, Headers, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { filter, map } from 'rxjs';
 import { BodyMediaTypes } from '../common/http/body-media-type.guard.js';
+import { ApiStreamedResponse } from '../common/openapi/api-streamed-response.decorator.js';
 import { negotiateFormat } from '../common/streaming/negotiation.js';
 import { ResponseStream } from '../common/streaming/response-stream.js';
 import type { BatchItem, BatchProgress, BatchSummary } from './batch-item.js';
 import { BatchService } from './batch.service.js';
-import { BatchQuery } from './dto/batch-caption-request.dto.js';
+import { BatchCaptionRequest, BatchQuery } from './dto/batch-caption-request.dto.js';
+import { BatchItemDto, BatchProgressDto, BatchSummaryDto } from './dto/batch-result.dto.js';
 import { IdempotencyStore } from './idempotency.store.js';
 
 type Sent = BatchItem | BatchProgress | BatchSummary;
@@ -32,6 +35,20 @@ export class BatchController {
    */
   @Post('batch-process')
   @BodyMediaTypes('application/json', NDJSON)
+  @ApiConsumes('application/json', NDJSON)
+  @ApiBody({
+    description: 'application/json: a `BatchCaptionRequest`; application/x-ndjson: one `CaptionGenerationRequest` per line (batch options in the query)',
+    schema: { oneOf: [{ $ref: getSchemaPath(BatchCaptionRequest) }, { type: 'string', description: 'NDJSON lines' }] },
+  })
+  @ApiStreamedResponse({
+    item: BatchItemDto,
+    closing: BatchSummaryDto,
+    extraModels: [BatchCaptionRequest, BatchProgressDto],
+    formats: ['json', 'ndjson', 'sse'],
+    description: 'Results as they finish (a failed item never stops the others), then a `BatchSummaryDto`.',
+    sse: '`event: result` per item, `event: progress` (BatchProgressDto) per chunk, `event: done` with the BatchSummaryDto',
+  })
+  @ApiResponse({ status: 409, description: '`conflict`: a request with this Idempotency-Key is still running', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } })
   async process(
     @Req() req: Request,
     @Res() res: Response,

@@ -1,10 +1,11 @@
 import { Body, Controller, Headers, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { ApiStreamedResponse } from '../common/openapi/api-streamed-response.decorator.js';
 import { negotiateFormat } from '../common/streaming/negotiation.js';
 import { ResponseStream } from '../common/streaming/response-stream.js';
 import { CaptionsService } from './captions.service.js';
 import { CaptionGenerationRequest } from './dto/caption-generation-request.dto.js';
-import type { CaptionGenerationResponse, CaptionStreamItem } from './dto/caption-generation-response.dto.js';
+import { CaptionStreamItem, type CaptionGenerationResponse } from './dto/caption-generation-response.dto.js';
 import { StreamCaptionsQuery } from './dto/stream-captions-query.dto.js';
 
 /** `POST /captions` and `POST /stream-captions` (API.md, Captions). */
@@ -28,6 +29,12 @@ export class CaptionsController {
   }
 
   @Post('stream-captions')
+  @ApiStreamedResponse({
+    item: CaptionStreamItem,
+    formats: ['json', 'ndjson', 'sse'],
+    description: 'The variations as they are made, `chunk_size` per write.',
+    sse: '`event: variation` per item, then `event: done` with `{count, processing_time}`',
+  })
   async stream(
     @Body() body: CaptionGenerationRequest,
     @Query() query: StreamCaptionsQuery,

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { HealthCheckService, HealthIndicatorService, type HealthCheckResult, type HealthIndicatorResult } from '@nestjs/terminus';
 import { getHeapStatistics } from 'node:v8';
 import { ApiError } from '../common/errors/api-error.js';
+import { HistoryRepository } from '../history/history.repository.js';
 import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
 import { ShutdownState } from './shutdown-state.js';
 
@@ -29,6 +30,7 @@ export class HealthService {
     private readonly health: HealthCheckService,
     private readonly indicator: HealthIndicatorService,
     private readonly loader: LazyLoaderService,
+    private readonly history: HistoryRepository,
     private readonly shutdown: ShutdownState,
   ) {}
 
@@ -43,7 +45,7 @@ export class HealthService {
       ]);
     }
     try {
-      const result = await this.health.check([() => this.diskCache(), () => this.memory()]);
+      const result = await this.health.check([() => this.database(), () => this.diskCache(), () => this.memory()]);
       this.noteHealthy(true);
       return result;
     } catch (err) {
@@ -56,6 +58,21 @@ export class HealthService {
       this.noteHealthy(false, details.map((d) => `${d.field}: ${d.message}`).join('; '));
       throw new ApiError(503, 'unhealthy', `Unhealthy: ${details.map((d) => d.field).join(', ')}`, details);
     }
+  }
+
+  /** The caption history database answers a trivial query. */
+  private database(): PromiseLike<HealthIndicatorResult<'database'>> {
+    return this.indicator
+      .check('database')
+      .attempt(async () => {
+        try {
+          await this.history.ping();
+        } catch (err) {
+          this.logger.warn({ err }, 'Database check failed');
+          throw new CheckFailed('database unreachable');
+        }
+      })
+      .withTimeout(CHECK_TIMEOUT_MS);
   }
 
   /** The lazy loader's disk tier: open, its directory writable, room left on the volume. Up when the tier is off. */

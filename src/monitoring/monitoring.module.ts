@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { collectDefaultMetrics } from 'prom-client';
 import { metricsRegistry } from '../common/metrics/metrics.js';
+import { HistoryModule } from '../history/history.module.js';
 import { HealthController } from './health.controller.js';
 import { HealthService } from './health.service.js';
 import { LoaderMetrics } from './loader-metrics.js';
@@ -17,7 +18,7 @@ if (!metricsRegistry.getSingleMetric('process_cpu_user_seconds_total')) {
 
 /** Probes, stats, cache control and metrics. `ShutdownState` is read by the HTTP edge. */
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false })],
+  imports: [TerminusModule.forRoot({ logger: false }), HistoryModule],
   controllers: [HealthController, StatsController, MetricsController],
   providers: [HealthService, LoaderMetrics, ShutdownState],
   exports: [ShutdownState],

@@ -54,8 +54,8 @@ const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 /**
  * Adds the error responses every route can give, from what the operation takes: each route can
  * answer 500 and (but liveness) 503 when shutting down; protected ones 401 and 429; a body brings 400, 413, 415 and
- * 422; query or path parameters 422; path parameters 404; several media types 406. A response a
- * controller documents itself is kept as it is.
+ * 422; query or path parameters 422; path parameters 404. Routes document their own others (406 on
+ * negotiated streams, 409 on idempotency conflicts); what a controller documents is kept.
  */
 function addErrorResponses(path: string, op: Operation, isPublic: boolean): void {
   // Liveness is served even while the server closes.
@@ -65,8 +65,6 @@ function addErrorResponses(path: string, op: Operation, isPublic: boolean): void
   const params = (op.parameters ?? []) as Array<{ in?: string }>;
   if (params.some((p) => p.in === 'query' || p.in === 'path')) statuses.add('422');
   if (params.some((p) => p.in === 'path') || path.includes('{')) statuses.add('404');
-  const ok = op.responses?.['200'] as { content?: Record<string, unknown> } | undefined;
-  if (Object.keys(ok?.content ?? {}).length > 1) statuses.add('406');
   op.responses ??= {};
   for (const status of [...statuses].sort()) {
     if (op.responses[status]) continue;
@@ -77,6 +75,28 @@ function addErrorResponses(path: string, op: Operation, isPublic: boolean): void
     };
   }
   if (isPublic) op.security = [];
+}
+
+/**
+ * A field or query parameter with a default, and any header, need not be sent: the swagger plugin marks every
+ * property declared without `?` as required, defaults included, which would make generated
+ * clients demand them.
+ */
+function defaultsAreOptional(document: OpenAPIObject): void {
+  for (const schema of Object.values(document.components?.schemas ?? {}) as Array<{ required?: string[]; properties?: Record<string, { default?: unknown }> }>) {
+    if (!schema.required || !schema.properties) continue;
+    schema.required = schema.required.filter((name) => schema.properties![name]?.default === undefined);
+    if (schema.required.length === 0) delete schema.required;
+  }
+  for (const item of Object.values(document.paths)) {
+    for (const method of METHODS) {
+      for (const p of (item[method]?.parameters ?? []) as Array<{ in?: string; required?: boolean; schema?: { default?: unknown } }>) {
+        // No route of this API needs a header (Idempotency-Key, Cache-Control are optional), while
+        // `@Headers()` parameters are documented as required.
+        if (p.schema?.default !== undefined || p.in === 'header') p.required = false;
+      }
+    }
+  }
 }
 
 /** Sorts object keys recursively, so the written document does not change with module order. */
@@ -113,6 +133,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const document = SwaggerModule.createDocument(app, config);
   document.components ??= {};
   document.components.schemas = { ...document.components.schemas, ErrorBody: { ...ERROR_BODY_SCHEMA } as never };
+  defaultsAreOptional(document);
   const open = new Set(PUBLIC_PATHS);
   for (const [path, item] of Object.entries(document.paths)) {
     for (const method of METHODS) {

@@ -4,6 +4,27 @@
  */
 
 export interface paths {
+    "/api/v14/lazy/batch-process": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The guide's `POST /batch-process`: a JSON `BatchCaptionRequest`, or an NDJSON upload of caption
+         *     requests (batch options in the query). Results stream as they finish in the `Accept` format:
+         *     a JSON array (default), NDJSON, or SSE with `progress` events per chunk and a `done` event.
+         */
+        post: operations["BatchController_process"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v14/lazy/cache/clear": {
         parameters: {
             query?: never;
@@ -32,6 +53,54 @@ export interface paths {
         get: operations["StatsController_cacheStatus"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v14/lazy/caption-history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["HistoryController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v14/lazy/caption-history/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["HistoryController_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v14/lazy/captions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["CaptionsController_generate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -113,6 +182,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v14/lazy/stream-captions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["CaptionsController_stream"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -134,6 +219,71 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        BatchCaptionRequest: {
+            /** @description Made up (a UUID) when absent. */
+            batch_id?: string;
+            /** @default 10 */
+            max_concurrent?: number;
+            /**
+             * @description false: one generation at a time.
+             * @default true
+             */
+            parallel_processing?: boolean;
+            /**
+             * @description 0–1 against `quality_score / 100`.
+             * @default 0.7
+             */
+            quality_threshold?: number;
+            requests: components["schemas"]["CaptionGenerationRequest"][];
+        };
+        BatchItemDto: {
+            /** @description The item is returned although its quality stayed below `quality_threshold`. */
+            below_threshold?: boolean;
+            caption: string | null;
+            error?: components["schemas"]["BatchItemErrorDto"];
+            hashtags: string[];
+            /** @description The request's position in the upload (results leave in the order they finish). */
+            index: number;
+            /** @description Seconds spent on this item, regenerations included. */
+            processing_time: number;
+            /** @description 0–100. */
+            quality_score: number | null;
+            /** @description Generations made after the first because quality was below `quality_threshold`. */
+            regenerations?: number;
+            request_id: string | null;
+            success: boolean;
+        };
+        BatchItemErrorDetailDto: {
+            field: string;
+            message: string;
+        };
+        BatchItemErrorDto: {
+            /** @description A contract error code (`validation_failed`…). */
+            code: string;
+            details?: components["schemas"]["BatchItemErrorDetailDto"][];
+            message: string;
+        };
+        BatchProgressDto: {
+            done: number;
+            elapsed: number;
+            failed: number;
+            /** @description Null while an NDJSON upload is still arriving. */
+            total: number | null;
+        };
+        BatchSummaryDto: {
+            batch_id: string;
+            below_threshold: number;
+            failed: number;
+            /** @description Seconds from the first request read to the last result. */
+            processing_time: number;
+            succeeded: number;
+            total: number;
+        };
+        BrandInfo: {
+            keywords?: string[];
+            name?: string;
+            voice?: string;
+        };
         CacheClearResponseDto: {
             cleared: boolean;
             /** @description Entries removed from the disk tier. */
@@ -152,6 +302,101 @@ export interface components {
             memory: components["schemas"]["MemoryCacheStatusDto"];
             /** @description Seconds a cached chunk stays fresh. */
             ttl_seconds: number;
+        };
+        CaptionGenerationRequest: {
+            /**
+             * @default general
+             * @enum {string}
+             */
+            audience?: "general" | "business" | "millennials" | "gen_z" | "creators" | "lifestyle" | "fitness" | "food" | "travel" | "fashion";
+            brand_info?: components["schemas"]["BrandInfo"];
+            content_description: string;
+            /**
+             * @default post
+             * @enum {string}
+             */
+            content_type?: "post" | "story" | "reel" | "igtv" | "carousel" | "highlight";
+            /** @default 15 */
+            hashtag_count?: number;
+            /** @default true */
+            include_cta?: boolean;
+            /** @default true */
+            include_emojis?: boolean;
+            /** @default true */
+            include_hashtags?: boolean;
+            /**
+             * @default english
+             * @enum {string}
+             */
+            language?: "english" | "spanish" | "french" | "german" | "italian" | "portuguese" | "russian" | "japanese" | "korean" | "chinese";
+            /** @default 2200 */
+            max_length?: number;
+            /**
+             * @default balanced
+             * @enum {string}
+             */
+            optimization_level?: "ultra_fast" | "fast" | "balanced" | "quality" | "maximum_quality";
+            /**
+             * @default normal
+             * @enum {string}
+             */
+            priority?: "low" | "normal" | "high" | "urgent";
+            request_id?: string;
+            /**
+             * @default casual
+             * @enum {string}
+             */
+            style?: "casual" | "professional" | "inspirational" | "playful" | "educational" | "promotional" | "storytelling" | "minimalist";
+            /** @default UTC */
+            timezone?: string;
+            user_id?: string;
+            /** @default 3 */
+            variation_count?: number;
+        };
+        CaptionGenerationResponse: {
+            /** @enum {string} */
+            api_version: "14.0.0";
+            average_quality_score: number;
+            best_variation_index: number;
+            /** @description True when every variation came from the lazy loader's tiers, not from the engine. */
+            cache_hit: boolean;
+            /** @description Share of the description's key terms that the variations use (0–1). */
+            confidence_score: number;
+            generated_at: string;
+            /** @description Engine name and version. */
+            model_used: string;
+            optimization_level: string;
+            /** @description Seconds this request took, measured. */
+            processing_time: number;
+            request_id: string;
+            variations: components["schemas"]["CaptionVariation"][];
+        };
+        CaptionStreamItem: {
+            caption: string;
+            hashtags: string[];
+            /** @description Seconds from the start of the stream to this item. */
+            processing_time: number;
+            quality_score: number;
+            /** @description Unix seconds when the item was made. */
+            timestamp: number;
+            variation_index: number;
+        };
+        CaptionVariation: {
+            /** @description The caption text, without the hashtags. */
+            caption: string;
+            /** @description Unicode code points of the post as published: caption, blank line, hashtags. Never above `max_length`. */
+            character_count: number;
+            emoji_count: number;
+            /** @description 0–1, from the quality and the content type. */
+            engagement_prediction: number;
+            /** @description Unique (ignoring case), each `#` + letters, digits or `_`; exactly `hashtag_count` when hashtags are on. */
+            hashtags: string[];
+            /** @description 0–100, from measurable properties (see README, Captions: scores). */
+            quality_score: number;
+            /** @description Flesch reading ease of the caption, clamped 0–100. */
+            readability_score: number;
+            /** @description Words of the caption text (hashtags not counted). */
+            word_count: number;
         };
         DiskCacheStatusDto: {
             bytes: number;
@@ -215,6 +460,50 @@ export interface components {
             status: "unhealthy" | "healthy";
             /** @description Unix time in seconds. */
             timestamp: number;
+        };
+        HistoryMetadataDto: {
+            /** @description True only when the rows came from the lazy loader's cache. */
+            cache_hit: boolean;
+            /** @description Unix time in seconds. */
+            loaded_at: number;
+            /** @description Seconds spent reading the page. */
+            processing_time: number;
+        };
+        HistoryPageDto: {
+            data: components["schemas"]["HistoryRowDto"][];
+            metadata: components["schemas"]["HistoryMetadataDto"];
+            pagination: components["schemas"]["HistoryPaginationDto"];
+            success: boolean;
+        };
+        HistoryPaginationDto: {
+            has_next: boolean;
+            has_previous: boolean;
+            /** @description Opaque; pass as `cursor` for the next page. */
+            next_cursor: string | null;
+            /** @description Null when walking by cursor. */
+            page: number | null;
+            page_size: number;
+            prev_cursor: string | null;
+            /** @description True count of matching rows; null with `include_total=false`. */
+            total_items: number | null;
+            total_pages: number | null;
+        };
+        HistoryRowDto: {
+            audience: string;
+            caption: string;
+            content_type: string;
+            /** @description ISO 8601. */
+            created_at: string;
+            /** @description 0–1. */
+            engagement_score: number;
+            hashtags: string[];
+            id: string;
+            language: string;
+            /** @description 0–100. */
+            quality_score: number;
+            request_id: string;
+            style: string;
+            user_id: string | null;
         };
         LivenessResponseDto: {
             /** @enum {string} */
@@ -306,12 +595,27 @@ export interface components {
     headers: never;
     pathItems: never;
 }
+export type SchemaBatchCaptionRequest = components['schemas']['BatchCaptionRequest'];
+export type SchemaBatchItemDto = components['schemas']['BatchItemDto'];
+export type SchemaBatchItemErrorDetailDto = components['schemas']['BatchItemErrorDetailDto'];
+export type SchemaBatchItemErrorDto = components['schemas']['BatchItemErrorDto'];
+export type SchemaBatchProgressDto = components['schemas']['BatchProgressDto'];
+export type SchemaBatchSummaryDto = components['schemas']['BatchSummaryDto'];
+export type SchemaBrandInfo = components['schemas']['BrandInfo'];
 export type SchemaCacheClearResponseDto = components['schemas']['CacheClearResponseDto'];
 export type SchemaCacheStatusResponseDto = components['schemas']['CacheStatusResponseDto'];
+export type SchemaCaptionGenerationRequest = components['schemas']['CaptionGenerationRequest'];
+export type SchemaCaptionGenerationResponse = components['schemas']['CaptionGenerationResponse'];
+export type SchemaCaptionStreamItem = components['schemas']['CaptionStreamItem'];
+export type SchemaCaptionVariation = components['schemas']['CaptionVariation'];
 export type SchemaDiskCacheStatusDto = components['schemas']['DiskCacheStatusDto'];
 export type SchemaDiskTierStatsDto = components['schemas']['DiskTierStatsDto'];
 export type SchemaErrorBody = components['schemas']['ErrorBody'];
 export type SchemaHealthResponseDto = components['schemas']['HealthResponseDto'];
+export type SchemaHistoryMetadataDto = components['schemas']['HistoryMetadataDto'];
+export type SchemaHistoryPageDto = components['schemas']['HistoryPageDto'];
+export type SchemaHistoryPaginationDto = components['schemas']['HistoryPaginationDto'];
+export type SchemaHistoryRowDto = components['schemas']['HistoryRowDto'];
 export type SchemaLivenessResponseDto = components['schemas']['LivenessResponseDto'];
 export type SchemaMemoryCacheStatusDto = components['schemas']['MemoryCacheStatusDto'];
 export type SchemaMemoryTierStatsDto = components['schemas']['MemoryTierStatsDto'];
@@ -321,6 +625,134 @@ export type SchemaStatsResponseDto = components['schemas']['StatsResponseDto'];
 export type SchemaTierStatsDto = components['schemas']['TierStatsDto'];
 export type $defs = Record<string, never>;
 export interface operations {
+    BatchController_process: {
+        parameters: {
+            query?: {
+                chunk_size?: number;
+                batch_id?: string;
+                parallel_processing?: boolean;
+                max_concurrent?: number;
+                quality_threshold?: number;
+            };
+            header?: {
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description application/json: a `BatchCaptionRequest`; application/x-ndjson: one `CaptionGenerationRequest` per line (batch options in the query) */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BatchCaptionRequest"] | string;
+                "application/x-ndjson": components["schemas"]["BatchCaptionRequest"] | string;
+            };
+        };
+        responses: {
+            /** @description Results as they finish (a failed item never stops the others), then a `BatchSummaryDto`. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": (components["schemas"]["BatchItemDto"] | components["schemas"]["BatchSummaryDto"])[];
+                    "application/x-ndjson": components["schemas"]["BatchItemDto"] | components["schemas"]["BatchSummaryDto"];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description `malformed_json`: the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_acceptable`: `Accept` names no format this route makes */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `conflict`: a request with this Idempotency-Key is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit, counted after decompression */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not of a type the route takes */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a bug; the message leaks nothing */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: the server is shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     StatsController_clearCache: {
         parameters: {
             query?: never;
@@ -397,6 +829,257 @@ export interface operations {
             };
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a bug; the message leaks nothing */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: the server is shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    HistoryController_list: {
+        parameters: {
+            query?: {
+                page?: number;
+                page_size?: number;
+                /** @description Opaque, from `next_cursor`/`prev_cursor`; when given, `page` is not used. */
+                cursor?: string;
+                include_total?: boolean;
+                user_id?: string;
+                style?: string;
+                date_from?: string;
+                /** @description Inclusive; a date without a time means the whole of that day (UTC). */
+                date_to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page, newest first; `Link` carries first, prev, next (and last when the total is known) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryPageDto"];
+                };
+            };
+            /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a bug; the message leaks nothing */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: the server is shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    HistoryController_export: {
+        parameters: {
+            query?: {
+                format?: "json" | "ndjson" | "csv";
+                user_id?: string;
+                style?: string;
+                date_from?: string;
+                /** @description Inclusive; a date without a time means the whole of that day (UTC). */
+                date_to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every matching row, newest first, streamed in constant memory; `format` picks the format. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryRowDto"][];
+                    "application/x-ndjson": components["schemas"]["HistoryRowDto"];
+                    "text/csv": string;
+                };
+            };
+            /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a bug; the message leaks nothing */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: the server is shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    CaptionsController_generate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CaptionGenerationRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaptionGenerationResponse"];
+                };
+            };
+            /** @description `malformed_json`: the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit, counted after decompression */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not of a type the route takes */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -558,6 +1241,119 @@ export interface operations {
             };
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a bug; the message leaks nothing */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: the server is shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    CaptionsController_stream: {
+        parameters: {
+            query?: {
+                variations?: number;
+                chunk_size?: number;
+                enable_compression?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CaptionGenerationRequest"];
+            };
+        };
+        responses: {
+            /** @description The variations as they are made, `chunk_size` per write. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaptionStreamItem"][];
+                    "application/x-ndjson": components["schemas"]["CaptionStreamItem"];
+                    "text/event-stream": string;
+                };
+            };
+            /** @description `malformed_json`: the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_acceptable`: `Accept` names no format this route makes */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit, counted after decompression */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not of a type the route takes */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,5 +1,7 @@
 import { Transform, Type } from 'class-transformer';
+import { ApiProperty } from '@nestjs/swagger';
 import { ArrayNotEmpty, IsArray, IsBoolean, IsInt, IsNumber, IsOptional, Matches, Max, Min } from 'class-validator';
+import { CaptionGenerationRequest } from '../../captions/dto/caption-generation-request.dto.js';
 
 const PLAIN_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 const PLAIN_ID_MESSAGE = '$property must be 1–64 characters of A-Z, a-z, 0-9, _, . or -';
@@ -12,6 +14,7 @@ const PLAIN_ID_MESSAGE = '$property must be 1–64 characters of A-Z, a-z, 0-9, 
  */
 export class BatchCaptionRequest {
   @IsArray() @ArrayNotEmpty()
+  @ApiProperty({ type: () => [CaptionGenerationRequest], minItems: 1 })
   requests!: unknown[];
 
   /** Made up (a UUID) when absent. */
@@ -20,14 +23,14 @@ export class BatchCaptionRequest {
 
   /** false: one generation at a time. */
   @IsBoolean()
-  parallel_processing = true;
+  parallel_processing: boolean = true;
 
   @IsInt() @Min(1) @Max(50)
-  max_concurrent = 10;
+  max_concurrent: number = 10;
 
   /** 0–1 against `quality_score / 100`. */
   @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(1)
-  quality_threshold = 0.7;
+  quality_threshold: number = 0.7;
 }
 
 const toBoolean = ({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value);
@@ -38,7 +41,7 @@ const toBoolean = ({ value }: { value: unknown }) => (value === 'true' ? true : 
  */
 export class BatchQuery {
   @Type(() => Number) @IsInt() @Min(10) @Max(1000)
-  chunk_size = 100;
+  chunk_size: number = 100;
 
   @IsOptional() @Matches(PLAIN_ID, { message: PLAIN_ID_MESSAGE })
   batch_id?: string;
