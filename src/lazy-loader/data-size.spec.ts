@@ -20,6 +20,11 @@ describe(resolveLoaderConfig.name, () => {
     expect(resolveLoaderConfig({ dataSize: DataSize.SMALL, enable_disk_cache: true }).enable_disk_cache).toBe(true);
   });
 
+  it('picks the profile from an estimated data size when none is named', () => {
+    expect(resolveLoaderConfig({ estimatedBytes: 50 * 1024 * 1024 }).data_size).toBe(DataSize.LARGE);
+    expect(resolveLoaderConfig({ estimatedBytes: 50 * 1024 * 1024, dataSize: DataSize.SMALL }).data_size).toBe(DataSize.SMALL);
+  });
+
   it('keeps a required disk cache on', () => {
     expect(resolveLoaderConfig({ dataSize: DataSize.LARGE, enable_disk_cache: false }).enable_disk_cache).toBe(true);
     expect(resolveLoaderConfig({ dataSize: DataSize.MEDIUM, enable_disk_cache: false }).enable_disk_cache).toBe(false);

@@ -88,7 +88,11 @@ export function dataSizeFor(estimatedBytes: number): DataSize {
  * The options of `LazyLoaderModule.forRoot()` and `resolveLoaderConfig()`: a profile plus any
  * field overridden, flat as in the guide's `create_lazy_loader(DataSize.LARGE, enable_disk_cache=True)`.
  */
-export type LazyLoaderOptions = { dataSize?: DataSize | `${DataSize}` } & Partial<ChunkConfig> &
+export type LazyLoaderOptions = {
+  dataSize?: DataSize | `${DataSize}`;
+  /** Picks the profile from the data set's estimated size when `dataSize` is not given. */
+  estimatedBytes?: number;
+} & Partial<ChunkConfig> &
   Partial<Omit<LargeDataConfig, 'data_size' | 'chunk_config'>>;
 
 const DEFAULTS = {
@@ -120,7 +124,8 @@ function positive(name: string, v: number, integer = true): void {
  * @throws RangeError naming the first invalid field.
  */
 export function resolveLoaderConfig(options: LazyLoaderOptions = {}): LargeDataConfig {
-  const size = (options.dataSize ?? DataSize.MEDIUM) as DataSize;
+  const size = (options.dataSize ??
+    (options.estimatedBytes !== undefined ? dataSizeFor(options.estimatedBytes) : DataSize.MEDIUM)) as DataSize;
   const profile = DATA_SIZE_PROFILES[size];
   if (!profile) throw new RangeError(`unknown dataSize ${String(options.dataSize)}`);
   const pick = <K extends keyof typeof DEFAULTS>(k: K): (typeof DEFAULTS)[K] =>

@@ -2,7 +2,7 @@ import type { Observable } from 'rxjs';
 import { Coalescer, type FlightContext } from './coalescer.js';
 import { type LargeDataConfig, LoadStrategy } from './data-size.js';
 import { LoadFailedError, LoadTimeoutError } from './load-errors.js';
-import { LoaderCounters, secondsSince } from './loader-stats.js';
+import { LoaderCounters, secondsSince, statsOf } from './loader-stats.js';
 import type {
   ChunkLoadEvent,
   ChunkReadOptions,
@@ -15,6 +15,7 @@ import { withRetry } from './retry.js';
 import { chunkSequence, loadPage, onDemand, streamItems, type StreamItemsOptions } from './strategies.js';
 import { DiskTier, type DiskHealth } from './tiers/disk-tier.js';
 import { MemoryTier } from './tiers/memory-tier.js';
+import { WriteQueue } from './tiers/write-queue.js';
 
 const MB = 1024 * 1024;
 /** Sources remembered for the scheduled prefetch of what follows recent reads. */
@@ -45,9 +46,7 @@ export class LazyLoader {
   readonly disk: DiskTier | null;
   readonly counters = new LoaderCounters();
   private readonly flights = new Coalescer();
-  private readonly pendingWrites = new Set<Promise<void>>();
-  private pendingWriteBytes = 0;
-  private readonly writeWaiters: (() => void)[] = [];
+  private readonly writes: WriteQueue | null;
   private readonly recent = new Map<string, RecentRead>();
   /** Last index known to exist, per chunk namespace, learned from short chunks (no prefetch past the end). */
   private readonly ends = new Map<string, number>();
@@ -80,6 +79,8 @@ export class LazyLoader {
             maxFilePages: deps.diskMaxFilePages,
           })
         : null;
+    // Writes run behind the response, in a queue of at most 10% of the memory budget (1–64 MB).
+    this.writes = this.disk ? new WriteQueue(this.disk, Math.min(64 * MB, Math.max(MB, this.maxMemoryBytes / 10))) : null;
   }
 
   /** The memory budget in bytes (`max_memory_mb`), for the readiness probe. */
@@ -135,9 +136,11 @@ export class LazyLoader {
 
   /**
    * Starts loading chunk `index` unless it is cached or already loading; not counted as a
-   * lookup. It stops when `signal` aborts and nobody else waits for it.
+   * lookup. It stops when `signal` aborts and nobody else waits for it. A no-op with caching
+   * off: there would be nowhere to keep the chunk.
    */
   prefetch<T>(source: ChunkSource<T>, index: number, signal?: AbortSignal): Promise<void> {
+    if (!this.memory) return Promise.resolve();
     const chunkSize = this.chunkSizeOf(source);
     const id = `${source.key}:${chunkSize}:${index}`;
     const end = this.ends.get(`${source.key}:${chunkSize}`);
@@ -167,36 +170,22 @@ export class LazyLoader {
     }
     const items = await this.loadFromSource(source, index, chunkSize, id, ctx.signal);
     const json = Buffer.from(JSON.stringify(items));
-    if (items.length < chunkSize) this.ends.set(`${source.key}:${chunkSize}`, index);
+    if (items.length < chunkSize) {
+      this.ends.set(`${source.key}:${chunkSize}`, index);
+      // Bounded like the recent reads: one entry per namespace, the oldest forgotten first.
+      if (this.ends.size > RECENT_SOURCES * 16) this.ends.delete(this.ends.keys().next().value!);
+    }
     if (!ctx.detached()) {
       // Room in the write queue first: a scan faster than the disk waits here, instead of
       // piling unwritten chunks up in memory.
-      if (this.disk) await this.writeRoom(json.length);
-      this.memory?.set(id, items, json.length);
-      if (this.disk) this.startWrite(id, json);
+      await this.writes?.room(json.length);
+      // Invalidated while it waited: the data may be outdated, so it is returned but not cached.
+      if (!ctx.detached()) {
+        this.memory?.set(id, items, json.length);
+        this.writes?.start(id, json);
+      }
     }
     return { id, index, items, sizeBytes: json.length, tier: 'source' };
-  }
-
-  /**
-   * Waits until `bytes` more fit in the disk write queue: 10% of the memory budget, 1–64 MB.
-   * Writes run behind the response; the bound keeps them from outgrowing memory.
-   */
-  private async writeRoom(bytes: number): Promise<void> {
-    const limit = Math.min(64 * MB, Math.max(MB, this.maxMemoryBytes / 10));
-    while (this.pendingWriteBytes + bytes > limit && this.pendingWrites.size > 0) {
-      await new Promise<void>((resolve) => this.writeWaiters.push(resolve));
-    }
-  }
-
-  private startWrite(id: string, json: Buffer): void {
-    this.pendingWriteBytes += json.length;
-    const w: Promise<void> = this.disk!.set(id, json).finally(() => {
-      this.pendingWrites.delete(w);
-      this.pendingWriteBytes -= json.length;
-      this.writeWaiters.shift()?.();
-    });
-    this.pendingWrites.add(w);
   }
 
   private async loadFromSource<T>(
@@ -302,7 +291,7 @@ export class LazyLoader {
 
   /** Waits for the disk writes started so far. */
   async flush(): Promise<void> {
-    while (this.pendingWrites.size > 0) await Promise.all([...this.pendingWrites]);
+    await this.writes?.flush();
   }
 
   /** Listens to every finished source load (for a load-time histogram). @returns unsubscribe. */
@@ -363,39 +352,7 @@ export class LazyLoader {
 
   /** The guide's metrics plus per-tier detail; every figure measured, `cache_hit_rate` ≤ 1. */
   getStats(): LazyLoaderStats {
-    const c = this.counters;
-    const m = this.memory;
-    const d = this.disk;
-    return {
-      total_chunks_loaded: c.sourceLoads,
-      total_pages_loaded: c.pagesLoaded,
-      total_streams: c.totalStreams,
-      cache_hits: m?.hits ?? 0,
-      disk_cache_hits: d?.hits ?? 0,
-      compression_savings: d?.compressionSavings ?? 0,
-      memory_usage_mb: process.memoryUsage.rss() / MB,
-      avg_chunk_load_time: c.sourceLoads ? c.chunkLoadSeconds / c.sourceLoads : 0,
-      avg_page_load_time: c.pagesLoaded ? c.pageSeconds / c.pagesLoaded : 0,
-      active_chunks: m?.entries ?? 0,
-      active_pages: c.activePages,
-      active_streams: c.activeStreams,
-      background_tasks: c.backgroundTasks,
-      disk_cache_size_mb: (d?.bytes ?? 0) / MB,
-      cache_hit_rate: c.lookups ? c.lookupHits / c.lookups : 0,
-      tiers: {
-        memory: { hits: m?.hits ?? 0, misses: m?.misses ?? 0, bytes: m?.bytes ?? 0, entries: m?.entries ?? 0, evictions: m?.evictions ?? 0 },
-        disk: {
-          hits: d?.hits ?? 0,
-          misses: d?.misses ?? 0,
-          bytes: d?.bytes ?? 0,
-          entries: d?.entries ?? 0,
-          evictions: d?.evictions ?? 0,
-          corrupt: d?.corrupt ?? 0,
-          write_errors: d?.writeErrors ?? 0,
-        },
-        source: { loads: c.sourceLoads, failures: c.sourceFailures, timeouts: c.sourceTimeouts, retries: c.sourceRetries },
-      },
-    };
+    return statsOf(this.counters, this.memory, this.disk);
   }
 
   /** Stops background work, finishes pending disk writes and closes the disk tier. */

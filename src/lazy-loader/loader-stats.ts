@@ -1,4 +1,8 @@
-import type { ChunkLoadEvent } from './lazy-loader.types.js';
+import type { ChunkLoadEvent, LazyLoaderStats } from './lazy-loader.types.js';
+import type { DiskTier } from './tiers/disk-tier.js';
+import type { MemoryTier } from './tiers/memory-tier.js';
+
+const MB = 1024 * 1024;
 
 /** The running counters behind `getStats()` that no tier owns. */
 export class LoaderCounters {
@@ -54,3 +58,37 @@ export class LoaderCounters {
 
 /** Seconds since `start` (a `performance.now()` reading). */
 export const secondsSince = (start: number): number => (performance.now() - start) / 1000;
+
+/** `getStats()`: the guide's keys from the counters and the tiers (a tier that is off counts zero). */
+export function statsOf(c: LoaderCounters, m: MemoryTier | null, d: DiskTier | null): LazyLoaderStats {
+  return {
+    total_chunks_loaded: c.sourceLoads,
+    total_pages_loaded: c.pagesLoaded,
+    total_streams: c.totalStreams,
+    cache_hits: m?.hits ?? 0,
+    disk_cache_hits: d?.hits ?? 0,
+    compression_savings: d?.compressionSavings ?? 0,
+    memory_usage_mb: process.memoryUsage.rss() / MB,
+    avg_chunk_load_time: c.sourceLoads ? c.chunkLoadSeconds / c.sourceLoads : 0,
+    avg_page_load_time: c.pagesLoaded ? c.pageSeconds / c.pagesLoaded : 0,
+    active_chunks: m?.entries ?? 0,
+    active_pages: c.activePages,
+    active_streams: c.activeStreams,
+    background_tasks: c.backgroundTasks,
+    disk_cache_size_mb: (d?.bytes ?? 0) / MB,
+    cache_hit_rate: c.lookups ? c.lookupHits / c.lookups : 0,
+    tiers: {
+      memory: { hits: m?.hits ?? 0, misses: m?.misses ?? 0, bytes: m?.bytes ?? 0, entries: m?.entries ?? 0, evictions: m?.evictions ?? 0 },
+      disk: {
+        hits: d?.hits ?? 0,
+        misses: d?.misses ?? 0,
+        bytes: d?.bytes ?? 0,
+        entries: d?.entries ?? 0,
+        evictions: d?.evictions ?? 0,
+        corrupt: d?.corrupt ?? 0,
+        write_errors: d?.writeErrors ?? 0,
+      },
+      source: { loads: c.sourceLoads, failures: c.sourceFailures, timeouts: c.sourceTimeouts, retries: c.sourceRetries },
+    },
+  };
+}

@@ -142,8 +142,9 @@ async function* background<T>(
         const p = loader.getChunk(source, r.value, { signal: opts.signal, allowStale: true });
         p.catch(() => undefined);
         if (consumerGone) {
+          // Nobody reads these any more: warm the cache up to the end of the data, not past it.
           const chunk = await p.catch(() => undefined);
-          if (!chunk || (untilShort && chunk.items.length < chunkSize)) return;
+          if (!chunk || chunk.items.length < chunkSize) return;
         } else {
           results.push(p);
           wake?.();

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { tempDir } from '../testing/temp-loader.js';
@@ -155,6 +155,28 @@ describe(DiskTier.name, () => {
     expect(await sut.get('a')).toBeUndefined();
     expect([sut.writeErrors, sut.misses]).toEqual([1, 1]);
     expect((await sut.health()).ok).toBe(false);
+  });
+
+  it('is a counted skip in a read-only directory, and still serves what it has', async () => {
+    if (process.getuid?.() === 0) {
+      console.warn('SKIPPED the read-only directory case of DiskTier: running as root, permissions do not apply');
+      return;
+    }
+    await sut.set('kept', json([1]));
+    sut.close();
+    for (const f of readdirSync(tmp.dir)) chmodSync(join(tmp.dir, f), 0o444);
+    chmodSync(tmp.dir, 0o555);
+    try {
+      sut = open();
+      await sut.set('new', json([2]));
+      expect(sut.writeErrors).toBe(1);
+      const kept = await sut.get('kept');
+      expect(kept === undefined || JSON.stringify(kept.items) === '[1]').toBe(true);
+      expect((await sut.health()).ok).toBe(false);
+    } finally {
+      chmodSync(tmp.dir, 0o755);
+      for (const f of readdirSync(tmp.dir)) chmodSync(join(tmp.dir, f), 0o644);
+    }
   });
 
   it('drops entries by key prefix', async () => {

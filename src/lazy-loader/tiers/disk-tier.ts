@@ -201,7 +201,7 @@ export class DiskTier {
       return this.corruptEntry(key);
     }
     try {
-      const json = await decodeChunk(row.codec, row.data);
+      const json = decodeChunk(row.codec, row.data);
       if (json.length !== row.raw_bytes) return this.corruptEntry(key);
       const items = JSON.parse(json.toString('utf8')) as unknown;
       if (!Array.isArray(items)) return this.corruptEntry(key);
