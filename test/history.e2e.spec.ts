@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HistoryRepository } from '../src/history/history.repository.js';
 import { HistoryService } from '../src/history/history.service.js';
 import type { HistoryRow } from '../src/history/history.types.js';
 import { historyRow } from './support/history-databases.js';
@@ -138,6 +139,7 @@ describe(`${HistoryService.name} over HTTP`, () => {
 
   it.each([
     ['page=0', 'page'],
+    ['page=1e12', 'page'],
     ['page_size=5000', 'page_size'],
     ['page_size=abc', 'page_size'],
     ['date_from=2026-13-45', 'date_from'],
@@ -164,5 +166,17 @@ describe(`${HistoryService.name} over HTTP`, () => {
   it('answers 422 on an unknown export format', async () => {
     const res = await request(t.app.getHttpServer()).get(`${URL_}/export?format=xml`).expect(422);
     expect(res.body.details[0].field).toBe('format');
+  });
+});
+
+describe(`${HistoryRepository.name} in the app`, () => {
+  it('is migrated before first use, answers ping, and closes the database when the app shuts down', async () => {
+    const t = await createTestApp();
+    const sut = t.app.get(HistoryRepository);
+    await expect(sut.ping()).resolves.toBeUndefined();
+    await t.app.get(HistoryService).record([historyRow(1)]);
+    expect(await sut.count({})).toBe(1);
+    await t.close();
+    await expect(sut.ping()).rejects.toThrow();
   });
 });

@@ -24,7 +24,8 @@ export class HistoryFilterDto {
 
 /** `GET /caption-history`. */
 export class HistoryPageQueryDto extends HistoryFilterDto {
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(Number.MAX_SAFE_INTEGER)
+  /** Capped so `(page - 1) * page_size` stays an exact integer. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1_000_000_000)
   page: number = 1;
 
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000)

@@ -69,7 +69,7 @@ export class HistoryController {
     const stream = new ResponseStream<HistoryRow>(req, res, {
       format: q.format,
       route: 'GET /caption-history/export',
-      chunkSize: 500,
+      chunkSize: 200,
       compress: true,
       csvColumns: CSV_COLUMNS,
       headers: { 'Content-Disposition': `attachment; filename="caption-history.${q.format}"` },
