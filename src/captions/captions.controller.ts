@@ -13,6 +13,10 @@ import { StreamCaptionsQuery } from './dto/stream-captions-query.dto.js';
 export class CaptionsController {
   constructor(private readonly captions: CaptionsService) {}
 
+  /**
+   * `variation_count` captions with their scores. A repeated identical request within the cache TTL
+   * is served from the lazy loader's tiers (`cache_hit: true`); `Cache-Control: no-cache` drafts anew.
+   */
   @Post('captions')
   @HttpCode(200)
   generate(
@@ -28,7 +32,13 @@ export class CaptionsController {
     return this.captions.generate(body, { signal: left.signal, bypassCache: /\bno-cache\b/i.test(cacheControl ?? '') });
   }
 
+  /**
+   * `variations` captions as they are drafted, in the guide's item shape: a JSON array (default),
+   * NDJSON or SSE chosen by `Accept`; gzip or br only when `enable_compression` and
+   * `Accept-Encoding` allow it. A failure after the first byte ends the stream with an error item.
+   */
   @Post('stream-captions')
+  @HttpCode(200)
   @ApiStreamedResponse({
     item: CaptionStreamItem,
     formats: ['json', 'ndjson', 'sse'],

@@ -5,6 +5,7 @@ import type { ChunkSource } from '../lazy-loader/lazy-loader.types.js';
 import type { CaptionGenerationRequest } from './dto/caption-generation-request.dto.js';
 import type { CaptionVariation } from './dto/caption-generation-response.dto.js';
 import type { CaptionEngine } from './engine/caption-engine.js';
+import { canonicalJson } from './engine/seeded-random.js';
 
 /** Variations per chunk: small, so the first streamed item waits for a few drafts only. */
 export const VARIATION_CHUNK_SIZE = 5;
@@ -15,7 +16,7 @@ export const CAPTIONS_KEY_PREFIX = 'captions:';
 /** Identifies what the variations depend on: the engine, every request field except the count, and the count. */
 export function variationKey(engineName: string, request: CaptionGenerationRequest, count: number): string {
   const { variation_count: _ignored, ...fields } = request;
-  const digest = createHash('sha256').update(JSON.stringify(fields)).digest('base64url').slice(0, 32);
+  const digest = createHash('sha256').update(canonicalJson(fields)).digest('base64url').slice(0, 32);
   return `${CAPTIONS_KEY_PREFIX}${engineName}:${digest}:${count}`;
 }
 
@@ -31,26 +32,34 @@ export function variationSource(
   count: number,
   onGenerated: (variations: CaptionVariation[]) => Promise<void>,
 ): ChunkSource<CaptionVariation> {
+  // Drafting is CPU work on one thread: chunks the loader prefetches are drafted one after the
+  // other, in the order asked, so chunk 0 is never slowed by chunks drafted ahead of the reader.
+  let previous: Promise<unknown> = Promise.resolve();
+  const draftChunk = async (index: number, chunkSize: number, signal: AbortSignal): Promise<CaptionVariation[]> => {
+    const items: CaptionVariation[] = [];
+    try {
+      for (let i = index * chunkSize; i < Math.min(count, (index + 1) * chunkSize); i++) {
+        // Let the event loop serve the socket (and notice a client that left) between drafts.
+        await yieldToLoop();
+        signal.throwIfAborted();
+        items.push(engine.generate(request, i));
+        captionGenerations.inc({ engine: engine.name });
+      }
+    } catch (err) {
+      // Drafts made before a cancellation are still stored: every generated variation is.
+      if (items.length > 0) await onGenerated(items).catch(() => undefined);
+      throw err;
+    }
+    if (items.length > 0) await onGenerated(items);
+    return items;
+  };
   return {
     key: variationKey(engine.name, request, count),
     chunkSize: VARIATION_CHUNK_SIZE,
-    async loadChunk(index, { chunkSize, signal }) {
-      const items: CaptionVariation[] = [];
-      try {
-        for (let i = index * chunkSize; i < Math.min(count, (index + 1) * chunkSize); i++) {
-          // Let the event loop serve the socket (and notice a client that left) between drafts.
-          await yieldToLoop();
-          signal.throwIfAborted();
-          items.push(engine.generate(request, i));
-          captionGenerations.inc({ engine: engine.name });
-        }
-      } catch (err) {
-        // Drafts made before a cancellation are still stored: every generated variation is.
-        if (items.length > 0) await onGenerated(items).catch(() => undefined);
-        throw err;
-      }
-      if (items.length > 0) await onGenerated(items);
-      return items;
+    loadChunk(index, { chunkSize, signal }) {
+      const turn = previous.then(() => draftChunk(index, chunkSize, signal));
+      previous = turn.catch(() => undefined);
+      return turn;
     },
   };
 }
