@@ -18,7 +18,7 @@ const captionRequest = (i: number) => ({
   content_description: `Product ${i}: handmade ceramic mug, ${i % 7 === 0 ? 'matte black' : 'glazed ocean blue'}, 350 ml, dishwasher safe`,
   style: STYLES[i % STYLES.length],
   hashtag_count: 10,
-  variation_count: 3,
+  variation_count: 1,
   request_id: `sku-${i}`,
 });
 
@@ -54,6 +54,8 @@ async function startServer(): Promise<Server> {
       BODY_LIMIT_BYTES: String(16 * 1024 * 1024),
       RATE_LIMIT_MAX: '100000',
       SHUTDOWN_DELAY_MS: '0',
+      // An NDJSON upload is read at processing speed: 100,000 lines take longer than the default 120 s.
+      REQUEST_TIMEOUT_MS: '1800000',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -71,8 +73,10 @@ async function startServer(): Promise<Server> {
     base,
     peakRssMb: () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024,
     async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      if (child.exitCode === null) {
+        child.kill('SIGKILL');
+        await new Promise((r) => child.once('exit', r));
+      }
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -86,6 +90,8 @@ interface Run {
 
 /** Posts a body (written with backpressure while the response is read) and counts result lines. */
 function postBatch(url: string, contentType: string, body: () => Generator<string>): Promise<Run> {
+  // The body is made before the clock starts: what is timed is the server, not this client.
+  const parts = [...body()][Symbol.iterator]();
   const started = performance.now();
   return new Promise((resolve, reject) => {
     let firstMs = -1;
@@ -99,7 +105,6 @@ function postBatch(url: string, contentType: string, body: () => Generator<strin
       res.on('end', () => resolve({ firstMs, totalMs: performance.now() - started, lines }));
     });
     req.on('error', reject);
-    const parts = body();
     const write = () => {
       for (let next = parts.next(); !next.done; next = parts.next()) {
         if (!req.write(next.value)) return void req.once('drain', write);
@@ -111,9 +116,7 @@ function postBatch(url: string, contentType: string, body: () => Generator<strin
 }
 
 function* jsonBody(n: number): Generator<string> {
-  yield '{"max_concurrent":10,"requests":[';
-  for (let i = 0; i < n; i++) yield `${i ? ',' : ''}${JSON.stringify(captionRequest(i))}`;
-  yield ']}';
+  yield JSON.stringify({ max_concurrent: 10, requests: Array.from({ length: n }, (_, i) => captionRequest(i)) });
 }
 
 function* ndjsonBody(n: number): Generator<string> {
@@ -141,10 +144,17 @@ it('batch', async () => {
   const rows: Array<[string, string, string, string]> = [];
   const fmt = (n: number, d = 1) => n.toFixed(d);
 
+  const log = (msg: string) => process.stderr.write(`[bench batch] ${msg}\n`);
+  log(`engine alone: ${fmt(engineRate, 0)} items/s`);
   let server = await startServer();
-  await postBatch(`${server.base}/batch-process`, 'application/json', () => jsonBody(200)); // warm-up
-  const json = await postBatch(`${server.base}/batch-process?chunk_size=100`, 'application/json', () => jsonBody(10_000));
-  await server.stop();
+  let json: Run;
+  try {
+    await postBatch(`${server.base}/batch-process`, 'application/json', () => jsonBody(200)); // warm-up
+    json = await postBatch(`${server.base}/batch-process?chunk_size=100`, 'application/json', () => jsonBody(10_000));
+  } finally {
+    await server.stop();
+  }
+  log(`10k JSON: ${fmt(json.totalMs / 1000, 1)} s`);
   if (json.lines !== 10_001) throw new Error(`expected 10,001 lines, got ${json.lines}`);
   const apiRate = 10_000 / (json.totalMs / 1000);
   rows.push(['10k JSON batch: items/s', fmt(apiRate, 0), `engine alone ${fmt(engineRate, 0)}/s`, fmt(apiRate / engineRate, 2)]);
@@ -154,11 +164,17 @@ it('batch', async () => {
   const rss: number[] = [];
   for (const n of [10_000, 100_000]) {
     server = await startServer();
-    const run = await postBatch(`${server.base}/batch-process?chunk_size=500`, 'application/x-ndjson', () => ndjsonBody(n));
-    rss.push(server.peakRssMb());
-    await server.stop();
+    let run: Run;
+    try {
+      run = await postBatch(`${server.base}/batch-process?chunk_size=500`, 'application/x-ndjson', () => ndjsonBody(n));
+      rss.push(server.peakRssMb());
+    } finally {
+      await server.stop();
+    }
+    log(`${n / 1000}k NDJSON: ${fmt(run.totalMs / 1000, 1)} s, peak RSS ${fmt(rss.at(-1)!)} MB`);
     if (run.lines !== n + 1) throw new Error(`expected ${n + 1} lines, got ${run.lines}`);
     rows.push([`${n / 1000}k NDJSON upload: items/s`, fmt(n / (run.totalMs / 1000), 0), `engine alone ${fmt(engineRate, 0)}/s`, fmt(n / (run.totalMs / 1000) / engineRate, 2)]);
+    rows.push([`${n / 1000}k NDJSON upload: first result (ms)`, fmt(run.firstMs), 'goal 100 ms', fmt(run.firstMs / 100, 2)]);
   }
   rows.push(['server peak RSS, 10k NDJSON (MB)', fmt(rss[0]!), '—', '—']);
   rows.push(['server peak RSS, 100k NDJSON (MB)', fmt(rss[1]!), `10k: ${fmt(rss[0]!)} MB (goal ≤ 1.3×)`, fmt(rss[1]! / rss[0]!, 2)]);

@@ -20,14 +20,21 @@ const PLAIN_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /**
  * Validates a plain body as the global pipe would (the batch route reads its body itself, since
- * an NDJSON upload has none for the pipe to see).
+ * an NDJSON upload has none for the pipe to see). Fields in `asIs` are validated but not copied
+ * through class-transformer: deep-copying 10,000 batch requests would delay the first result.
  * @throws ApiError 422 naming every bad field.
  */
-export function validateBody<T extends object>(cls: ClassConstructor<T>, plain: unknown): T {
+export function validateBody<T extends object>(cls: ClassConstructor<T>, plain: unknown, asIs: string[] = []): T {
   if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) {
     throw ApiError.invalid('body', 'must be a JSON object');
   }
-  const instance = plainToInstance(cls, plain);
+  const shallow: Record<string, unknown> = { ...plain };
+  const kept: Record<string, unknown> = {};
+  for (const field of asIs) {
+    if (field in shallow) kept[field] = shallow[field];
+    delete shallow[field];
+  }
+  const instance = Object.assign(plainToInstance(cls, shallow), kept);
   const errors = validateSync(instance, RULES);
   if (errors.length > 0) throw validationException(errors);
   return instance;

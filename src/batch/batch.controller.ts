@@ -1,5 +1,5 @@
 import { Body, Controller, Headers, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiResponse, getSchemaPath } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiHeader, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { filter, map } from 'rxjs';
 import { BodyMediaTypes } from '../common/http/body-media-type.guard.js';
@@ -24,6 +24,7 @@ function sseEventOf(sent: Sent): string {
   return 'result';
 }
 
+@ApiTags('batch')
 @Controller()
 export class BatchController {
   constructor(private readonly batch: BatchService) {}
@@ -49,6 +50,7 @@ export class BatchController {
     sse: '`event: result` per item, `event: progress` (BatchProgressDto) per chunk, `event: done` with the BatchSummaryDto',
   })
   @ApiResponse({ status: 409, description: '`conflict`: a request with this Idempotency-Key is still running', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replays a finished batch with the same body; 422 with another body; 409 while it runs' })
   async process(
     @Req() req: Request,
     @Res() res: Response,

@@ -25,7 +25,7 @@ export type BatchJob =
       inputs: AsyncIterable<BatchInput<CaptionGenerationRequest>>;
       idempotency?: { key: string; fingerprint: () => string };
     }
-  | { kind: 'replay'; chunkSize: number; results: string };
+  | { kind: 'replay'; results: string };
 
 const BATCH_OPTION_FIELDS = ['batch_id', 'parallel_processing', 'max_concurrent', 'quality_threshold'] as const;
 
@@ -53,7 +53,7 @@ export class BatchService {
     for (const field of BATCH_OPTION_FIELDS) {
       if (query[field] !== undefined) throw ApiError.invalid(field, 'goes in the JSON body, not the query, for a JSON batch');
     }
-    const batch = validateBody(BatchCaptionRequest, body);
+    const batch = validateBody(BatchCaptionRequest, body, ['requests']);
     const max = this.config.batch.maxRequests;
     if (batch.requests.length > max) throw ApiError.invalid('requests', `must contain no more than ${max} elements`);
     assertUniqueRequestIds(batch.requests);
@@ -67,7 +67,7 @@ export class BatchService {
     if (key === undefined) return job;
     const fingerprint = Fingerprint.of(JSON.stringify(body));
     const claim = await this.idempotency.claim(key, fingerprint);
-    if (claim.kind === 'finished') return { kind: 'replay', chunkSize: query.chunk_size, results: claim.results };
+    if (claim.kind === 'finished') return { kind: 'replay', results: claim.results };
     return { ...job, idempotency: { key, fingerprint: () => fingerprint } };
   }
 
@@ -90,10 +90,11 @@ export class BatchService {
       const claim = await this.idempotency.claim(key);
       if (claim.kind === 'finished') {
         IdempotencyStore.match(claim.fingerprint, await hashAll(body, fingerprint));
-        return { kind: 'replay', chunkSize: query.chunk_size, results: claim.results };
+        return { kind: 'replay', results: claim.results };
       }
     }
-    const lines = readNdjsonLines(hashing(body, fingerprint), {
+    // Hashed only when a key needs it.
+    const lines = readNdjsonLines(key === undefined ? body : hashing(body, fingerprint), {
       maxLines: this.config.batch.maxNdjsonLines,
       maxLineBytes: this.config.server.bodyLimitBytes,
     });
