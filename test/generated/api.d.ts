@@ -100,6 +100,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * `variation_count` captions with their scores. A repeated identical request within the cache TTL
+         *     is served from the lazy loader's tiers (`cache_hit: true`); `Cache-Control: no-cache` drafts anew.
+         */
         post: operations["CaptionsController_generate"];
         delete?: never;
         options?: never;
@@ -191,6 +195,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * `variations` captions as they are drafted, in the guide's item shape: a JSON array (default),
+         *     NDJSON or SSE chosen by `Accept`; gzip or br only when `enable_compression` and
+         *     `Accept-Encoding` allow it. A failure after the first byte ends the stream with an error item.
+         */
         post: operations["CaptionsController_stream"];
         delete?: never;
         options?: never;
@@ -220,20 +229,21 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         BatchCaptionRequest: {
-            /** @description Made up (a UUID) when absent. */
+            /** @description Made up (a UUID) when absent */
             batch_id?: string;
             /** @default 10 */
             max_concurrent?: number;
             /**
-             * @description false: one generation at a time.
+             * @description false: one generation at a time
              * @default true
              */
             parallel_processing?: boolean;
             /**
-             * @description 0–1 against `quality_score / 100`.
+             * @description Against quality_score / 100; below it an item is regenerated
              * @default 0.7
              */
             quality_threshold?: number;
+            /** @description CaptionGenerationRequest objects, 1 to BATCH_MAX_REQUESTS (default 1000); each validated on its own */
             requests: components["schemas"]["CaptionGenerationRequest"][];
         };
         BatchItemDto: {
@@ -628,14 +638,21 @@ export interface operations {
     BatchController_process: {
         parameters: {
             query?: {
+                /** @description Results per write and per SSE progress event */
                 chunk_size?: number;
+                /** @description NDJSON uploads only */
                 batch_id?: string;
+                /** @description NDJSON uploads only (default true) */
                 parallel_processing?: boolean;
+                /** @description NDJSON uploads only (default 10) */
                 max_concurrent?: number;
+                /** @description NDJSON uploads only (default 0.7) */
                 quality_threshold?: number;
             };
             header?: {
                 "idempotency-key"?: string;
+                /** @description Replays a finished batch with the same body; 422 with another body; 409 while it runs */
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -870,6 +887,7 @@ export interface operations {
     HistoryController_list: {
         parameters: {
             query?: {
+                /** @description Capped so `(page - 1) * page_size` stays an exact integer. */
                 page?: number;
                 page_size?: number;
                 /** @description Opaque, from `next_cursor`/`prev_cursor`; when given, `page` is not used. */
