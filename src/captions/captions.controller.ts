@@ -19,17 +19,23 @@ export class CaptionsController {
    */
   @Post('captions')
   @HttpCode(200)
-  generate(
+  async generate(
     @Body() body: CaptionGenerationRequest,
     @Headers('cache-control') cacheControl: string | undefined,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<CaptionGenerationResponse> {
+  ): Promise<CaptionGenerationResponse | undefined> {
     // A client that leaves stops the drafting of variations it will never read.
     const left = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) left.abort();
     });
-    return this.captions.generate(body, { signal: left.signal, bypassCache: /\bno-cache\b/i.test(cacheControl ?? '') });
+    try {
+      return await this.captions.generate(body, { signal: left.signal, bypassCache: /\bno-cache\b/i.test(cacheControl ?? '') });
+    } catch (err) {
+      // Nobody is listening any more: not an error of ours, so nothing to answer or log.
+      if (left.signal.aborted) return undefined;
+      throw err;
+    }
   }
 
   /**

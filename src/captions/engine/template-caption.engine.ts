@@ -113,10 +113,12 @@ export class TemplateCaptionEngine extends CaptionEngine {
     const offset = new SeededRandom(seed, 'structure').int(style.structures.length);
     const structure = style.structures[(offset + index) % style.structures.length]!;
     const emojis = new EmojiSlot(request.include_emojis, style, analysis.topicEmojis, rng);
-    // A structure comes back every `structures.length` variations: its wording then rotates, so
-    // variations stay distinct. Candidates of one variation vary the emojis, CTA and extra lines.
+    // Wording rotates with the variation, and once more per round of structures, so consecutive
+    // variations use different lines and a structure that comes back (i and i + 10) is worded
+    // differently: its picks move by 11, and no bank has 11 entries. Candidates vary emojis, CTA and extras.
     const round = Math.floor((offset + index) / style.structures.length);
-    const pickWord = (slot: string, options: string[]) => options[(new SeededRandom(seed, slot).int(options.length) + round) % options.length]!;
+    const pickWord = (slot: string, options: string[]) =>
+      options[(new SeededRandom(seed, slot).int(options.length) + index + round) % options.length]!;
     const fill = (template: string) => renderTemplate(template, analysis, style, pickWord, emojis);
 
     // The core is rendered first and always holds an emoji when they are on: other lines may be dropped.
