@@ -1,6 +1,6 @@
 import { Controller, Get, Param } from '@nestjs/common';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LazyLoaderService } from '../src/lazy-loader/lazy-loader.service.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
@@ -19,7 +19,8 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    const labelPart = line.slice(name.length).split(' ')[0]!;
+    const rest = line.slice(name.length);
+    const labelPart = rest.startsWith('{') ? rest.slice(0, rest.indexOf('}') + 1) : '';
     if (wanted.every((w) => labelPart.includes(w))) return Number(line.split(' ').at(-1));
   }
   return undefined;
@@ -72,5 +73,27 @@ describe('GET /metrics (e2e)', () => {
     expect(sample(text, 'lazy_loader_cache_evictions_total', { tier: 'disk' })).toBe(0);
     expect(sample(text, 'lazy_loader_chunk_load_duration_seconds_count', { outcome: 'ok' })).toBeGreaterThanOrEqual(2);
     expect(text).toContain('# TYPE lazy_loader_chunk_load_duration_seconds histogram');
+  });
+
+  it('counts caption generations by engine, batch items by outcome and stream endings after real traffic', async () => {
+    const key = { 'X-API-Key': 'k' };
+    const before = (await http().get('/metrics')).text;
+    const generated = (t: string) => sample(t, 'caption_generations_total', { engine: 'template-engine@1.0.0' }) ?? 0;
+    await http().post(`${P}/captions`).set(key).send({ content_description: 'Lavender fields at golden hour', variation_count: 3, request_id: 'metrics-1' }).expect(200);
+    await http()
+      .post(`${P}/batch-process`)
+      .set(key)
+      .send({ requests: [{ content_description: 'Snowy cabin with a crackling fire' }, { content_description: 'no' }] })
+      .expect(200);
+    await http().post(`${P}/stream-captions?variations=2`).set(key).send({ content_description: 'Street tacos at midnight' }).expect(200);
+    // A stream is counted when its socket closes, which the server sees just after the client read the end.
+    await vi.waitFor(async () => {
+      const text = (await http().get('/metrics').expect(200)).text;
+      expect(generated(text) - generated(before)).toBeGreaterThanOrEqual(3);
+      expect(sample(text, 'batch_items_total', { outcome: 'failed' })).toBeGreaterThanOrEqual(1);
+      expect(text).toMatch(/batch_items_total\{outcome="(succeeded|below_threshold)"\} [1-9]/);
+      expect(sample(text, 'http_streams_ended_total', { route: 'POST /stream-captions', outcome: 'completed' })).toBe(1);
+      expect(sample(text, 'http_server_request_duration_seconds_count', { method: 'POST', route: `${P}/batch-process`, status_class: '2xx' })).toBe(1);
+    });
   });
 });
