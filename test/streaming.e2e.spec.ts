@@ -1,5 +1,6 @@
 import { Controller, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { getEventListeners } from 'node:events';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync, brotliDecompressSync } from 'node:zlib';
@@ -52,6 +53,24 @@ class StreamTestController {
       }
     }
     await stream.send(rows());
+  }
+
+  @Post('waits')
+  async waits(@Req() req: Request, @Res() res: Response) {
+    const stream = new ResponseStream<Record<string, unknown>>(req, res, { format: 'ndjson', route: 'test' });
+    const listeners = () => ({ drain: res.listenerCount('drain'), abort: getEventListeners(stream.signal, 'abort').length });
+    const items$ = new Observable<Record<string, unknown>>((sub) => {
+      void (async () => {
+        while (!res.writableNeedDrain) sub.next({ pad: 'x'.repeat(10_000) });
+        const before = listeners();
+        const waits = Array.from({ length: 30 }, () => stream.ready());
+        const during = listeners();
+        await Promise.all(waits);
+        sub.next({ before, during, after: listeners() });
+        sub.complete();
+      })();
+    });
+    await stream.send(items$);
   }
 
   @Post('csv')
@@ -168,6 +187,14 @@ describe(ResponseStream.name, () => {
     controller.abort();
     await new Promise((r) => setTimeout(r, 100));
     expect(produced.returned).toBe(true);
+  });
+
+  it('shares one wait among concurrent ready() calls and leaves no listener behind', async () => {
+    const text = await (await post('waits', { 'accept-encoding': 'identity' })).text();
+    const { before, during, after } = JSON.parse(text.trim().split('\n').at(-1)!);
+    expect(during.drain).toBe(before.drain + 1);
+    expect(during.abort).toBeLessThanOrEqual(before.abort + 1);
+    expect(after).toEqual(before);
   });
 
   it('writes RFC 4180 CSV with a header row', async () => {

@@ -1,5 +1,18 @@
 import { Module } from '@nestjs/common';
+import { CaptionsModule } from '../captions/captions.module.js';
+import { HistoryModule } from '../history/history.module.js';
+import { BatchController } from './batch.controller.js';
+import { BatchGenerator } from './batch.generator.js';
+import { BatchService } from './batch.service.js';
+import { IdempotencyStore } from './idempotency.store.js';
 
-/** Batch: wired now so the shape of the service is visible; its routes land with their issue. */
-@Module({})
+/**
+ * Batch processing (`POST /batch-process`): uses the captions module's service and engine to
+ * generate and the history module to record. Exports nothing.
+ */
+@Module({
+  imports: [CaptionsModule, HistoryModule],
+  controllers: [BatchController],
+  providers: [BatchService, BatchGenerator, IdempotencyStore],
+})
 export class BatchModule {}

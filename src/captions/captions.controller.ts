@@ -1,6 +1,6 @@
 import { Body, Controller, Headers, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiProduces } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { ApiStreamedResponse } from '../common/openapi/api-streamed-response.decorator.js';
 import { negotiateFormat } from '../common/streaming/negotiation.js';
 import { ResponseStream } from '../common/streaming/response-stream.js';
 import { CaptionsService } from './captions.service.js';
@@ -45,8 +45,12 @@ export class CaptionsController {
    */
   @Post('stream-captions')
   @HttpCode(200)
-  @ApiProduces('application/json', 'application/x-ndjson', 'text/event-stream')
-  @ApiOkResponse({ type: CaptionStreamItem, isArray: true, description: 'One item per variation, streamed' })
+  @ApiStreamedResponse({
+    item: CaptionStreamItem,
+    formats: ['json', 'ndjson', 'sse'],
+    description: 'The variations as they are made, `chunk_size` per write.',
+    sse: '`event: variation` per item, then `event: done` with `{count, processing_time}`',
+  })
   async stream(
     @Body() body: CaptionGenerationRequest,
     @Query() query: StreamCaptionsQuery,

@@ -100,6 +100,10 @@ function openSqlite(file: string, options: HistoryDatabaseOptions): HistoryDatab
 
 function openPostgres(url: string, options: HistoryDatabaseOptions): HistoryDatabaseHandle {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // An idle client whose connection dies (database restart, network cut) is reported here; with no
+  // listener the pool's 'error' event would crash the process. The pool drops that client, the next
+  // query opens a new connection, and the readiness probe reports the outage meanwhile.
+  pool.on('error', () => undefined);
   const schema = options.schema;
   if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`bad schema name ${schema}`);
   const db = new Kysely<HistoryDatabase>({

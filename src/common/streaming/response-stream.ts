@@ -51,13 +51,10 @@ export class ResponseStream<T> {
   private ended = false;
   private outcome: StreamOutcome = 'completed';
   private settle?: () => void;
+  private drained?: Promise<void>;
 
   /** Aborted when the client disconnects or the server shuts down. */
   readonly signal = this.controller.signal;
-  /** Settles once, on abort: `ready()` races it without adding a listener per call. */
-  private readonly aborted = new Promise<void>((resolve) =>
-    this.controller.signal.addEventListener('abort', () => resolve(), { once: true }),
-  );
   /** What was actually sent: `identity` unless the body is compressed. */
   readonly encoding: ContentEncoding;
 
@@ -109,10 +106,20 @@ export class ResponseStream<T> {
     return open.size;
   }
 
-  /** Resolves when the client can take more: await it before producing the next item. */
+  /**
+   * Resolves when the client can take more (or the stream ended): await it before producing the
+   * next item. Concurrent callers share one wait, and nothing stays attached to the socket or the
+   * signal afterwards, however many times a long stream waits.
+   */
   async ready(): Promise<void> {
     if (this.ended || !this.out.writableNeedDrain) return;
-    await Promise.race([once(this.out, 'drain'), this.aborted]);
+    this.drained ??= once(this.out, 'drain', { signal: this.signal })
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => (this.drained = undefined));
+    await this.drained;
   }
 
   /** Writes every item of `source`, then the closing frame. Never rejects. */

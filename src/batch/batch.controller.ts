@@ -1,0 +1,89 @@
+import { Body, Controller, Headers, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiConsumes, ApiHeader, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { filter, map } from 'rxjs';
+import { BodyMediaTypes } from '../common/http/body-media-type.guard.js';
+import { ApiStreamedResponse } from '../common/openapi/api-streamed-response.decorator.js';
+import { negotiateFormat } from '../common/streaming/negotiation.js';
+import { ResponseStream } from '../common/streaming/response-stream.js';
+import type { BatchItem, BatchProgress, BatchSummary } from './batch-item.js';
+import { BatchService } from './batch.service.js';
+import { BatchCaptionRequest, BatchQuery } from './dto/batch-caption-request.dto.js';
+import { BatchItemDto, BatchProgressDto, BatchSummaryDto } from './dto/batch-result.dto.js';
+import { IdempotencyStore } from './idempotency.store.js';
+
+type Sent = BatchItem | BatchProgress | BatchSummary;
+
+const ROUTE = 'POST /batch-process';
+const NDJSON = 'application/x-ndjson';
+
+/** SSE event names: each result is a `result`, each chunk a `progress`, the summary is `done`. */
+function sseEventOf(sent: Sent): string {
+  if ('batch_id' in sent) return 'done';
+  if ('elapsed' in sent) return 'progress';
+  return 'result';
+}
+
+@ApiTags('batch')
+@Controller()
+export class BatchController {
+  constructor(private readonly batch: BatchService) {}
+
+  /**
+   * The guide's `POST /batch-process`: a JSON `BatchCaptionRequest`, or an NDJSON upload of caption
+   * requests (batch options in the query). Results stream as they finish in the `Accept` format:
+   * a JSON array (default), NDJSON, or SSE with `progress` events per chunk and a `done` event.
+   */
+  @Post('batch-process')
+  @BodyMediaTypes('application/json', NDJSON)
+  @ApiConsumes('application/json', NDJSON)
+  @ApiBody({
+    description: 'application/json: a `BatchCaptionRequest`; application/x-ndjson: one `CaptionGenerationRequest` per line (batch options in the query)',
+    schema: { oneOf: [{ $ref: getSchemaPath(BatchCaptionRequest) }, { type: 'string', description: 'NDJSON lines' }] },
+  })
+  @ApiStreamedResponse({
+    item: BatchItemDto,
+    closing: BatchSummaryDto,
+    extraModels: [BatchCaptionRequest, BatchProgressDto],
+    formats: ['json', 'ndjson', 'sse'],
+    description: 'Results as they finish (a failed item never stops the others), then a `BatchSummaryDto`.',
+    sse: '`event: result` per item, `event: progress` (BatchProgressDto) per chunk, `event: done` with the BatchSummaryDto',
+  })
+  @ApiResponse({ status: 409, description: '`conflict`: a request with this Idempotency-Key is still running', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replays a finished batch with the same body; 422 with another body; 409 while it runs' })
+  async process(
+    @Req() req: Request,
+    @Res() res: Response,
+    @Query() query: BatchQuery,
+    @Body() body: unknown,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<void> {
+    const format = negotiateFormat(req, ['json', 'ndjson', 'sse']);
+    const key = IdempotencyStore.validKey(idempotencyKey);
+    const isNdjson = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === NDJSON;
+    const job = isNdjson ? await this.batch.prepareNdjson(req, query, key) : await this.batch.prepareJson(body, query, key);
+
+    const headers: Record<string, string> = { 'X-Streaming': 'true', 'X-Chunk-Size': String(query.chunk_size) };
+    if (job.kind === 'replay') headers['Idempotent-Replayed'] = 'true';
+    else {
+      headers['X-Batch-Id'] = job.options.batchId;
+      if (job.total !== null) headers['X-Batch-Size'] = String(job.total);
+    }
+    const stream = new ResponseStream<Sent>(req, res, {
+      format,
+      route: ROUTE,
+      chunkSize: query.chunk_size,
+      compress: true,
+      headers,
+      sseEvent: sseEventOf,
+      // The summary is sent as the `done` event itself.
+      sseDone: () => undefined,
+    });
+    const sent$ = this.batch.run(job, { signal: stream.signal, ready: () => stream.ready() }).pipe(
+      // Progress is an SSE event; a JSON array or NDJSON holds results and the summary only.
+      filter((out) => format === 'sse' || out.kind !== 'progress'),
+      map((out): Sent => (out.kind === 'item' ? out.item : out.kind === 'progress' ? out.progress : out.summary)),
+    );
+    await stream.send(sent$);
+  }
+}

@@ -1,0 +1,75 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
+import { ArrayNotEmpty, IsArray, IsBoolean, IsInt, IsNumber, IsOptional, Matches, Max, Min } from 'class-validator';
+import { CaptionGenerationRequest } from '../../captions/dto/caption-generation-request.dto.js';
+
+const PLAIN_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+const PLAIN_ID_MESSAGE = '$property must be 1–64 characters of A-Z, a-z, 0-9, _, . or -';
+
+/**
+ * The guide's `BatchCaptionRequest` (API.md, Batch), sent as a JSON body. Each element of
+ * `requests` is a `CaptionGenerationRequest`, validated one by one as the batch runs: a bad element
+ * is a failed item, not a failed batch. The upper bound of `requests` is `BATCH_MAX_REQUESTS`,
+ * checked by the service (decorators cannot read configuration).
+ */
+export class BatchCaptionRequest {
+  @ApiProperty({ description: 'CaptionGenerationRequest objects, 1 to BATCH_MAX_REQUESTS (default 1000); each validated on its own', type: () => [CaptionGenerationRequest], minItems: 1 })
+  @IsArray() @ArrayNotEmpty()
+  requests!: unknown[];
+
+  /** Made up (a UUID) when absent. */
+  @ApiPropertyOptional({ description: 'Made up (a UUID) when absent', pattern: '^[A-Za-z0-9_.-]{1,64}$' })
+  @IsOptional() @Matches(PLAIN_ID, { message: PLAIN_ID_MESSAGE })
+  batch_id?: string;
+
+  /** false: one generation at a time. */
+  @ApiPropertyOptional({ default: true, description: 'false: one generation at a time' })
+  @IsBoolean()
+  parallel_processing: boolean = true;
+
+  @ApiPropertyOptional({ default: 10, minimum: 1, maximum: 50 })
+  @IsInt() @Min(1) @Max(50)
+  max_concurrent: number = 10;
+
+  /** 0–1 against `quality_score / 100`. */
+  @ApiPropertyOptional({ default: 0.7, minimum: 0, maximum: 1, description: 'Against quality_score / 100; below it an item is regenerated' })
+  @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(1)
+  quality_threshold: number = 0.7;
+}
+
+const toBoolean = ({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value);
+
+/**
+ * Query of `POST /batch-process`. `chunk_size` applies to every body; the batch options go here only
+ * for an NDJSON upload (whose lines are all requests), and in the body for a JSON batch.
+ */
+export class BatchQuery {
+  @ApiPropertyOptional({ default: 100, minimum: 10, maximum: 1000, description: 'Results per write and per SSE progress event' })
+  @Type(() => Number) @IsInt() @Min(10) @Max(1000)
+  chunk_size: number = 100;
+
+  @ApiPropertyOptional({ description: 'NDJSON uploads only' })
+  @IsOptional() @Matches(PLAIN_ID, { message: PLAIN_ID_MESSAGE })
+  batch_id?: string;
+
+  // Only the words true/false: "yes" or "1" are a 422, not a silent guess.
+  @ApiPropertyOptional({ description: 'NDJSON uploads only (default true)' })
+  @IsOptional() @Transform(toBoolean) @IsBoolean()
+  parallel_processing?: boolean;
+
+  @ApiPropertyOptional({ description: 'NDJSON uploads only (default 10)', minimum: 1, maximum: 50 })
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(50)
+  max_concurrent?: number;
+
+  @ApiPropertyOptional({ description: 'NDJSON uploads only (default 0.7)', minimum: 0, maximum: 1 })
+  @IsOptional() @Type(() => Number) @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(1)
+  quality_threshold?: number;
+}
+
+/** The batch's options, wherever they came from. */
+export interface BatchOptions {
+  batchId: string;
+  chunkSize: number;
+  concurrency: number;
+  qualityThreshold: number;
+}

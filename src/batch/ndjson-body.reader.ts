@@ -1,0 +1,86 @@
+import type { Readable } from 'node:stream';
+import { ApiError } from '../common/errors/api-error.js';
+
+/** One line of an NDJSON upload: its parsed value, or why it could not be read. */
+export type NdjsonLine =
+  | { index: number; value: unknown }
+  | { index: number; error: { code: 'malformed_json' | 'payload_too_large'; message: string } };
+
+export interface NdjsonReadOptions {
+  /** Most non-blank lines; one more ends the read with a 413 `payload_too_large` error. */
+  maxLines: number;
+  /** Most bytes in one line; a longer line becomes an error for that line and is skipped. */
+  maxLineBytes: number;
+}
+
+const NEWLINE = 0x0a;
+
+/**
+ * Reads an NDJSON body line by line as it arrives. Memory is bounded by one socket chunk plus one
+ * line (`maxLineBytes`): the body is pulled only as the caller asks for the next line, so a slow
+ * consumer holds the upload back through TCP instead of buffering it. Blank lines are skipped;
+ * `index` is the 0-based line number in the upload (blank lines counted), so a client can find
+ * the line an item is about.
+ *
+ * A line that is not JSON, or longer than `maxLineBytes`, is yielded as an error for that line and
+ * reading goes on. More than `maxLines` non-blank lines throws `ApiError(413)`.
+ */
+export async function* readNdjsonLines(body: Readable | AsyncIterable<Buffer | string>, opts: NdjsonReadOptions): AsyncGenerator<NdjsonLine> {
+  let parts: Buffer[] = [];
+  let partBytes = 0;
+  let oversized = false;
+  let index = 0;
+  let lines = 0;
+
+  function* emit(): Generator<NdjsonLine> {
+    const lineIndex = index++;
+    if (oversized) {
+      lines += 1;
+      yield { index: lineIndex, error: { code: 'payload_too_large', message: `line ${lineIndex + 1} is longer than ${opts.maxLineBytes} bytes` } };
+    } else {
+      const text = Buffer.concat(parts, partBytes).toString('utf8').trim();
+      if (text !== '') {
+        lines += 1;
+        if (lines > opts.maxLines) {
+          throw new ApiError(413, 'payload_too_large', `The NDJSON upload has more than ${opts.maxLines} lines`);
+        }
+        yield parseLine(text, lineIndex);
+      }
+    }
+    parts = [];
+    partBytes = 0;
+    oversized = false;
+  }
+
+  for await (const raw of body) {
+    const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
+    let start = 0;
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(NEWLINE, start);
+      const end = nl === -1 ? chunk.length : nl;
+      if (!oversized) {
+        if (partBytes + (end - start) > opts.maxLineBytes) {
+          // Keep nothing of an oversized line: skip to its end.
+          oversized = true;
+          parts = [];
+          partBytes = 0;
+        } else if (end > start) {
+          parts.push(chunk.subarray(start, end));
+          partBytes += end - start;
+        }
+      }
+      if (nl === -1) break;
+      yield* emit();
+      start = nl + 1;
+    }
+  }
+  if (partBytes > 0 || oversized) yield* emit();
+}
+
+function parseLine(text: string, index: number): NdjsonLine {
+  try {
+    return { index, value: JSON.parse(text) as unknown };
+  } catch {
+    return { index, error: { code: 'malformed_json', message: `line ${index + 1} is not valid JSON` } };
+  }
+}
