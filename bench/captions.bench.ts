@@ -19,7 +19,7 @@ const rows: Array<[string, string, string, string]> = [];
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 
 async function autocannon(url: string, opts: { method?: string; body?: string; unique?: boolean }): Promise<number> {
-  const args = ['node_modules/autocannon/autocannon.js', '-j', '-c', '10', '-d', '5', '-m', opts.method ?? 'GET'];
+  const args = ['node_modules/autocannon/autocannon.js', '-j', '-c', '10', '-d', '2', '-m', opts.method ?? 'GET'];
   if (opts.body) args.push('-H', 'content-type=application/json', '-b', opts.body);
   if (opts.unique) args.push('-I');
   args.push(url);
@@ -78,10 +78,16 @@ describe('captions benchmark', () => {
   });
 
   it('HTTP: POST /captions (3 variations) against liveness on the same server', async () => {
-    const live = await autocannon(`${base}/health/live`, {});
     const body = (id: string) => JSON.stringify({ content_description: DESCRIPTION, variation_count: 3, request_id: id });
-    const drafted = await autocannon(`${base}/captions`, { method: 'POST', body: body('[<id>]'), unique: true });
-    const cached = await autocannon(`${base}/captions`, { method: 'POST', body: body('same') });
+    // Three interleaved rounds of 2 s each: load from other jobs on the machine falls on all three alike.
+    let live = 0;
+    let drafted = 0;
+    let cached = 0;
+    for (let round = 0; round < 3; round++) {
+      live += (await autocannon(`${base}/health/live`, {})) / 3;
+      drafted += (await autocannon(`${base}/captions`, { method: 'POST', body: body('[<id>]'), unique: true })) / 3;
+      cached += (await autocannon(`${base}/captions`, { method: 'POST', body: body('same') })) / 3;
+    }
     rows.push(['GET /health/live req/s (baseline)', fmt(live), fmt(live), '1.00']);
     rows.push(['POST /captions req/s, new request each (drafted + stored)', fmt(drafted), fmt(live), fmt(drafted / live, 2)]);
     rows.push(['POST /captions req/s, repeated request (loader cache)', fmt(cached), fmt(live), fmt(cached / live, 2)]);
@@ -89,17 +95,23 @@ describe('captions benchmark', () => {
 
   it('engine only: generations/s on one core, by optimization level', () => {
     const engine = new TemplateCaptionEngine();
-    const perSecond: Record<string, number> = {};
-    for (const level of OPTIMIZATION_LEVELS) {
-      let n = 0;
-      const start = performance.now();
-      while (performance.now() - start < 1500) {
-        const r = withDefaults({ content_description: DESCRIPTION, optimization_level: level, request_id: `e${n}` });
-        engine.generate(r, n % 10);
-        n++;
+    const count: Record<string, number> = {};
+    const seconds: Record<string, number> = {};
+    // Twenty rounds of 75 ms per level, interleaved, so a burst of outside load hits every level.
+    for (let round = 0; round < 20; round++) {
+      for (const level of OPTIMIZATION_LEVELS) {
+        let n = 0;
+        const start = performance.now();
+        while (performance.now() - start < 75) {
+          const r = withDefaults({ content_description: DESCRIPTION, optimization_level: level, request_id: `e${round}-${n}` });
+          engine.generate(r, n % 10);
+          n++;
+        }
+        count[level] = (count[level] ?? 0) + n;
+        seconds[level] = (seconds[level] ?? 0) + (performance.now() - start) / 1000;
       }
-      perSecond[level] = n / ((performance.now() - start) / 1000);
     }
+    const perSecond = Object.fromEntries(OPTIMIZATION_LEVELS.map((l) => [l, count[l]! / seconds[l]!]));
     const baseline = perSecond.ultra_fast!;
     for (const level of OPTIMIZATION_LEVELS) {
       rows.push([`engine generations/s, ${level}`, fmt(perSecond[level]!, 0), fmt(baseline, 0), fmt(perSecond[level]! / baseline, 2)]);
@@ -107,10 +119,14 @@ describe('captions benchmark', () => {
   });
 
   it('stream: time to first item for 5 and 100 variations', async () => {
-    const runs = 15;
+    const runs = 20;
     const ttfi: Record<number, number[]> = { 5: [], 100: [] };
     for (let i = 0; i < runs; i++) {
-      for (const n of [5, 100]) ttfi[n]!.push(await timeToFirstItem(`${base}/stream-captions?variations=${n}`, `ttfi-${n}-${i}`));
+      // Alternate which goes first, and let a cancelled stream wind down, so neither size pays for the other.
+      for (const n of i % 2 === 0 ? [5, 100] : [100, 5]) {
+        ttfi[n]!.push(await timeToFirstItem(`${base}/stream-captions?variations=${n}`, `ttfi-${n}-${i}`));
+        await new Promise((r) => setTimeout(r, 50));
+      }
     }
     const m5 = median(ttfi[5]!);
     const m100 = median(ttfi[100]!);

@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
+import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import { BatchModule } from './batch/batch.module.js';
 import { CaptionsModule } from './captions/captions.module.js';
 import { KeyedCacheModule } from './common/cache/keyed-cache.module.js';
@@ -9,7 +10,8 @@ import { BodyMediaTypeGuard } from './common/http/body-media-type.guard.js';
 import { SanitizeInputPipe } from './common/http/sanitize-input.pipe.js';
 import { createValidationPipe } from './common/http/validation.js';
 import { LoggingModule } from './common/logging.module.js';
-import type { AppConfig } from './config/app-config.js';
+import { throttlerOptions } from './common/security/throttling.js';
+import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { HistoryModule } from './history/history.module.js';
 import { LazyLoaderModule } from './lazy-loader/lazy-loader.module.js';
@@ -24,6 +26,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggingModule,
+        ThrottlerModule.forRootAsync({ inject: [AppConfig], useFactory: throttlerOptions }),
         KeyedCacheModule,
         ScheduleModule.forRoot(),
         LazyLoaderModule.forRoot(),
@@ -34,6 +37,8 @@ export class AppModule {
       ],
       providers: [
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
+        // Guards run in order: refuse a client over its rate before anything else.
+        { provide: APP_GUARD, useClass: ThrottlerGuard },
         { provide: APP_GUARD, useClass: BodyMediaTypeGuard },
         // Pipes run in order: trim and bound the input, then validate it.
         { provide: APP_PIPE, useClass: SanitizeInputPipe },

@@ -1,42 +1,67 @@
-import { RequestMethod } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import type { Server } from 'node:http';
 import { Logger } from 'nestjs-pino';
+import { API_PREFIX, LIVENESS_PATH, PUBLIC_PATHS, ROOT_ROUTES } from './app.routes.js';
 import { bodyErrorHandler, jsonBodyParser } from './common/http/body-parsing.js';
 import { requestIdMiddleware } from './common/http/request-id.js';
+import { httpMetricsMiddleware } from './common/metrics/http-metrics.middleware.js';
+import { apiKeyMiddleware } from './common/security/api-key.middleware.js';
+import { installClientErrorHandler } from './common/security/client-errors.js';
+import { corsOptions } from './common/security/cors.js';
 import { AppConfig } from './config/app-config.js';
+import { buildOpenApiDocument } from './monitoring/openapi.js';
+import { ShutdownState, shutdownGateMiddleware } from './monitoring/shutdown-state.js';
 
-export const API_PREFIX = 'api/v14/lazy';
+export { API_PREFIX } from './app.routes.js';
 
 /**
  * Everything about the HTTP edge that is not a provider: shared by `main.ts` and the e2e tests,
  * so tests exercise the same stack as production. Call before `init()`/`listen()`.
  * The app must be created with `{ bodyParser: false }`: the parser is installed here, after the
  * request id, so even a malformed body gets an id and the contract's error body.
+ *
+ * Order: timing first (so refused requests are timed too), the request id, the shutdown gate,
+ * CORS (a preflight carries no credentials), security headers, API keys (before the body is
+ * read), then the body parser. Rate limiting is a guard (@nestjs/throttler), after routing.
  */
 export function configureApp(app: NestExpressApplication): NestExpressApplication {
   const config = app.get(AppConfig);
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
+  app.use(httpMetricsMiddleware);
   app.use(requestIdMiddleware);
+  app.use(shutdownGateMiddleware(app.get(ShutdownState), [LIVENESS_PATH]));
+  const cors = corsOptions(config.security.corsOrigins);
+  if (cors) app.enableCors(cors);
   app.use(helmet());
+  const auth = apiKeyMiddleware(config.security.apiKeys, PUBLIC_PATHS);
+  if (auth) app.use(auth);
   app.use(jsonBodyParser(config.server.bodyLimitBytes));
   app.use(bodyErrorHandler);
-  app.setGlobalPrefix(API_PREFIX, {
-    exclude: [
-      { path: 'metrics', method: RequestMethod.GET },
-      { path: 'docs', method: RequestMethod.GET },
-      { path: 'openapi.json', method: RequestMethod.GET },
-    ],
+  setGlobalPrefix(app);
+  // Built on first request, from the routes as registered.
+  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
+    jsonDocumentUrl: 'openapi.json',
+    raw: ['json'],
+    customSiteTitle: 'Instagram Captions API',
   });
-  app.enableShutdownHooks();
   return app;
 }
 
-/** Timeouts against slow clients (slowloris): headers must arrive quickly, a whole request in bounded time. */
+/** The base path, with the root routes left out of it. */
+export function setGlobalPrefix(app: NestExpressApplication): void {
+  app.setGlobalPrefix(API_PREFIX, { exclude: ROOT_ROUTES });
+}
+
+/**
+ * Timeouts against slow clients (slowloris): headers must arrive quickly, a whole request in
+ * bounded time. Requests the parser rejects (too large, too slow, not HTTP) get the error body.
+ */
 export function applyServerTimeouts(server: Server, config: AppConfig): void {
   server.headersTimeout = config.server.headersTimeoutMs;
   server.requestTimeout = config.server.requestTimeoutMs;
   server.keepAliveTimeout = config.server.keepAliveTimeoutMs;
+  installClientErrorHandler(server);
 }

@@ -1,10 +1,7 @@
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { Server } from 'node:http';
 import { AppModule } from './app.module.js';
-import { applyServerTimeouts, configureApp } from './app.setup.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
+import { startServer } from './server.js';
 
 function configOrExit(): AppConfig {
   try {
@@ -18,15 +15,5 @@ function configOrExit(): AppConfig {
   }
 }
 
-async function bootstrap(): Promise<void> {
-  const config = configOrExit();
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), {
-    bufferLogs: true,
-    bodyParser: false,
-  });
-  configureApp(app);
-  applyServerTimeouts(app.getHttpServer() as Server, config);
-  await app.listen(config.server.port, config.server.host);
-}
-
-await bootstrap();
+const config = configOrExit();
+await startServer(AppModule.register(config), config);

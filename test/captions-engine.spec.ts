@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { withDefaults, type CaptionGenerationRequest } from '../src/captions/dto/caption-generation-request.dto.js';
 import { AUDIENCES, CAPTION_STYLES, CONTENT_TYPES, OPTIMIZATION_LEVELS } from '../src/captions/dto/caption-options.js';
 import { ENGLISH } from '../src/captions/engine/english-bank.js';
+import { SPANISH } from '../src/captions/engine/spanish-bank.js';
 import { VALID_HASHTAG } from '../src/captions/engine/hashtag-picker.js';
-import { FALLBACK_CTAS, TemplateCaptionEngine } from '../src/captions/engine/template-caption.engine.js';
+import { TemplateCaptionEngine } from '../src/captions/engine/template-caption.engine.js';
 
 const NOUNS = ['pancakes', 'bicycle', 'lighthouse', 'sneakers', 'espresso', 'notebook', 'waterfall', 'puppy', 'skyline', 'guitar'];
 const ADJECTIVES = ['golden', 'tiny', 'handmade', 'vintage', 'bright', 'quiet', 'colorful'];
@@ -93,7 +94,7 @@ describe(TemplateCaptionEngine.name, () => {
         expect(v.caption.toLowerCase()).toContain(noun);
         expect(EMOJI.test(v.caption)).toBe(request.include_emojis);
         if (request.style === 'professional' || request.style === 'minimalist') expect(v.emoji_count).toBeLessThanOrEqual(1);
-        const ctas = [...ENGLISH.styles[request.style].ctas, ...FALLBACK_CTAS];
+        const ctas = [...ENGLISH.styles[request.style].ctas, ...ENGLISH.shortCtas];
         expect(ctas.some((c) => v.caption.includes(c))).toBe(request.include_cta);
       }),
       { numRuns: 300 },
@@ -104,7 +105,7 @@ describe(TemplateCaptionEngine.name, () => {
     const anyText = fc.oneof(
       fc.string({ unit: 'grapheme', minLength: 5, maxLength: 300 }),
       fc.string({ unit: 'binary', minLength: 5, maxLength: 300 }),
-      fc.constantFrom('!!!!!', '12345 67890', '🌅🌅🌅🌅🌅', '#tbt @friend http://x.y/z', '東京タワーの夜景がきれい', 'the of and to a in'),
+      fc.constantFrom('!!!!!', '12345 67890', '🌅🌅🌅🌅🌅', '#tbt @friend http://x.y/z', '東京タワーの夜景がきれい', 'the of and to a in', 'constructor __proto__ toString hasOwnProperty'),
     );
     fc.assert(
       fc.property(requestArb, anyText.filter((d) => d.trim().length >= 5), fc.nat(20), ({ request }, description, i) => {
@@ -126,6 +127,20 @@ describe(TemplateCaptionEngine.name, () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it('takes the object, not a leading verb, as the subject, and keeps -ing nouns', () => {
+    const launch = sut.generate(withDefaults({ content_description: 'Launching our new trail running shoes', style: 'minimalist' }), 0);
+    expect(launch.caption.toLowerCase()).toContain('trail running shoes');
+    expect(launch.caption.toLowerCase()).not.toContain('launching');
+    const wedding = sut.generate(withDefaults({ content_description: 'Wedding at the lighthouse', style: 'minimalist' }), 0);
+    expect(wedding.caption.toLowerCase()).toContain('wedding');
+  });
+
+  it('ignores the order of fields in the request', () => {
+    const a = withDefaults({ content_description: 'Vintage bicycle repair workshop', style: 'casual', brand_info: { name: 'Velo', voice: 'bold', keywords: ['bikes'] } });
+    const b = withDefaults({ brand_info: { keywords: ['bikes'], voice: 'bold', name: 'Velo' }, style: 'casual', content_description: 'Vintage bicycle repair workshop' });
+    expect(sut.generate(b, 3)).toEqual(sut.generate(a, 3));
   });
 
   it('makes variations that differ in wording, and hashtag lists that differ between them', () => {
@@ -165,10 +180,76 @@ describe(TemplateCaptionEngine.name, () => {
     expect(b.hashtags.slice(0, 3)).not.toEqual(a.hashtags.slice(0, 3));
   });
 
-  it('words a carousel as a swipe and a reel as a watch', () => {
+  it('words a carousel as a swipe and a reel as a watch, and keeps a story short', () => {
     const carousel = sut.generate(withDefaults({ content_description: 'Ten outfits for autumn', content_type: 'carousel', max_length: 2200 }), 0);
     expect(carousel.caption).toMatch(/swip/i);
     const reel = sut.generate(withDefaults({ content_description: 'Ten outfits for autumn', content_type: 'reel' }), 0);
     expect(reel.caption).toMatch(/watch|play/i);
+    const story = sut.generate(withDefaults({ content_description: 'Ten outfits for autumn', content_type: 'story', style: 'storytelling' }), 0);
+    expect([...story.caption].length).toBeLessThanOrEqual(120);
+  });
+});
+
+const SUSTANTIVOS = ['tortitas', 'bicicleta', 'faro', 'zapatillas', 'cuaderno', 'cascada', 'guitarra', 'huerto'];
+const ADJETIVOS = ['caseras', 'antigua', 'luminoso', 'nuevas', 'pequeño', 'precioso'];
+const LUGARES = ['terraza', 'playa', 'montaña', 'plaza', 'cocina'];
+const FORMAS = [
+  (n: string, a: string, l: string) => `${n} ${a} en la ${l}`,
+  (n: string, a: string, l: string) => `${n} de la ${l}, ${a} y con amigos.`,
+  (n: string, a: string, l: string) => `¡${n} ${a} para la ${l}! Hecho a mano, enviado esta semana.`,
+];
+/** English sentences that must never appear in a Spanish caption. */
+const ENGLISH_SENTENCES = Object.values(ENGLISH.styles).flatMap((st) => [...st.ctas, ...Object.values(st.words).flat()]).concat(ENGLISH.shortCtas);
+
+describe(`${TemplateCaptionEngine.name} in Spanish`, () => {
+  const sut = new TemplateCaptionEngine();
+  const spanishArb = fc
+    .record({
+      parts: fc.tuple(fc.constantFrom(...SUSTANTIVOS), fc.constantFrom(...ADJETIVOS), fc.constantFrom(...LUGARES), fc.constantFrom(...FORMAS)),
+      style: fc.constantFrom(...CAPTION_STYLES),
+      audience: fc.constantFrom(...AUDIENCES),
+      content_type: fc.constantFrom(...CONTENT_TYPES),
+      hashtag_count: fc.integer({ min: 1, max: 30 }),
+      include_hashtags: fc.boolean(),
+      include_emojis: fc.boolean(),
+      include_cta: fc.boolean(),
+      slack: fc.oneof(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 2200 })),
+    })
+    .map(({ parts: [n, a, l, forma], slack, ...fields }) => {
+      const request = withDefaults({ ...fields, language: 'spanish', content_description: forma(n, a, l) });
+      request.max_length = Math.min(2200, Math.max(50, TemplateCaptionEngine.minimumLength(request)) + slack);
+      return { request, noun: n };
+    });
+
+  it('writes Spanish captions that keep every rule, with no English sentence in them', () => {
+    fc.assert(
+      fc.property(spanishArb, fc.nat(9), ({ request, noun }, i) => {
+        const v = sut.generate(request, i);
+        expect(v.character_count).toBeLessThanOrEqual(request.max_length);
+        expect(v.hashtags).toHaveLength(request.include_hashtags ? request.hashtag_count : 0);
+        expect(new Set(v.hashtags.map((h) => h.toLowerCase())).size).toBe(v.hashtags.length);
+        for (const h of v.hashtags) expect(h).toMatch(VALID_HASHTAG);
+        expect(v.caption.toLowerCase()).toContain(noun);
+        expect(EMOJI.test(v.caption)).toBe(request.include_emojis);
+        const ctas = [...SPANISH.styles[request.style].ctas, ...SPANISH.shortCtas];
+        expect(ctas.some((c) => v.caption.includes(c))).toBe(request.include_cta);
+        for (const sentence of ENGLISH_SENTENCES) expect(v.caption).not.toContain(sentence);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps a Spanish noun phrase whole, head first ("tortitas de fresa")', () => {
+    const v = sut.generate(withDefaults({ language: 'spanish', content_description: 'Tortitas de fresa caseras para un domingo tranquilo', style: 'minimalist' }), 0);
+    expect(v.caption.toLowerCase()).toContain('tortitas de fresa');
+    expect(v.hashtags[0]).toBe('#tortitasdefresacaseras');
+  });
+
+  it('scores readability with the Spanish formula, not the English one', () => {
+    const request = withDefaults({ language: 'spanish', content_description: 'Paseo en bicicleta por la playa al atardecer', include_emojis: false });
+    const v = sut.generate(request, 0);
+    expect(v.readability_score).toBeGreaterThan(0);
+    expect(v.readability_score).toBeLessThanOrEqual(100);
+    expect(v.readability_score).toBeCloseTo(Math.min(100, Math.max(0, SPANISH.readability(v.caption))), 1);
   });
 });

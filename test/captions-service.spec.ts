@@ -68,10 +68,10 @@ describe(CaptionsService.name, () => {
   });
 
   it('refuses a language without phrase banks with 422 naming the supported ones', async () => {
-    const err = await sut.generate(request({ language: 'spanish' })).catch((e: unknown) => e);
+    const err = await sut.generate(request({ language: 'french' })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).getStatus()).toBe(422);
-    expect((err as ApiError).details).toEqual([{ field: 'language', message: 'spanish is not supported yet; supported: english' }]);
+    expect((err as ApiError).details).toEqual([{ field: 'language', message: 'french is not supported yet; supported: english, spanish' }]);
   });
 
   it('refuses a max_length that cannot hold the hashtags', () => {

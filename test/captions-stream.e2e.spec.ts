@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { CaptionsController } from '../src/captions/captions.controller.js';
 import { CaptionEngine } from '../src/captions/engine/caption-engine.js';
 import { ResponseStream } from '../src/common/streaming/response-stream.js';
+import { LazyLoaderService } from '../src/lazy-loader/lazy-loader.service.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 let body = '';
@@ -133,12 +134,39 @@ describe(`${CaptionsController.name} streaming`, () => {
     const controller = new AbortController();
     const res = await post('?variations=100', { accept: 'application/x-ndjson' }, controller.signal);
     await res.body!.getReader().read();
+    expect(t.app.get(LazyLoaderService).getStats().active_streams).toBeGreaterThan(0);
     controller.abort();
     await vi.waitFor(() => expect(ResponseStream.openCount()).toBe(0));
+    await vi.waitFor(() => expect(t.app.get(LazyLoaderService).getStats().active_streams).toBe(0));
     const afterClose = drafted;
     await new Promise((r) => setTimeout(r, 200));
     expect(drafted).toBe(afterClose);
     expect(drafted).toBeLessThan(100);
+  });
+
+  it('stops drafting POST /captions variations when the client leaves before the answer', async () => {
+    let drafted = 0;
+    const generate = engine.generate.bind(engine);
+    vi.spyOn(engine, 'generate').mockImplementation((req, i) => {
+      busy(20);
+      drafted += 1;
+      return generate(req, i);
+    });
+    const controller = new AbortController();
+    const pending = fetch(url.replace('stream-captions', 'captions'), {
+      method: 'POST',
+      signal: controller.signal,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ content_description: 'Morning trail run through the misty pine forest', variation_count: 10, request_id: 'leaves-early' }),
+    }).catch((err: unknown) => err);
+    await vi.waitFor(() => expect(drafted).toBeGreaterThan(0));
+    controller.abort();
+    await pending;
+    await new Promise((r) => setTimeout(r, 150));
+    const afterLeave = drafted;
+    await new Promise((r) => setTimeout(r, 150));
+    expect(drafted).toBe(afterLeave);
+    expect(drafted).toBeLessThan(10);
   });
 
   it('ends with the error item of API.md when drafting fails after the first byte', async () => {

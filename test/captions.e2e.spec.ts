@@ -1,6 +1,7 @@
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CaptionsController } from '../src/captions/captions.controller.js';
+import { HistoryService } from '../src/history/history.service.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 const URL = '/api/v14/lazy/captions';
@@ -51,6 +52,17 @@ describe(CaptionsController.name, () => {
     }
   });
 
+  it('answers 503 load_failed, never an unstored caption, when the history store keeps failing', async () => {
+    const spy = vi.spyOn(t.app.get(HistoryService), 'record').mockRejectedValue(new Error('disk I/O error at /var/db'));
+    try {
+      const res = await http().post(URL).send({ ...base, request_id: 'history-down' }).expect(503);
+      expect(res.body.error).toBe('load_failed');
+      expect(JSON.stringify(res.body)).not.toContain('/var/db');
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   const invalid: Array<[string, Record<string, unknown>, string]> = [
     ['missing description', {}, 'content_description'],
     ['too short description', { content_description: '  abc   ' }, 'content_description'],
@@ -68,7 +80,7 @@ describe(CaptionsController.name, () => {
     ['a bad time zone', { ...base, timezone: 'Mars/Olympus' }, 'timezone'],
     ['a bad user_id', { ...base, user_id: 'a b' }, 'user_id'],
     ['too many brand keywords', { ...base, brand_info: { keywords: Array.from({ length: 21 }, (_, i) => `k${i}`) } }, 'brand_info.keywords'],
-    ['a language without phrase banks', { ...base, language: 'spanish' }, 'language'],
+    ['a language without phrase banks', { ...base, language: 'german' }, 'language'],
     ['an unknown brand_info field', { ...base, brand_info: { colour: 'red' } }, 'brand_info.colour'],
     ['brand_info that is not an object', { ...base, brand_info: 'Acme' }, 'brand_info'],
     ['a javascript: URL in the voice', { ...base, brand_info: { voice: 'see javascript:alert(1)' } }, 'brand_info.voice'],
@@ -82,7 +94,15 @@ describe(CaptionsController.name, () => {
 
   it('names the supported languages when refusing one', async () => {
     const res = await http().post(URL).send({ ...base, language: 'japanese' }).expect(422);
-    expect(res.body.message).toBe('language japanese is not supported yet; supported: english');
+    expect(res.body.message).toBe('language japanese is not supported yet; supported: english, spanish');
+  });
+
+  it('writes Spanish captions for language spanish', async () => {
+    const res = await http().post(URL).send({ content_description: 'Tortitas de fresa caseras para un domingo tranquilo', language: 'spanish', style: 'promotional', include_cta: true }).expect(200);
+    for (const v of res.body.variations) {
+      expect(v.caption.toLowerCase()).toContain('tortitas de fresa');
+      expect(v.caption).toMatch(/enlace de la bio|DM/);
+    }
   });
 
   it('answers 413 for a 10 MB description', async () => {

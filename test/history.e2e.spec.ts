@@ -83,6 +83,12 @@ describe(`${HistoryService.name} over HTTP`, () => {
     expect(rels(fourth.headers.link).last).toBeUndefined();
   });
 
+  it('takes empty parameters as not given, as API.md\'s example sends them', async () => {
+    const body = (await get('?page=&page_size=&user_id=&style=&date_from=&date_to=&cursor=&include_total=').expect(200)).body as PageBody;
+    expect(body.pagination).toMatchObject({ page: 1, page_size: 50, total_items: N });
+    expect(body.data.map((r) => r.request_id)).toEqual(newestFirst.slice(0, 50));
+  });
+
   it('combines filters', async () => {
     const body = (await get('?user_id=user_1&style=professional&date_from=2026-01-01T01:00:00Z&date_to=2026-01-01T03:00:00.000Z&page_size=1000').expect(200))
       .body as PageBody;
@@ -139,6 +145,7 @@ describe(`${HistoryService.name} over HTTP`, () => {
 
   it.each([
     ['page=0', 'page'],
+    ['page=1e12', 'page'],
     ['page_size=5000', 'page_size'],
     ['page_size=abc', 'page_size'],
     ['date_from=2026-13-45', 'date_from'],

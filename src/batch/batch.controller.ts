@@ -1,13 +1,15 @@
 import { Body, Controller, Headers, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiHeader, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiHeader, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { filter, map } from 'rxjs';
 import { BodyMediaTypes } from '../common/http/body-media-type.guard.js';
+import { ApiStreamedResponse } from '../common/openapi/api-streamed-response.decorator.js';
 import { negotiateFormat } from '../common/streaming/negotiation.js';
 import { ResponseStream } from '../common/streaming/response-stream.js';
 import type { BatchItem, BatchProgress, BatchSummary } from './batch-item.js';
 import { BatchService } from './batch.service.js';
 import { BatchCaptionRequest, BatchQuery } from './dto/batch-caption-request.dto.js';
+import { BatchItemDto, BatchProgressDto, BatchSummaryDto } from './dto/batch-result.dto.js';
 import { IdempotencyStore } from './idempotency.store.js';
 
 type Sent = BatchItem | BatchProgress | BatchSummary;
@@ -35,13 +37,20 @@ export class BatchController {
   @Post('batch-process')
   @BodyMediaTypes('application/json', NDJSON)
   @ApiConsumes('application/json', NDJSON)
-  @ApiBody({ type: BatchCaptionRequest, description: 'A BatchCaptionRequest, or (application/x-ndjson) one CaptionGenerationRequest a line with the batch options in the query' })
-  @ApiProduces('application/json', NDJSON, 'text/event-stream')
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replays a finished batch with the same body; 422 with another body; 409 while it runs' })
-  @ApiOkResponse({
-    description:
-      'Results as they finish ({request_id, index, caption, hashtags, quality_score, processing_time, success, regenerations, below_threshold, error}), then the summary {batch_id, total, succeeded, failed, below_threshold, processing_time}. SSE: result, progress and done events.',
+  @ApiBody({
+    description: 'application/json: a `BatchCaptionRequest`; application/x-ndjson: one `CaptionGenerationRequest` per line (batch options in the query)',
+    schema: { oneOf: [{ $ref: getSchemaPath(BatchCaptionRequest) }, { type: 'string', description: 'NDJSON lines' }] },
   })
+  @ApiStreamedResponse({
+    item: BatchItemDto,
+    closing: BatchSummaryDto,
+    extraModels: [BatchCaptionRequest, BatchProgressDto],
+    formats: ['json', 'ndjson', 'sse'],
+    description: 'Results as they finish (a failed item never stops the others), then a `BatchSummaryDto`.',
+    sse: '`event: result` per item, `event: progress` (BatchProgressDto) per chunk, `event: done` with the BatchSummaryDto',
+  })
+  @ApiResponse({ status: 409, description: '`conflict`: a request with this Idempotency-Key is still running', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replays a finished batch with the same body; 422 with another body; 409 while it runs' })
   async process(
     @Req() req: Request,
     @Res() res: Response,

@@ -1,6 +1,6 @@
 import { Body, Controller, Headers, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiProduces } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { ApiStreamedResponse } from '../common/openapi/api-streamed-response.decorator.js';
 import { negotiateFormat } from '../common/streaming/negotiation.js';
 import { ResponseStream } from '../common/streaming/response-stream.js';
 import { CaptionsService } from './captions.service.js';
@@ -19,17 +19,23 @@ export class CaptionsController {
    */
   @Post('captions')
   @HttpCode(200)
-  generate(
+  async generate(
     @Body() body: CaptionGenerationRequest,
     @Headers('cache-control') cacheControl: string | undefined,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<CaptionGenerationResponse> {
+  ): Promise<CaptionGenerationResponse | undefined> {
     // A client that leaves stops the drafting of variations it will never read.
     const left = new AbortController();
     res.once('close', () => {
       if (!res.writableFinished) left.abort();
     });
-    return this.captions.generate(body, { signal: left.signal, bypassCache: /\bno-cache\b/i.test(cacheControl ?? '') });
+    try {
+      return await this.captions.generate(body, { signal: left.signal, bypassCache: /\bno-cache\b/i.test(cacheControl ?? '') });
+    } catch (err) {
+      // Nobody is listening any more: not an error of ours, so nothing to answer or log.
+      if (left.signal.aborted) return undefined;
+      throw err;
+    }
   }
 
   /**
@@ -39,8 +45,12 @@ export class CaptionsController {
    */
   @Post('stream-captions')
   @HttpCode(200)
-  @ApiProduces('application/json', 'application/x-ndjson', 'text/event-stream')
-  @ApiOkResponse({ type: CaptionStreamItem, isArray: true, description: 'One item per variation, streamed' })
+  @ApiStreamedResponse({
+    item: CaptionStreamItem,
+    formats: ['json', 'ndjson', 'sse'],
+    description: 'The variations as they are made, `chunk_size` per write.',
+    sse: '`event: variation` per item, then `event: done` with `{count, processing_time}`',
+  })
   async stream(
     @Body() body: CaptionGenerationRequest,
     @Query() query: StreamCaptionsQuery,

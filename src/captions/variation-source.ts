@@ -5,6 +5,7 @@ import type { ChunkSource } from '../lazy-loader/lazy-loader.types.js';
 import type { CaptionGenerationRequest } from './dto/caption-generation-request.dto.js';
 import type { CaptionVariation } from './dto/caption-generation-response.dto.js';
 import type { CaptionEngine } from './engine/caption-engine.js';
+import { canonicalJson } from './engine/seeded-random.js';
 
 /** Variations per chunk: small, so the first streamed item waits for a few drafts only. */
 export const VARIATION_CHUNK_SIZE = 5;
@@ -15,7 +16,7 @@ export const CAPTIONS_KEY_PREFIX = 'captions:';
 /** Identifies what the variations depend on: the engine, every request field except the count, and the count. */
 export function variationKey(engineName: string, request: CaptionGenerationRequest, count: number): string {
   const { variation_count: _ignored, ...fields } = request;
-  const digest = createHash('sha256').update(JSON.stringify(fields)).digest('base64url').slice(0, 32);
+  const digest = createHash('sha256').update(canonicalJson(fields)).digest('base64url').slice(0, 32);
   return `${CAPTIONS_KEY_PREFIX}${engineName}:${digest}:${count}`;
 }
 

@@ -21,12 +21,19 @@ export interface HistoryChunkSource {
  * steps, never an `OFFSET` over whole rows; each entry is learned once per data version.
  */
 export class ChunkBoundaries {
-  private readonly maps = new LRUCache<string, Map<number, SortKey>>({ max: 512 });
+  private readonly maps: LRUCache<string, Map<number, SortKey>>;
 
+  /**
+   * @param ttlMs how long a filter's boundaries are trusted: writes in this process clear them at
+   *   once, but rows another process (another instance, the seed) adds are only seen after this.
+   */
   constructor(
     private readonly repo: HistoryRepository,
     readonly chunkSize: number,
-  ) {}
+    ttlMs = 3_600_000,
+  ) {
+    this.maps = new LRUCache({ max: 512, ttl: ttlMs });
+  }
 
   /** Forgets everything (a write moved the rows). */
   clear(): void {
@@ -69,7 +76,7 @@ export class ChunkBoundaries {
     const hit = m.get(k);
     if (hit) return hit;
     const lastOfPrevious = k * this.chunkSize - 1;
-    if (total !== null && lastOfPrevious >= total) return null;
+    if (total !== null && lastOfPrevious + 1 >= total) return null;
 
     let j = 0;
     for (const known of m.keys()) if (known < k && known > j) j = known;

@@ -1,41 +1,50 @@
-import { Transform, Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { ApiError } from '../common/errors/api-error.js';
 import { HISTORY_STYLES, type HistoryFilter } from './history.types.js';
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * An empty parameter (`user_id=`, as API.md's own example sends them all) means "not given":
+ * `fallback` (the default) instead of a 422. A number parameter is converted here; what is not a
+ * number stays NaN and fails validation.
+ */
+const emptyAs = (fallback: unknown, convert: (v: unknown) => unknown = (v) => v) =>
+  Transform(({ value }) => (value === '' || value === undefined ? fallback : convert(value)));
+const toNumber = (v: unknown) => (typeof v === 'string' ? Number(v) : NaN);
 const DAY_MS = 86_400_000;
 
 /** The filters both history routes take. */
 export class HistoryFilterDto {
-  @IsOptional() @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'must be 1-64 characters of A-Z, a-z, 0-9, _ . -' })
+  @emptyAs(undefined) @IsOptional() @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'must be 1-64 characters of A-Z, a-z, 0-9, _ . -' })
   user_id?: string;
 
-  @IsOptional() @IsIn(HISTORY_STYLES)
+  @emptyAs(undefined) @IsOptional() @IsIn(HISTORY_STYLES)
   style?: string;
 
-  @IsOptional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'must be an ISO 8601 date or date-time' })
+  @emptyAs(undefined) @IsOptional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'must be an ISO 8601 date or date-time' })
   date_from?: string;
 
   /** Inclusive; a date without a time means the whole of that day (UTC). */
-  @IsOptional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'must be an ISO 8601 date or date-time' })
+  @emptyAs(undefined) @IsOptional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'must be an ISO 8601 date or date-time' })
   date_to?: string;
 }
 
 /** `GET /caption-history`. */
 export class HistoryPageQueryDto extends HistoryFilterDto {
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(Number.MAX_SAFE_INTEGER)
+  /** Capped so `(page - 1) * page_size` stays an exact integer. */
+  @emptyAs(1, toNumber) @IsInt() @Min(1) @Max(1_000_000_000)
   page: number = 1;
 
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(1000)
+  @emptyAs(50, toNumber) @IsInt() @Min(1) @Max(1000)
   page_size: number = 50;
 
   /** Opaque, from `next_cursor`/`prev_cursor`; when given, `page` is not used. */
-  @IsOptional() @IsString() @MaxLength(512)
+  @emptyAs(undefined) @IsOptional() @IsString() @MaxLength(512)
   cursor?: string;
 
-  @IsOptional()
-  @Transform(({ value }) => (value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : value))
+  @emptyAs(true, (v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v))
   @IsBoolean({ message: 'must be true or false' })
   include_total: boolean = true;
 }
@@ -45,7 +54,7 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** `GET /caption-history/export`. */
 export class HistoryExportQueryDto extends HistoryFilterDto {
-  @IsOptional() @IsIn(EXPORT_FORMATS)
+  @emptyAs('ndjson') @IsIn(EXPORT_FORMATS)
   format: ExportFormat = 'ndjson';
 }
 

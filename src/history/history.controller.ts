@@ -1,6 +1,9 @@
 import { Controller, Get, Query, Req, Res } from '@nestjs/common';
+import { ApiOkResponse } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { ApiStreamedResponse } from '../common/openapi/api-streamed-response.decorator.js';
 import { ResponseStream } from '../common/streaming/response-stream.js';
+import { HistoryPageDto, HistoryRowDto } from './history-page.dto.js';
 import { HistoryExportQueryDto, HistoryPageQueryDto, toFilter } from './history-query.dto.js';
 import { HistoryService, type HistoryPage } from './history.service.js';
 import type { HistoryRow } from './history.types.js';
@@ -36,6 +39,7 @@ export class HistoryController {
   constructor(private readonly history: HistoryService) {}
 
   @Get()
+  @ApiOkResponse({ type: HistoryPageDto, description: 'One page, newest first; `Link` carries first, prev, next (and last when the total is known)' })
   async list(@Query() q: HistoryPageQueryDto, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
     const page = await this.history.readPage({
       filter: toFilter(q),
@@ -54,12 +58,18 @@ export class HistoryController {
   }
 
   @Get('export')
+  @ApiStreamedResponse({
+    item: HistoryRowDto,
+    formats: ['ndjson', 'csv', 'json'],
+    negotiated: false,
+    description: 'Every matching row, newest first, streamed in constant memory; `format` picks the format.',
+  })
   async export(@Query() q: HistoryExportQueryDto, @Req() req: Request, @Res() res: Response): Promise<void> {
     const filter = toFilter(q);
     const stream = new ResponseStream<HistoryRow>(req, res, {
       format: q.format,
       route: 'GET /caption-history/export',
-      chunkSize: 500,
+      chunkSize: 200,
       compress: true,
       csvColumns: CSV_COLUMNS,
       headers: { 'Content-Disposition': `attachment; filename="caption-history.${q.format}"` },

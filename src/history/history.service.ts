@@ -44,7 +44,7 @@ export class HistoryService implements OnModuleInit {
     private readonly lazyLoader: LazyLoaderService,
     config: AppConfig,
   ) {
-    this.boundaries = new ChunkBoundaries(repo, config.lazyLoader.chunkSize ?? HISTORY_CHUNK_SIZE);
+    this.boundaries = new ChunkBoundaries(repo, config.lazyLoader.chunkSize ?? HISTORY_CHUNK_SIZE, config.lazyLoader.cacheTtlSeconds * 1000);
   }
 
   async onModuleInit(): Promise<void> {

@@ -13,6 +13,8 @@ const COLUMNS = [
 ] as const;
 /** Rows per INSERT statement: 11 parameters each stays far below SQLite's and PostgreSQL's limits. */
 const ROWS_PER_STATEMENT = 500;
+/** SQLite keeps its prepared statements, so a smaller one that is reused beats re-preparing a big one. */
+const SQLITE_ROWS_PER_STATEMENT = 50;
 
 function where(eb: Eb, f: HistoryFilter, from?: SortKey, direction: SeekDirection = 'older') {
   const parts = [];
@@ -77,15 +79,18 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
   async insertMany(rows: NewHistoryRow[]): Promise<void> {
     if (rows.length === 0) return;
     const now = Date.now();
+    const perStatement = this.handle.runBatch ? SQLITE_ROWS_PER_STATEMENT : ROWS_PER_STATEMENT;
+    const statements: Array<[string, unknown[]]> = [];
+    for (let i = 0; i < rows.length; i += perStatement) {
+      const slice = rows.slice(i, i + perStatement);
+      statements.push([this.insertText(slice.length), slice.flatMap((r) => params(r, now))]);
+    }
     if (this.handle.runBatch) {
-      this.handle.runBatch(this.insertText(1), rows.map((r) => params(r, now)));
+      this.handle.runBatch(statements);
       return;
     }
     await this.db.transaction().execute(async (trx) => {
-      for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
-        const slice = rows.slice(i, i + ROWS_PER_STATEMENT);
-        await trx.executeQuery(CompiledQuery.raw(this.insertText(slice.length), slice.flatMap((r) => params(r, now))));
-      }
+      for (const [text, values] of statements) await trx.executeQuery(CompiledQuery.raw(text, values));
     });
   }
 

@@ -20,11 +20,18 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { rows: { type: 'string' }, users: { type: 'string' }, days: { type: 'string' }, quiet: { type: 'boolean' } },
-  });
+  const usage = 'usage: npm run seed -- --rows N [--users U] [--days D] [--quiet]\n';
+  let values: { rows?: string; users?: string; days?: string; quiet?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: { rows: { type: 'string' }, users: { type: 'string' }, days: { type: 'string' }, quiet: { type: 'boolean' } },
+    }));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${usage}`);
+    process.exit(2);
+  }
   if (values.rows === undefined) {
-    process.stderr.write('usage: npm run seed -- --rows N [--users U] [--days D]\n');
+    process.stderr.write(usage);
     process.exit(2);
   }
   const plan = {
@@ -64,8 +71,8 @@ async function main(): Promise<void> {
   }
   const seconds = (performance.now() - started) / 1000;
   // CPU time too: on a shared machine the wall-clock rate says more about the neighbours.
-  const usage = process.resourceUsage();
-  const cpuSeconds = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
+  const resources = process.resourceUsage();
+  const cpuSeconds = (resources.userCPUTime + resources.systemCPUTime) / 1e6;
   process.stdout.write(
     `${JSON.stringify({ rows: plan.rows, seconds: Math.round(seconds * 1000) / 1000, rows_per_second: Math.round(plan.rows / seconds), cpu_seconds: Math.round(cpuSeconds * 100) / 100, rows_per_cpu_second: Math.round(plan.rows / cpuSeconds), database: config.databaseUrl.replace(/\/\/[^@]*@/, '//***@') })}\n`,
   );

@@ -238,8 +238,9 @@ export async function loadPage<T>(
     const chunkSize = loader.chunkSizeOf(source);
     const offset = (page - 1) * pageSize;
     const first = Math.floor(offset / chunkSize);
-    // One item past the page tells whether a next page exists.
-    const last = Math.floor((offset + pageSize) / chunkSize);
+    // Without a total, one item past the page tells whether a next page exists; with one, the
+    // page's own last item is enough (no extra chunk read when a page ends on a chunk edge).
+    const last = Math.floor((offset + pageSize - (total === null ? 0 : 1)) / chunkSize);
     const indexes: number[] = [];
     for (let i = first; i <= last; i++) indexes.push(i);
     const chunks: DataChunk<T>[] = [];

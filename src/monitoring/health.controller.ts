@@ -1,11 +1,74 @@
-import { Controller, Get, HttpCode } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Req, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiResponse } from '@nestjs/swagger';
+import { SkipThrottle } from '@nestjs/throttler';
+import type { Request, Response } from 'express';
+import { ApiError } from '../common/errors/api-error.js';
+import { errorBody, mapError } from '../common/errors/error-body.js';
+import { requestIdOf } from '../common/http/request-id.js';
+import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
+import { HealthResponseDto, LivenessResponseDto, ReadinessResponseDto } from './dto/health-response.dto.js';
+import { HealthService } from './health.service.js';
 
+const MB = 1024 * 1024;
+const UNHEALTHY_SCHEMA = {
+  allOf: [
+    { $ref: '#/components/schemas/ErrorBody' },
+    { $ref: '#/components/schemas/HealthResponseDto' },
+  ],
+};
+
+/** The probes. Never rate limited, never behind an API key (Kubernetes sends none). */
+@SkipThrottle()
 @Controller('health')
 export class HealthController {
+  constructor(
+    private readonly health: HealthService,
+    private readonly loader: LazyLoaderService,
+  ) {}
+
+  /**
+   * The guide's health route, honest: 200 `healthy` when every readiness check passes, else 503
+   * with `unhealthy` (the guide answered 200 while unhealthy) and the contract's error fields.
+   */
+  @Get()
+  @Header('Cache-Control', 'no-store')
+  @ApiOkResponse({ type: HealthResponseDto, description: 'Healthy' })
+  @ApiResponse({ status: 503, description: 'Unhealthy or shutting down: the guide\'s body and the error body in one', schema: UNHEALTHY_SCHEMA })
+  async overall(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<HealthResponseDto> {
+    const stats = this.loader.getStats();
+    const body = {
+      memory_usage_mb: Math.round((process.memoryUsage.rss() / MB) * 10) / 10,
+      active_resources: stats.active_chunks + stats.active_pages,
+      timestamp: Date.now() / 1000,
+    };
+    try {
+      await this.health.ready();
+      return { status: 'healthy', lazy_loader: 'operational', ...body };
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      res.status(503);
+      return { ...errorBody(mapError(err), requestIdOf(req)), status: 'unhealthy', lazy_loader: 'degraded', ...body };
+    }
+  }
+
   /** Liveness: the process answers. Touches no dependency, so a database outage never restarts pods. */
   @Get('live')
   @HttpCode(200)
-  live(): { status: 'ok' } {
+  @Header('Cache-Control', 'no-store')
+  live(): LivenessResponseDto {
     return { status: 'ok' };
+  }
+
+  /**
+   * Readiness: the database, the disk cache (open, writable, room left) and memory (resident
+   * memory under the lazy loader's limit) are usable. 503 `unhealthy` naming each failed check in
+   * `details`; 503 `not_ready` from the moment a graceful shutdown begins.
+   */
+  @Get('ready')
+  @Header('Cache-Control', 'no-store')
+  @ApiOkResponse({ type: ReadinessResponseDto, description: 'Ready: every check is up' })
+  @ApiResponse({ status: 503, description: '`unhealthy` (a check failed; `details` names it) or `not_ready` (shutting down)', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } })
+  ready(): Promise<ReadinessResponseDto> {
+    return this.health.ready() as Promise<ReadinessResponseDto>;
   }
 }

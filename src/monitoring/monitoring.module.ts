@@ -1,6 +1,26 @@
 import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { collectDefaultMetrics } from 'prom-client';
+import { metricsRegistry } from '../common/metrics/metrics.js';
+import { HistoryModule } from '../history/history.module.js';
 import { HealthController } from './health.controller.js';
+import { HealthService } from './health.service.js';
+import { LoaderMetrics } from './loader-metrics.js';
+import { MetricsController } from './metrics.controller.js';
+import { ShutdownState } from './shutdown-state.js';
+import { StatsController } from './stats.controller.js';
 
-/** Probes, stats and metrics. */
-@Module({ controllers: [HealthController] })
+// Process metrics (CPU, memory, event loop lag, GC, handles) on the service's registry. Once per
+// process: the registry is module-level, while tests build several apps.
+if (!metricsRegistry.getSingleMetric('process_cpu_user_seconds_total')) {
+  collectDefaultMetrics({ register: metricsRegistry });
+}
+
+/** Probes, stats, cache control and metrics. `ShutdownState` is read by the HTTP edge. */
+@Module({
+  imports: [TerminusModule.forRoot({ logger: false }), HistoryModule],
+  controllers: [HealthController, StatsController, MetricsController],
+  providers: [HealthService, LoaderMetrics, ShutdownState],
+  exports: [ShutdownState],
+})
 export class MonitoringModule {}

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { ArrayNotEmpty, IsArray, IsBoolean, IsInt, IsNumber, IsOptional, Matches, Max, Min } from 'class-validator';
+import { CaptionGenerationRequest } from '../../captions/dto/caption-generation-request.dto.js';
 
 const PLAIN_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 const PLAIN_ID_MESSAGE = '$property must be 1–64 characters of A-Z, a-z, 0-9, _, . or -';
@@ -12,7 +13,7 @@ const PLAIN_ID_MESSAGE = '$property must be 1–64 characters of A-Z, a-z, 0-9, 
  * checked by the service (decorators cannot read configuration).
  */
 export class BatchCaptionRequest {
-  @ApiProperty({ description: 'CaptionGenerationRequest objects, 1 to BATCH_MAX_REQUESTS (default 1000); each validated on its own', type: 'array', items: { type: 'object' } })
+  @ApiProperty({ description: 'CaptionGenerationRequest objects, 1 to BATCH_MAX_REQUESTS (default 1000); each validated on its own', type: () => [CaptionGenerationRequest], minItems: 1 })
   @IsArray() @ArrayNotEmpty()
   requests!: unknown[];
 
@@ -24,16 +25,16 @@ export class BatchCaptionRequest {
   /** false: one generation at a time. */
   @ApiPropertyOptional({ default: true, description: 'false: one generation at a time' })
   @IsBoolean()
-  parallel_processing = true;
+  parallel_processing: boolean = true;
 
   @ApiPropertyOptional({ default: 10, minimum: 1, maximum: 50 })
   @IsInt() @Min(1) @Max(50)
-  max_concurrent = 10;
+  max_concurrent: number = 10;
 
   /** 0–1 against `quality_score / 100`. */
   @ApiPropertyOptional({ default: 0.7, minimum: 0, maximum: 1, description: 'Against quality_score / 100; below it an item is regenerated' })
   @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(1)
-  quality_threshold = 0.7;
+  quality_threshold: number = 0.7;
 }
 
 const toBoolean = ({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value);
@@ -45,7 +46,7 @@ const toBoolean = ({ value }: { value: unknown }) => (value === 'true' ? true : 
 export class BatchQuery {
   @ApiPropertyOptional({ default: 100, minimum: 10, maximum: 1000, description: 'Results per write and per SSE progress event' })
   @Type(() => Number) @IsInt() @Min(10) @Max(1000)
-  chunk_size = 100;
+  chunk_size: number = 100;
 
   @ApiPropertyOptional({ description: 'NDJSON uploads only' })
   @IsOptional() @Matches(PLAIN_ID, { message: PLAIN_ID_MESSAGE })

@@ -102,16 +102,16 @@ export class CaptionGenerationRequest {
   content_type: ContentType = 'post';
 
   @IsInt() @Min(1) @Max(30)
-  hashtag_count = 15;
+  hashtag_count: number = 15;
 
   @IsBoolean()
-  include_hashtags = true;
+  include_hashtags: boolean = true;
 
   @IsBoolean()
-  include_emojis = true;
+  include_emojis: boolean = true;
 
   @IsBoolean()
-  include_cta = true;
+  include_cta: boolean = true;
 
   @IsIn(OPTIMIZATION_LEVELS)
   optimization_level: OptimizationLevel = 'balanced';
@@ -123,13 +123,13 @@ export class CaptionGenerationRequest {
   language: Language = 'english';
 
   @IsIanaTimeZone()
-  timezone = 'UTC';
+  timezone: string = 'UTC';
 
   @IsInt() @Min(50) @Max(2200)
-  max_length = 2200;
+  max_length: number = 2200;
 
   @IsInt() @Min(1) @Max(10)
-  variation_count = 3;
+  variation_count: number = 3;
 
   @IsOptional() @Matches(PLAIN_ID, { message: '$property must be 1–64 characters of A-Z, a-z, 0-9, _, . or -' })
   user_id?: string;

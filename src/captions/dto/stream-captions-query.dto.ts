@@ -4,13 +4,13 @@ import { IsBoolean, IsInt, Max, Min } from 'class-validator';
 /** Query of `POST /stream-captions` (API.md): `variations`, `chunk_size`, `enable_compression`. */
 export class StreamCaptionsQuery {
   @Type(() => Number) @IsInt() @Min(1) @Max(100)
-  variations = 5;
+  variations: number = 5;
 
   @Type(() => Number) @IsInt() @Min(1) @Max(100)
-  chunk_size = 10;
+  chunk_size: number = 10;
 
   // Only the words true/false: "yes" or "1" are a 422, not a silent guess.
   @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
   @IsBoolean()
-  enable_compression = true;
+  enable_compression: boolean = true;
 }

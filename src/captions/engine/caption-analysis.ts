@@ -25,12 +25,17 @@ export interface CaptionAnalysis {
   tags: Omit<HashtagTiers, 'short'>;
 }
 
-/** Keeps the last words of a phrase: in English the head noun comes last ("fresh strawberry pancakes"). */
-function shortenPhrase(phraseWords: string[]): string {
+/**
+ * Shortens a phrase to {@link SUBJECT_MAX_CHARS}, keeping its head noun: the last words in English
+ * ("fresh strawberry pancakes"), the first in Spanish ("tortitas de fresa").
+ */
+function shortenPhrase(phraseWords: string[], headFirst: boolean): string {
   const kept: string[] = [];
-  for (const w of [...phraseWords].reverse()) {
-    if (charCount([w, ...kept].join(' ')) > SUBJECT_MAX_CHARS) break;
-    kept.unshift(w);
+  const ordered = headFirst ? phraseWords : [...phraseWords].reverse();
+  for (const w of ordered) {
+    const next = headFirst ? [...kept, w] : [w, ...kept];
+    if (charCount(next.join(' ')) > SUBJECT_MAX_CHARS) break;
+    kept.splice(0, kept.length, ...next);
   }
   return kept.join(' ');
 }
@@ -44,8 +49,19 @@ function plainClause(text: string): string {
 }
 
 export function analyse(request: CaptionGenerationRequest, bank: PhraseBank): CaptionAnalysis {
-  const { phrases, terms } = extractKeyTerms(request.content_description, bank.stopWords);
-  const subject = (phrases.length > 0 && shortenPhrase(phrases[0]!.words)) || bank.fallbackSubject;
+  // Some pictographs are also letters (ℹ): they never become words of a caption.
+  const { phrases, terms: allTerms } = extractKeyTerms(stripEmoji(request.content_description), bank.stopWords, bank.connectors);
+  const [first, second] = words(request.content_description);
+  const opensWithVerb =
+    phrases.length > 1 &&
+    phrases[0]!.words.length === 1 &&
+    first !== undefined &&
+    bank.leadingVerb.verb.test(first) &&
+    bank.leadingVerb.determiners.has(second?.toLowerCase() ?? '');
+  if (opensWithVerb) phrases.shift();
+  // The verb is not a key term either: not scored as missing, not a hashtag.
+  const terms = opensWithVerb ? allTerms.filter((t) => t !== first!.toLowerCase()) : allTerms;
+  const subject = (phrases.length > 0 && shortenPhrase(phrases[0]!.words, bank.headFirst)) || bank.fallbackSubject;
 
   const firstSentence = plainClause(request.content_description.split(/[.!?\n]/u)[0] ?? '');
   const sceneFits = words(firstSentence).length <= 8 && charCount(firstSentence) <= 60 && firstSentence.toLowerCase().includes(subject.toLowerCase());
@@ -55,7 +71,9 @@ export function analyse(request: CaptionGenerationRequest, bank: PhraseBank): Ca
   const topicTags: string[] = [];
   const topicEmojis: string[] = [];
   for (const term of terms) {
-    const topic = bank.topics[term] ?? bank.topics[term.replace(/e?s$/, '')];
+    // Own keys only: a description word such as "constructor" must not reach Object.prototype.
+    const key = [term, term.replace(/e?s$/, '')].find((k) => Object.hasOwn(bank.topics, k));
+    const topic = key === undefined ? undefined : bank.topics[key];
     if (!topic) continue;
     topicTags.push(...topic.tags);
     if (!topicEmojis.includes(topic.emoji)) topicEmojis.push(topic.emoji);

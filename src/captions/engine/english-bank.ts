@@ -1,4 +1,5 @@
 import type { PhraseBank } from './phrase-bank.js';
+import { fleschReadingEase } from './text-analysis.js';
 
 const STOP_WORDS = new Set(
   `a about above after again against all am an and any are aren't as at be because been before being below
@@ -17,6 +18,12 @@ const STOP_WORDS = new Set(
 export const ENGLISH: PhraseBank = {
   stopWords: STOP_WORDS,
   fallbackSubject: 'this moment',
+  headFirst: false,
+  readability: fleschReadingEase,
+  shortCtas: ['Thoughts?', 'Agree?', 'Save it.', 'Share it.'],
+  connectors: new Set(),
+  voiceLine: 'Stay {voice}.',
+  leadingVerb: { verb: /^\p{L}+ing$/iu, determiners: new Set(['our', 'my', 'the', 'a', 'an', 'your', 'their', 'his', 'her', 'this', 'these', 'those', 'its', 'some']) },
   styles: {
     casual: {
       structures: [
@@ -29,7 +36,7 @@ export const ENGLISH: PhraseBank = {
         ['Weekend plans? {Subject} {e}', '{line}'],
         ['Found my happy place: {subject} {e}', '{line}'],
         ['POV: {subject} and nowhere to be {e}', '{line}'],
-        ['Real talk, {subject} made my day {e}', '{line}'],
+        ['Real talk, this made my day: {subject} {e}', '{line}'],
       ],
       words: {
         line: [
@@ -61,7 +68,7 @@ export const ENGLISH: PhraseBank = {
         ['{Subject}, delivered with care.', '{line}'],
         ['Behind the work: {subject}.', '{line}'],
         ['Our latest milestone: {subject}.', '{line}'],
-        ['Why {subject} matters.', '{line}'],
+        ['Why it matters: {subject}.', '{line}'],
       ],
       words: {
         line: [
@@ -143,7 +150,7 @@ export const ENGLISH: PhraseBank = {
         ['3 things to know about {subject} {e}', '1. {Tip} 2. {Tip} 3. {Tip}'],
         ['Here is what {subject} taught us: {tip}', '{line}'],
         ["Save this: a beginner's guide to {subject} {e}", 'Step one: {tip}'],
-        ['Myth: {subject} is hard to get right. {e}', 'Fact: {tip}'],
+        ['Myth: getting {subject} right is hard. {e}', 'Fact: {tip}'],
         ['The one thing most people miss about {subject} {e}', 'Answer: {tip}'],
         ['How to get more out of {subject} {e}', 'Start here: {tip}'],
         ['Lesson of the day from {subject}: {tip} {e}'],
@@ -173,7 +180,7 @@ export const ENGLISH: PhraseBank = {
     },
     promotional: {
       structures: [
-        ['{Subject} is here {e}', '{offer}'],
+        ['Now here: {subject} {e}', '{offer}'],
         ['New drop: {subject} {e}', '{offer}'],
         ['Meet {subject}, made for you {e}', '{offer}'],
         ["Don't miss out on {subject}! {e}", '{offer}'],
@@ -205,7 +212,7 @@ export const ENGLISH: PhraseBank = {
       structures: [
         ['It started with {scene}.', '{middle}', '{ending} {e}'],
         ['Let me tell you about {subject}.', '{middle}', '{ending} {e}'],
-        ['A year ago, {subject} was just an idea.', '{middle}', '{ending} {e}'],
+        ['A year ago, this was just an idea: {subject}.', '{middle}', '{ending} {e}'],
         ['Some stories begin quietly. This one began with {subject}.', '{middle}', '{ending} {e}'],
         ['I almost missed {subject}.', '{middle}', '{ending} {e}'],
         ['Nobody expected {subject} to matter this much.', '{middle}', '{ending} {e}'],

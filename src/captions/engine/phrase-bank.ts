@@ -45,6 +45,21 @@ export interface PhraseBank {
   voices: Array<{ match: RegExp; adjectives: string[] }>;
   /** Used when the description has no content word at all. */
   fallbackSubject: string;
+  /** Where a noun phrase keeps its head when it must be shortened: English "fresh strawberry pancakes" (last), Spanish "tortitas de fresa" (first). */
+  headFirst: boolean;
+  /** Reading ease of a caption in this language, 0–100 (English: Flesch; Spanish: Fernández Huerta). */
+  readability(text: string): number;
+  /** Very short CTAs for the tightest captions (at most 9 characters). */
+  shortCtas: string[];
+  /** Stop words that may join content words inside a phrase (Spanish "de": "tortitas de fresa"). */
+  connectors: ReadonlySet<string>;
+  /** The voice line when there is no brand name; `{voice}` is a voice word. */
+  voiceLine: string;
+  /**
+   * A description that opens with a verb ("Launching our new shoes", "Lanzando nuestras…"): a
+   * first word matching `verb` followed by one of `determiners` is not taken as the subject.
+   */
+  leadingVerb: { verb: RegExp; determiners: ReadonlySet<string> };
   /** Short, generic tags (at most 6 letters each, at least 40): only after every relevant tag. */
   shortTags: string[];
   /** Words that make a caption short when space is tight. */

@@ -41,3 +41,12 @@ export class SeededRandom {
     return out;
   }
 }
+
+/** JSON with object keys sorted at every level: the same data always gives the same text, whatever the key order it came in. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}

@@ -6,10 +6,11 @@ import { analyse, type CaptionAnalysis } from './caption-analysis.js';
 import { CaptionEngine, type RequestProblem } from './caption-engine.js';
 import { engagementPrediction, qualityScore } from './caption-scoring.js';
 import { ENGLISH } from './english-bank.js';
+import { SPANISH } from './spanish-bank.js';
 import { pickHashtags, SHORT_TAG_COST } from './hashtag-picker.js';
 import type { PhraseBank, StyleBank } from './phrase-bank.js';
-import { SeededRandom } from './seeded-random.js';
-import { charCount, emojiCount, fleschReadingEase, stripEmoji, trimToWords, words } from './text-analysis.js';
+import { canonicalJson, SeededRandom } from './seeded-random.js';
+import { charCount, emojiCount, stripEmoji, trimToWords, words } from './text-analysis.js';
 
 /** Candidates drafted per variation; the best-scoring one is kept. */
 export const CANDIDATES: Record<OptimizationLevel, number> = { ultra_fast: 1, fast: 2, balanced: 3, quality: 5, maximum_quality: 8 };
@@ -19,8 +20,6 @@ export const MIN_TEXT_CHARS = 40;
 export const HASHTAG_SEPARATOR = '\n\n';
 /** Text room planned per hashtag before the tags are picked (a typical relevant tag and its space). */
 const PLANNED_TAG_COST = 14;
-/** Short CTAs for the tightest captions. */
-export const FALLBACK_CTAS = ['Thoughts?', 'Agree?', 'Save it.', 'Share it.'];
 
 /** Kinds of caption parts, in the order they are dropped when space runs out (last first). */
 type PartKind = 'core' | 'line' | 'cta' | 'content' | 'brand' | 'audience' | 'extra';
@@ -31,7 +30,8 @@ interface Part {
   text: string;
 }
 
-const BANKS: Partial<Record<Language, PhraseBank>> = { english: ENGLISH };
+const BANKS: Partial<Record<Language, PhraseBank>> = { english: ENGLISH, spanish: SPANISH };
+const bankOf = (language: string): PhraseBank | undefined => (Object.hasOwn(BANKS, language) ? BANKS[language as Language] : undefined);
 
 const capitalise = (s: string) => (s ? s[0]!.toUpperCase() + s.slice(1) : s);
 
@@ -54,7 +54,7 @@ export class TemplateCaptionEngine extends CaptionEngine {
 
   check(request: CaptionGenerationRequest): RequestProblem[] {
     const problems: RequestProblem[] = [];
-    if (!BANKS[request.language]) {
+    if (!bankOf(request.language)) {
       problems.push({ field: 'language', message: `${request.language} is not supported yet; supported: ${this.languages.join(', ')}` });
     }
     const min = TemplateCaptionEngine.minimumLength(request);
@@ -70,7 +70,7 @@ export class TemplateCaptionEngine extends CaptionEngine {
   generate(request: CaptionGenerationRequest, variationIndex: number): CaptionVariation {
     const problems = this.check(request);
     if (problems.length > 0) throw new RangeError(problems.map((p) => `${p.field} ${p.message}`).join('; '));
-    const bank = BANKS[request.language]!;
+    const bank = bankOf(request.language)!;
     const analysis = this.analysisOf(request, bank);
     const seed = seedOf(request);
     let best: CaptionVariation | undefined;
@@ -82,7 +82,7 @@ export class TemplateCaptionEngine extends CaptionEngine {
   }
 
   confidence(request: CaptionGenerationRequest, variations: CaptionVariation[]): number {
-    const bank = BANKS[request.language];
+    const bank = bankOf(request.language);
     if (!bank) return 0;
     const terms = this.analysisOf(request, bank).keyTerms.slice(0, 5);
     if (terms.length === 0) return 0;
@@ -113,10 +113,12 @@ export class TemplateCaptionEngine extends CaptionEngine {
     const offset = new SeededRandom(seed, 'structure').int(style.structures.length);
     const structure = style.structures[(offset + index) % style.structures.length]!;
     const emojis = new EmojiSlot(request.include_emojis, style, analysis.topicEmojis, rng);
-    // A structure comes back every `structures.length` variations: its wording then rotates, so
-    // variations stay distinct. Candidates of one variation vary the emojis, CTA and extra lines.
+    // Wording rotates with the variation, and once more per round of structures, so consecutive
+    // variations use different lines and a structure that comes back (i and i + 10) is worded
+    // differently: its picks move by 11, and no bank has 11 entries. Candidates vary emojis, CTA and extras.
     const round = Math.floor((offset + index) / style.structures.length);
-    const pickWord = (slot: string, options: string[]) => options[(new SeededRandom(seed, slot).int(options.length) + round) % options.length]!;
+    const pickWord = (slot: string, options: string[]) =>
+      options[(new SeededRandom(seed, slot).int(options.length) + index + round) % options.length]!;
     const fill = (template: string) => renderTemplate(template, analysis, style, pickWord, emojis);
 
     // The core is rendered first and always holds an emoji when they are on: other lines may be dropped.
@@ -136,7 +138,7 @@ export class TemplateCaptionEngine extends CaptionEngine {
       const contentLines = bank.contentTypes[request.content_type].lines;
       if (contentLines.length > 0) parts.push({ kind: 'content', text: rng.pick(contentLines) });
     }
-    const brandLine = this.brandLine(style, analysis, rng);
+    const brandLine = this.brandLine(style, bank.voiceLine, analysis, rng);
     if (brandLine) parts.push({ kind: 'brand', text: brandLine });
     if (request.include_cta) parts.push({ kind: 'cta', text: rng.pick(style.ctas) });
 
@@ -159,7 +161,7 @@ export class TemplateCaptionEngine extends CaptionEngine {
       const budget = request.max_length - charCount(text) - HASHTAG_SEPARATOR.length;
       ({ tags: hashtags, relevant } = pickHashtags({ ...analysis.tags, short: bank.shortTags }, request.hashtag_count, budget, rng, index));
     }
-    const readability = Math.round(fleschReadingEase(text) * 10) / 10;
+    const readability = Math.round(Math.min(100, Math.max(0, bank.readability(text))) * 10) / 10;
     const hasCta = request.include_cta; // fitParts and minimalCaption never drop the CTA
     const quality = qualityScore({
       text,
@@ -186,14 +188,14 @@ export class TemplateCaptionEngine extends CaptionEngine {
     };
   }
 
-  private brandLine(style: StyleBank, analysis: CaptionAnalysis, rng: SeededRandom): string | undefined {
+  private brandLine(style: StyleBank, voiceLine: string, analysis: CaptionAnalysis, rng: SeededRandom): string | undefined {
     const voice = analysis.voiceAdjectives.length > 0 ? rng.pick(analysis.voiceAdjectives) : undefined;
     if (analysis.brandName) {
       const usable = style.brandLines.filter((l) => voice !== undefined || !l.includes('{voice}'));
       const line = rng.pick(usable.length > 0 ? usable : ['— {brand}']);
       return capitalise(line.replace('{brand}', analysis.brandName).replace('{voice}', voice ?? ''));
     }
-    return voice && style.extras ? `Stay ${voice}.` : undefined;
+    return voice && style.extras ? voiceLine.replace('{voice}', voice) : undefined;
   }
 }
 
@@ -293,11 +295,11 @@ function fitParts(parts: Part[], cap: number, subject: string, shortestCta: stri
 
 /** The shortest form: subject, an emoji, a short CTA (or closer). Always within MIN_TEXT_CHARS. */
 function minimalCaption(request: CaptionGenerationRequest, a: CaptionAnalysis, emojis: EmojiSlot, index: number, cap: number): string {
-  const bank = BANKS[request.language]!;
+  const bank = bankOf(request.language)!;
   const emoji = emojis.include ? emojis.take() || bank.styles[request.style].emojis[0]! : '';
   const head = [`${capitalise(a.subject)}.`, emoji].filter(Boolean).join(' ');
   const closer = bank.shortClosers[index % bank.shortClosers.length]!;
-  const cta = request.include_cta ? FALLBACK_CTAS[index % FALLBACK_CTAS.length]! : '';
+  const cta = request.include_cta ? bank.shortCtas[index % bank.shortCtas.length]! : '';
   // Richest form that fits; the CTA, when asked for, always stays (MIN_TEXT_CHARS holds head + CTA).
   for (const form of [[head, closer, cta], [head, cta]]) {
     const text = form.filter(Boolean).join(' ');
@@ -308,7 +310,7 @@ function minimalCaption(request: CaptionGenerationRequest, a: CaptionAnalysis, e
 
 /** Everything that shapes the text; not the optimization level (it only decides how many drafts), nor variation_count. */
 function seedOf(r: CaptionGenerationRequest): string {
-  return JSON.stringify([
+  return canonicalJson([
     r.content_description,
     r.style,
     r.audience,

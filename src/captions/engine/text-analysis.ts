@@ -56,34 +56,60 @@ export interface KeyTerms {
  * Casing: a word keeps its capital only when it is not the first of a sentence (a name) or has
  * one inside (iPhone, NYC).
  */
-export function extractKeyTerms(description: string, stopWords: ReadonlySet<string>): KeyTerms {
+export function extractKeyTerms(
+  description: string,
+  stopWords: ReadonlySet<string>,
+  connectors: ReadonlySet<string> = new Set(),
+): KeyTerms {
   const phrases: KeyPhrase[] = [];
   const freq = new Map<string, { n: number; first: number }>();
   let position = 0;
   for (const clause of description.split(/[.!?;:,()[\]{}"“”|/\\\n]+/u)) {
     let run: string[] = [];
+    // A connector ("de") is kept only when a content word follows it.
+    let pending: string[] = [];
+    // A phrase holds at most 3 content words; connectors between them do not count.
     const flush = () => {
-      if (run.length > 0) {
-        for (let i = 0; i < run.length; i += 3) {
-          const part = run.slice(i, i + 3);
-          phrases.push({ text: part.join(' '), words: part });
-        }
+      let part: string[] = [];
+      let content = 0;
+      const emit = () => {
+        while (part.length > 0 && connectors.has(part.at(-1)!.toLowerCase())) part.pop();
+        if (part.length > 0) phrases.push({ text: part.join(' '), words: part });
+        part = [];
+        content = 0;
+      };
+      for (const w of run) {
+        const isConnector = connectors.has(w.toLowerCase());
+        if (isConnector && part.length === 0) continue;
+        if (!isConnector && content === 3) emit();
+        part.push(w);
+        if (!isConnector) content += 1;
       }
+      emit();
       run = [];
+      pending = [];
     };
     const clauseWords = words(clause);
     clauseWords.forEach((raw, i) => {
       const lower = raw.toLowerCase();
       const isStop = stopWords.has(lower) || stopWords.has(lower.replace(/['’].*$/u, ''));
+      if (isStop && connectors.has(lower) && run.length > 0 && pending.length === 0) {
+        pending.push(lower);
+        return;
+      }
       if (isStop || charCount(raw) > MAX_TERM_CHARS || !/\p{L}/u.test(raw)) {
         // Numbers stay inside a phrase ("top 10 tips") but never start one or stand alone.
-        if (!isStop && /^\p{N}+$/u.test(raw) && run.length > 0) run.push(raw);
+        if (!isStop && /^\p{N}+$/u.test(raw) && run.length > 0) {
+          run.push(...pending, raw);
+          pending = [];
+        }
         else flush();
         return;
       }
       const keepCase = /\p{Lu}/u.test(raw.slice(1)) || (i > 0 && /^\p{Lu}/u.test(raw));
       const word = keepCase ? raw : lower;
-      run.push(word);
+      run.push(...pending, word);
+      pending = [];
       const seen = freq.get(lower);
       if (seen) seen.n += 1;
       else freq.set(lower, { n: 1, first: position });
@@ -116,5 +142,29 @@ export function fleschReadingEase(text: string): number {
   const sentences = Math.max(1, (text.match(/[.!?…]+(?=\s|$)/gu) ?? []).length);
   const syllables = ws.reduce((sum, w) => sum + englishSyllables(w), 0);
   const score = 206.835 - 1.015 * (ws.length / sentences) - 84.6 * (syllables / ws.length);
+  return Math.min(100, Math.max(0, score));
+}
+
+/** Spanish syllables: vowel groups, split where two strong (or accented) vowels meet (hiatus). */
+export function spanishSyllables(word: string): number {
+  const groups = word.toLowerCase().match(/[aeiouáéíóúü]+/g) ?? [];
+  let n = 0;
+  for (const g of groups) {
+    n += 1;
+    for (let i = 1; i < g.length; i++) if (/[aeoáéíóú]/.test(g[i - 1]!) && /[aeoáéíóú]/.test(g[i]!)) n += 1;
+  }
+  return Math.max(1, n);
+}
+
+/**
+ * Fernández Huerta reading ease (Flesch adapted to Spanish), clamped to 0–100:
+ * 206.84 − 0.60 × syllables per 100 words − 1.02 × words per sentence.
+ */
+export function fernandezHuerta(text: string): number {
+  const ws = words(stripEmoji(text));
+  if (ws.length === 0) return 0;
+  const sentences = Math.max(1, (text.match(/[.!?…]+(?=\s|$)/gu) ?? []).length);
+  const syllables = ws.reduce((sum, w) => sum + spanishSyllables(w), 0);
+  const score = 206.84 - 0.6 * ((syllables / ws.length) * 100) - 1.02 * (ws.length / sentences);
   return Math.min(100, Math.max(0, score));
 }

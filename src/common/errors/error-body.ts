@@ -49,6 +49,10 @@ function fromBodyParser(err: ExposableError, status: number): MappedError | unde
   if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') {
     return { status: 415, code: 'unsupported_media_type', message: String(err.message), unexpected: false };
   }
+  if (status === 400 && typeof err.code === 'string' && err.code.startsWith('Z_')) {
+    // zlib's own code (Z_DATA_ERROR…) from inflating a corrupt gzip/deflate/br body.
+    return { status: 400, code: 'malformed_json', message: 'Request body could not be decompressed', unexpected: false };
+  }
   if (status === 400 && typeof err.type === 'string') {
     return { status: 400, code: 'malformed_json', message: 'Request body could not be read', unexpected: false };
   }

@@ -1,0 +1,34 @@
+/** `GET /health`: the guide's body, with true values. */
+export class HealthResponseDto {
+  /** `healthy`, or `unhealthy` (with a 503). */
+  status!: 'healthy' | 'unhealthy';
+  /** `operational`, or `degraded` when a check fails. */
+  lazy_loader!: 'operational' | 'degraded';
+  /** Resident memory of the process, MB. */
+  memory_usage_mb!: number;
+  /** Chunks held in memory plus page loads in progress. */
+  active_resources!: number;
+  /** Unix time in seconds. */
+  timestamp!: number;
+}
+
+/** One readiness check. */
+export class CheckResultDto {
+  status!: 'up' | 'down';
+}
+
+/** `GET /health/ready` when ready: every check and its figures (terminus' shape). */
+export class ReadinessResponseDto {
+  status!: 'ok';
+  /** The checks that are up, by name (`database`, `disk_cache`, `memory`). */
+  info!: Record<string, CheckResultDto>;
+  /** The checks that are down (empty when ready). */
+  error!: Record<string, CheckResultDto>;
+  /** Every check, by name. */
+  details!: Record<string, CheckResultDto>;
+}
+
+/** `GET /health/live`. */
+export class LivenessResponseDto {
+  status!: 'ok';
+}

@@ -1,0 +1,72 @@
+/** Memory tier figures since start. */
+export class MemoryTierStatsDto {
+  hits!: number;
+  misses!: number;
+  /** Bytes held now (UTF-8 JSON of the chunks). */
+  bytes!: number;
+  /** Chunks held now. */
+  entries!: number;
+  evictions!: number;
+}
+
+/** Disk tier figures since start. */
+export class DiskTierStatsDto {
+  hits!: number;
+  misses!: number;
+  /** Bytes stored now (after compression). */
+  bytes!: number;
+  entries!: number;
+  evictions!: number;
+  /** Entries that failed their integrity check on read (treated as misses and removed). */
+  corrupt!: number;
+  write_errors!: number;
+}
+
+/** Loads from the data source since start. */
+export class SourceStatsDto {
+  loads!: number;
+  failures!: number;
+  timeouts!: number;
+  retries!: number;
+}
+
+export class TierStatsDto {
+  memory!: MemoryTierStatsDto;
+  disk!: DiskTierStatsDto;
+  source!: SourceStatsDto;
+}
+
+/** `GET /stats`: the guide's metrics, each measured, plus the hit rate and per-tier detail. */
+export class StatsResponseDto {
+  /** Chunks loaded from the source since start. */
+  total_chunks_loaded!: number;
+  /** Pages served since start. */
+  total_pages_loaded!: number;
+  /** Streams opened since start. */
+  total_streams!: number;
+  /** Memory-tier hits. */
+  cache_hits!: number;
+  /** Disk-tier hits. */
+  disk_cache_hits!: number;
+  /** Bytes saved by compressing disk entries. */
+  compression_savings!: number;
+  /** Resident memory of the process, MB. */
+  memory_usage_mb!: number;
+  /** Mean seconds of a chunk load from the source. */
+  avg_chunk_load_time!: number;
+  /** Mean seconds of a page load. */
+  avg_page_load_time!: number;
+  /** Chunks in the memory tier now. */
+  active_chunks!: number;
+  /** Page loads in progress. */
+  active_pages!: number;
+  /** Streams open now. */
+  active_streams!: number;
+  /** Prefetches, refreshes and scheduled runs in progress. */
+  background_tasks!: number;
+  /** Size of the disk tier, MB. */
+  disk_cache_size_mb!: number;
+  /** (memory hits + disk hits) ÷ chunk lookups, from 0 to 1; 0 before any lookup. */
+  cache_hit_rate!: number;
+  tiers!: TierStatsDto;
+}

@@ -1,0 +1,124 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { HealthCheckService, HealthIndicatorService, type HealthCheckResult, type HealthIndicatorResult } from '@nestjs/terminus';
+import { getHeapStatistics } from 'node:v8';
+import { ApiError } from '../common/errors/api-error.js';
+import { HistoryRepository } from '../history/history.repository.js';
+import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
+import { ShutdownState } from './shutdown-state.js';
+
+const MB = 1024 * 1024;
+/** A check slower than this counts as down: a probe must answer quickly. */
+const CHECK_TIMEOUT_MS = 2000;
+/** Past this share of V8's heap limit the process is about to fail allocations. */
+const HEAP_LIMIT_SHARE = 0.9;
+const round = (n: number) => Math.round(n * 10) / 10;
+
+/** A dependency is down: the message names the problem, never a path or a driver's text. */
+class CheckFailed extends Error {}
+
+/**
+ * The readiness checks behind `/health/ready` and `/health`, run through @nestjs/terminus.
+ * Each indicator reports a short reason of its own when down, so no path, SQL or driver message
+ * reaches a probe's body (the full error goes to the log).
+ */
+@Injectable()
+export class HealthService {
+  private readonly logger = new Logger('Health');
+  private lastHealthy = true;
+
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicator: HealthIndicatorService,
+    private readonly loader: LazyLoaderService,
+    private readonly history: HistoryRepository,
+    private readonly shutdown: ShutdownState,
+  ) {}
+
+  /**
+   * Runs every readiness check. Resolves with terminus' result when all are up.
+   * @throws ApiError 503 `not_ready` while shutting down, 503 `unhealthy` naming each failed check.
+   */
+  async ready(): Promise<HealthCheckResult> {
+    if (this.shutdown.shuttingDown) {
+      throw new ApiError(503, 'not_ready', 'The server is shutting down', [
+        { field: 'shutdown', message: 'the server is shutting down' },
+      ]);
+    }
+    try {
+      const result = await this.health.check([() => this.database(), () => this.diskCache(), () => this.memory()]);
+      this.noteHealthy(true);
+      return result;
+    } catch (err) {
+      const result = (err as { getResponse?: () => unknown }).getResponse?.() as HealthCheckResult | undefined;
+      if (!result?.details) throw err;
+      const details = Object.entries(result.error ?? {}).map(([field, v]) => ({
+        field,
+        message: String((v as { message?: unknown }).message ?? 'down'),
+      }));
+      this.noteHealthy(false, details.map((d) => `${d.field}: ${d.message}`).join('; '));
+      throw new ApiError(503, 'unhealthy', `Unhealthy: ${details.map((d) => d.field).join(', ')}`, details);
+    }
+  }
+
+  /** The caption history database answers a trivial query. */
+  private database(): PromiseLike<HealthIndicatorResult<'database'>> {
+    return this.indicator
+      .check('database')
+      .attempt(async () => {
+        try {
+          await this.history.ping();
+        } catch (err) {
+          this.logger.warn({ err }, 'Database check failed');
+          throw new CheckFailed('database unreachable');
+        }
+      })
+      .withTimeout(CHECK_TIMEOUT_MS);
+  }
+
+  /** The lazy loader's disk tier: open, its directory writable, room left on the volume. Up when the tier is off. */
+  private diskCache(): PromiseLike<HealthIndicatorResult<'disk_cache'>> {
+    return this.indicator
+      .check('disk_cache')
+      .attempt(async () => {
+        if (!this.loader.disk) return { enabled: false };
+        const { ok, detail } = await this.loader.isDiskCacheHealthy();
+        const free_mb = detail.free_mb === null ? null : Math.round(detail.free_mb);
+        if (!ok) {
+          if (detail.error) this.logger.warn({ err: detail.error }, 'Disk cache check failed');
+          const why = !detail.open ? 'not open' : !detail.writable ? 'directory not writable' : `only ${free_mb} MB free`;
+          throw new CheckFailed(`disk cache ${why}`);
+        }
+        return { enabled: true, free_mb, size_mb: round(detail.size_mb), entries: detail.entries };
+      })
+      .withTimeout(CHECK_TIMEOUT_MS);
+  }
+
+  /**
+   * Resident memory against the lazy loader's limit (`max_memory_mb`; the guide compared GB with a
+   * fraction), and V8's heap against its own limit.
+   */
+  private memory(): PromiseLike<HealthIndicatorResult<'memory'>> {
+    return this.indicator
+      .check('memory')
+      .attempt(() => {
+        const rss = process.memoryUsage.rss();
+        const limit = this.loader.maxMemoryBytes;
+        const heap = getHeapStatistics();
+        const figures = { rss_mb: round(rss / MB), limit_mb: round(limit / MB), heap_used_mb: round(heap.used_heap_size / MB) };
+        if (rss > limit) throw new CheckFailed(`resident memory ${figures.rss_mb} MB is over the ${figures.limit_mb} MB limit`);
+        if (heap.used_heap_size > heap.heap_size_limit * HEAP_LIMIT_SHARE) {
+          throw new CheckFailed(`heap ${figures.heap_used_mb} MB of ${round(heap.heap_size_limit / MB)} MB`);
+        }
+        return figures;
+      })
+      .withTimeout(CHECK_TIMEOUT_MS);
+  }
+
+  /** Logs transitions only, so a failing probe every few seconds does not flood the log. */
+  private noteHealthy(healthy: boolean, why?: string): void {
+    if (healthy === this.lastHealthy) return;
+    this.lastHealthy = healthy;
+    if (healthy) this.logger.log('Ready again');
+    else this.logger.warn(`Not ready: ${why}`);
+  }
+}

@@ -1,0 +1,21 @@
+import type { DynamicModule, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Server } from 'node:http';
+import { applyServerTimeouts, configureApp } from './app.setup.js';
+import type { AppConfig } from './config/app-config.js';
+import { GracefulShutdown } from './monitoring/graceful-shutdown.js';
+
+/**
+ * Creates the app from `rootModule` (the `AppModule`, or a test module around it), installs the
+ * HTTP edge, the slow-client timeouts and the graceful shutdown on SIGTERM/SIGINT, and listens.
+ */
+export async function startServer(rootModule: DynamicModule | Type, config: AppConfig): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(rootModule, { bufferLogs: true, bodyParser: false });
+  configureApp(app);
+  const server = app.getHttpServer() as Server;
+  applyServerTimeouts(server, config);
+  new GracefulShutdown(app, server, { delayMs: config.shutdown.delayMs, graceMs: config.shutdown.graceMs }).install();
+  await app.listen(config.server.port, config.server.host);
+  return app;
+}
