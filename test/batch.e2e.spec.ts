@@ -152,7 +152,7 @@ describe(BatchController.name, () => {
     expect(all.at(-1)).toMatchObject({ total: 10_000, succeeded: 9_999, failed: 1 });
   }, 180_000);
 
-  it('decodes a gzip NDJSON upload, and answers 415 for an encoding it cannot decode', async () => {
+  it('decodes a gzip NDJSON upload; 415 for an encoding it cannot decode, 400 for a corrupt one', async () => {
     const body = gzipSync(Buffer.from([0, 1, 2].map((i) => JSON.stringify(captionRequest(i, { request_id: `gz-${i}` }))).join('\n')));
     const upload = (encoding: string) =>
       fetch(`${base}/batch-process`, {
@@ -163,6 +163,13 @@ describe(BatchController.name, () => {
     const lines = (await (await upload('gzip')).text()).trim().split('\n').map((l) => JSON.parse(l) as Item);
     expect(lines.filter((x) => x.success).map((x) => x.request_id).sort()).toEqual(['gz-0', 'gz-1', 'gz-2']);
     expect((await upload('zstd')).status).toBe(415);
+    const corrupt = await fetch(`${base}/batch-process`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' },
+      body: Buffer.from('not gzip at all'),
+    });
+    expect(corrupt.status).toBe(400);
+    expect(await corrupt.json()).toMatchObject({ error: 'malformed_json' });
   });
 
   it('stops generating when the client disconnects mid-batch', async () => {

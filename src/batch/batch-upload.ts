@@ -11,7 +11,7 @@ import type { Fingerprint } from './idempotency.store.js';
  * NDJSON alone, so this is the only reader of the request stream.
  * @throws ApiError 415 for an encoding it cannot decode.
  */
-export function uploadBody(req: Request): Readable {
+export function uploadBody(req: Request): AsyncIterable<Buffer> {
   const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   const decoder =
     encoding === 'gzip' || encoding === 'x-gzip'
@@ -21,12 +21,22 @@ export function uploadBody(req: Request): Readable {
         : encoding === 'br'
           ? createBrotliDecompress()
           : undefined;
-  if (decoder) {
-    // A corrupt stream errors the decoder, which ends the reader with that error.
-    return pipeline(req, decoder, () => undefined);
-  }
+  if (decoder) return decoded(pipeline(req, decoder, () => undefined), encoding);
   if (encoding !== 'identity') throw new ApiError(415, 'unsupported_media_type', `Content-Encoding ${encoding} is not supported`);
   return req;
+}
+
+/** A corrupt compressed body is the client's error (400), before or after the first result. */
+async function* decoded(body: Readable, encoding: string): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of body) yield chunk as Buffer;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('Z_')) {
+      throw new ApiError(400, 'malformed_json', `Request body is not valid ${encoding} data`);
+    }
+    throw err;
+  }
 }
 
 /** Passes the body through, hashing it on the way (the idempotency fingerprint of an upload). */
