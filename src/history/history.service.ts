@@ -1,5 +1,5 @@
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config.js';
 import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
@@ -31,9 +31,13 @@ export interface HistoryPage {
 
 /** Caption history: records generated variations and reads them back in pages or as a whole. */
 @Injectable()
-export class HistoryService implements OnModuleInit {
+export class HistoryService implements OnModuleInit, OnModuleDestroy {
   /** Changes on every write: part of every cache key, so nothing cached before a write is served after it. */
   private version = 0;
+  private readonly logger = new Logger(HistoryService.name);
+  /** The running drop of stale chunks, and whether writes came in while it ran. */
+  private dropping?: Promise<void>;
+  private dropAgain = false;
   private readonly bootId = randomUUID().slice(0, 8);
   private readonly boundaries: ChunkBoundaries;
   private codec!: HistoryCursorCodec;
@@ -55,10 +59,40 @@ export class HistoryService implements OnModuleInit {
   async record(rows: NewHistoryRow[]): Promise<void> {
     if (rows.length === 0) return;
     await this.repo.insertMany(rows);
-    // The new version alone makes every older key unreachable; dropping them frees the tiers now.
+    // The new version alone makes every older key unreachable (correctness needs nothing more);
+    // dropping the stale chunks only frees the tiers, so it runs behind the write, at most one at
+    // a time for a burst of writes, instead of making every insert wait on the disk tier.
     this.version += 1;
     this.boundaries.clear();
-    await this.lazyLoader.invalidate(KEY_PREFIX);
+    this.dropStaleChunks();
+  }
+
+  /** Settles when no drop of stale chunks is running (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.dropping) await this.dropping;
+  }
+
+  /** Shutdown: let a running drop finish before the lazy loader closes its tiers. */
+  async onModuleDestroy(): Promise<void> {
+    await this.settled();
+  }
+
+  private dropStaleChunks(): void {
+    if (this.dropping) {
+      this.dropAgain = true;
+      return;
+    }
+    this.dropping = (async () => {
+      do {
+        this.dropAgain = false;
+        try {
+          await this.lazyLoader.invalidate(KEY_PREFIX);
+        } catch (err) {
+          this.logger.warn({ err }, 'Dropping stale history chunks failed; they expire by TTL');
+        }
+      } while (this.dropAgain);
+      this.dropping = undefined;
+    })();
   }
 
   private sourceKey(filter: HistoryFilter): string {
