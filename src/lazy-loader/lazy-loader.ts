@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Observable } from 'rxjs';
 import { Coalescer, type FlightContext } from './coalescer.js';
 import { type LargeDataConfig, LoadStrategy } from './data-size.js';
@@ -57,6 +58,9 @@ export class LazyLoader {
     readonly config: LargeDataConfig,
     private readonly deps: LazyLoaderDeps = {},
   ) {
+    // Background prefetch links up to RECENT_SOURCES × prefetch_chunks loads to this one signal
+    // at a time (each unlinks when done): concurrency, not a leak.
+    setMaxListeners(RECENT_SOURCES * Math.max(1, config.chunk_config.prefetch_chunks) + 1, this.stopBackground.signal);
     const ttlMs = config.cache_ttl * 1000;
     this.memory = config.enable_caching
       ? new MemoryTier({

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { once } from 'node:events';
+import { once, setMaxListeners } from 'node:events';
 import type { Writable } from 'node:stream';
 import { constants as zlib, createBrotliCompress, createGzip, type BrotliCompress, type Gzip } from 'node:zlib';
 import { isObservable, type Observable, type Subscription } from 'rxjs';
@@ -38,7 +38,7 @@ const open = new Set<ResponseStream<unknown>>();
  *   contract's error item (SSE `event: error`); CSV has no error item and is cut off instead.
  */
 export class ResponseStream<T> {
-  private readonly controller = new AbortController();
+  private readonly controller = ResponseStream.streamController();
   private readonly framing: Framing<T>;
   private readonly out: Writable;
   private readonly compressor?: Gzip | BrotliCompress;
@@ -94,6 +94,17 @@ export class ResponseStream<T> {
     activeStreams.inc({ route: options.route });
     res.flushHeaders();
     this.enqueue(this.framing.open());
+  }
+
+  /**
+   * The stream's abort controller. Every concurrent load a stream drives (up to `max_concurrent`
+   * batch items, each with its chunk reads) listens on this one signal and unlinks when done, so
+   * more than Node's default of 10 listeners is concurrency, not a leak.
+   */
+  private static streamController(): AbortController {
+    const controller = new AbortController();
+    setMaxListeners(256, controller.signal);
+    return controller;
   }
 
   /** Ends every open stream with the shutdown error item (graceful shutdown). */
