@@ -4,7 +4,6 @@ import type { CaptionGenerationRequest } from '../captions/dto/caption-generatio
 import type { CaptionVariation } from '../captions/dto/caption-generation-response.dto.js';
 import { CaptionEngine } from '../captions/engine/caption-engine.js';
 import { captionGenerations } from '../common/metrics/metrics.js';
-import { HistoryService } from '../history/history.service.js';
 import type { BatchDraft } from './batch-item.js';
 
 const best = (variations: CaptionVariation[]): CaptionVariation =>
@@ -23,7 +22,6 @@ export class BatchGenerator {
   constructor(
     private readonly captions: CaptionsService,
     private readonly engine: CaptionEngine,
-    private readonly history: HistoryService,
   ) {}
 
   /**
@@ -41,20 +39,7 @@ export class BatchGenerator {
     const count = request.variation_count;
     const variations = Array.from({ length: count }, (_, i) => this.engine.generate(request, attempt * count + i));
     captionGenerations.inc({ engine: this.engine.name }, count);
-    await this.history.record(
-      variations.map((v) => ({
-        user_id: request.user_id ?? null,
-        caption: v.caption,
-        hashtags: v.hashtags,
-        style: request.style,
-        audience: request.audience,
-        content_type: request.content_type,
-        language: request.language,
-        quality_score: v.quality_score,
-        engagement_score: v.engagement_prediction,
-        request_id: request.request_id!,
-      })),
-    );
+    await this.captions.recordVariations(request, request.request_id!, variations);
     return toDraft(best(variations));
   }
 }

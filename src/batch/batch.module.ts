@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { CaptionsModule } from '../captions/captions.module.js';
-import { HistoryModule } from '../history/history.module.js';
 import { BatchController } from './batch.controller.js';
 import { BatchGenerator } from './batch.generator.js';
 import { BatchService } from './batch.service.js';
@@ -11,7 +10,7 @@ import { IdempotencyStore } from './idempotency.store.js';
  * generate and the history module to record. Exports nothing.
  */
 @Module({
-  imports: [CaptionsModule, HistoryModule],
+  imports: [CaptionsModule],
   controllers: [BatchController],
   providers: [BatchService, BatchGenerator, IdempotencyStore],
 })

@@ -111,11 +111,14 @@ export class CaptionsService {
   }
 
   private sourceFor(request: CaptionGenerationRequest, requestId: string, count: number): ChunkSource<CaptionVariation> {
-    return variationSource(this.engine, request, count, (variations) => this.record(request, requestId, variations));
+    return variationSource(this.engine, request, count, (variations) => this.recordVariations(request, requestId, variations));
   }
 
-  /** Stores drafted variations in the caption history, with their request's fields. */
-  private async record(request: CaptionGenerationRequest, requestId: string, variations: CaptionVariation[]): Promise<void> {
+  /**
+   * Stores drafted variations in the caption history, with their request's fields (one
+   * transaction). Used for every generation, and by batch for its regenerations.
+   */
+  async recordVariations(request: CaptionGenerationRequest, requestId: string, variations: CaptionVariation[]): Promise<void> {
     const rows: NewHistoryRow[] = variations.map((v) => ({
       user_id: request.user_id ?? null,
       caption: v.caption,

@@ -1,17 +1,10 @@
 import type { Generated } from 'kysely';
 
+import { CAPTION_STYLES, type CaptionStyle } from '../common/domain/caption-styles.js';
+
 /** The caption styles of API.md; history rejects any other in a filter. */
-export const HISTORY_STYLES = [
-  'casual',
-  'professional',
-  'inspirational',
-  'playful',
-  'educational',
-  'promotional',
-  'storytelling',
-  'minimalist',
-] as const;
-export type HistoryStyle = (typeof HISTORY_STYLES)[number];
+export const HISTORY_STYLES = CAPTION_STYLES;
+export type HistoryStyle = CaptionStyle;
 
 /** What `HistoryService.record` stores: one generated variation (docs/architecture.md). */
 export interface NewHistoryRow {

@@ -1,3 +1,4 @@
+import type { AppConfig } from '../config/app-config.js';
 /** The guide's data size categories (by the size of the whole data set). */
 export enum DataSize {
   SMALL = 'small',
@@ -175,27 +176,7 @@ export function resolveLoaderConfig(options: LazyLoaderOptions = {}): LargeDataC
 }
 
 /** The environment's settings (`AppConfig.lazyLoader`) as loader options; unset fields fall to the profile. */
-export function optionsFromEnv(env: {
-  dataSize: `${DataSize}`;
-  chunkSize?: number;
-  maxChunksInMemory?: number;
-  prefetchChunks: number;
-  compressionThreshold: number;
-  compressionType: CompressionType;
-  maxMemoryMb?: number;
-  memoryThreshold: number;
-  enableDiskCache?: boolean;
-  diskCacheDir: string;
-  diskCacheMaxMb: number;
-  enableCaching: boolean;
-  cacheSize: number;
-  cacheTtlSeconds: number;
-  loadTimeoutSeconds: number;
-  retryAttempts: number;
-  memoryMonitorIntervalMs: number;
-  diskSweepIntervalMs: number;
-  prefetchIntervalMs: number;
-}): LazyLoaderOptions {
+export function optionsFromEnv(env: AppConfig['lazyLoader']): LazyLoaderOptions {
   return {
     dataSize: env.dataSize,
     chunk_size: env.chunkSize,

@@ -1,15 +1,5 @@
 /** The enums of API.md (Captions), as the guide names them. */
-export const CAPTION_STYLES = [
-  'casual',
-  'professional',
-  'inspirational',
-  'playful',
-  'educational',
-  'promotional',
-  'storytelling',
-  'minimalist',
-] as const;
-export type CaptionStyle = (typeof CAPTION_STYLES)[number];
+export { CAPTION_STYLES, type CaptionStyle } from '../../common/domain/caption-styles.js';
 
 export const AUDIENCES = [
   'general',
