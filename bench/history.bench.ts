@@ -49,6 +49,8 @@ async function start(args: string[], env: Record<string, string>, readyPath: str
 
 function stop(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
+    // A child already gone (exit code or signal) would never emit 'exit' again.
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
     child.once('exit', () => resolve());
     child.kill('SIGTERM');
   });
@@ -93,7 +95,7 @@ interface PageBody {
 
 describe('history benchmark', () => {
   afterAll(async () => {
-    await Promise.all(children.filter((c) => c.exitCode === null).map(stop));
+    await Promise.all(children.map(stop));
     rmSync(dataDir, { recursive: true, force: true });
   });
 
