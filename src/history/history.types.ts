@@ -21,19 +21,9 @@ export interface NewHistoryRow {
   created_at?: Date;
 }
 
-/** One row as the API returns it. */
-export interface HistoryRow {
+/** One row as the API returns it: what was recorded, with its id and ISO 8601 creation time. */
+export interface HistoryRow extends Omit<NewHistoryRow, 'created_at'> {
   id: string;
-  user_id: string | null;
-  caption: string;
-  hashtags: string[];
-  style: string;
-  audience: string;
-  content_type: string;
-  language: string;
-  quality_score: number;
-  engagement_score: number;
-  request_id: string;
   created_at: string;
 }
 
