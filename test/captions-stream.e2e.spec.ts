@@ -33,6 +33,18 @@ function busy(ms: number) {
   while (performance.now() < end);
 }
 
+/** Makes every draft of the real engine slow (`ms` each) and counts them. */
+function slowDrafts(engine: CaptionEngine, ms: number): { count: number } {
+  const drafts = { count: 0 };
+  const generate = engine.generate.bind(engine);
+  vi.spyOn(engine, 'generate').mockImplementation((req, i) => {
+    busy(ms);
+    drafts.count += 1;
+    return generate(req, i);
+  });
+  return drafts;
+}
+
 describe(`${CaptionsController.name} streaming`, () => {
   let t: TestApp;
   let url: string;
@@ -107,30 +119,18 @@ describe(`${CaptionsController.name} streaming`, () => {
 
   it('delivers the first item before the last is made', async () => {
     useRequest('stream-4');
-    let drafted = 0;
-    const generate = engine.generate.bind(engine);
-    vi.spyOn(engine, 'generate').mockImplementation((req, i) => {
-      busy(5);
-      drafted += 1;
-      return generate(req, i);
-    });
+    const drafts = slowDrafts(engine, 5);
     const res = await post('?variations=100', { accept: 'application/x-ndjson', 'accept-encoding': 'gzip' });
     const reader = res.body!.getReader();
     const first = await reader.read();
     expect(new TextDecoder().decode(first.value)).toMatch(/^\{"variation_index":0,/);
-    expect(drafted).toBeLessThan(100);
+    expect(drafts.count).toBeLessThan(100);
     await reader.cancel();
   });
 
   it('stops generating as soon as the client disconnects, and closes the stream', async () => {
     useRequest('stream-5');
-    let drafted = 0;
-    const generate = engine.generate.bind(engine);
-    vi.spyOn(engine, 'generate').mockImplementation((req, i) => {
-      busy(5);
-      drafted += 1;
-      return generate(req, i);
-    });
+    const drafts = slowDrafts(engine, 5);
     const controller = new AbortController();
     const res = await post('?variations=100', { accept: 'application/x-ndjson' }, controller.signal);
     await res.body!.getReader().read();
@@ -138,20 +138,14 @@ describe(`${CaptionsController.name} streaming`, () => {
     controller.abort();
     await vi.waitFor(() => expect(ResponseStream.openCount()).toBe(0));
     await vi.waitFor(() => expect(t.app.get(LazyLoaderService).getStats().active_streams).toBe(0));
-    const afterClose = drafted;
+    const afterClose = drafts.count;
     await new Promise((r) => setTimeout(r, 200));
-    expect(drafted).toBe(afterClose);
-    expect(drafted).toBeLessThan(100);
+    expect(drafts.count).toBe(afterClose);
+    expect(drafts.count).toBeLessThan(100);
   });
 
   it('stops drafting POST /captions variations when the client leaves before the answer', async () => {
-    let drafted = 0;
-    const generate = engine.generate.bind(engine);
-    vi.spyOn(engine, 'generate').mockImplementation((req, i) => {
-      busy(20);
-      drafted += 1;
-      return generate(req, i);
-    });
+    const drafts = slowDrafts(engine, 20);
     const controller = new AbortController();
     const pending = fetch(url.replace('stream-captions', 'captions'), {
       method: 'POST',
@@ -159,21 +153,21 @@ describe(`${CaptionsController.name} streaming`, () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ content_description: 'Morning trail run through the misty pine forest', variation_count: 10, request_id: 'leaves-early' }),
     }).catch((err: unknown) => err);
-    await vi.waitFor(() => expect(drafted).toBeGreaterThan(0));
+    await vi.waitFor(() => expect(drafts.count).toBeGreaterThan(0));
     controller.abort();
     await pending;
     await new Promise((r) => setTimeout(r, 150));
-    const afterLeave = drafted;
+    const afterLeave = drafts.count;
     await new Promise((r) => setTimeout(r, 150));
-    expect(drafted).toBe(afterLeave);
-    expect(drafted).toBeLessThan(10);
+    expect(drafts.count).toBe(afterLeave);
+    expect(drafts.count).toBeLessThan(10);
   });
 
   it('ends with the error item of API.md when drafting fails after the first byte', async () => {
     useRequest('stream-6');
     const generate = engine.generate.bind(engine);
     vi.spyOn(engine, 'generate').mockImplementation((req, i) => {
-      // Variations are drafted in chunks of 5: the second chunk fails after the first has gone out.
+      // Variations are drafts.count in chunks of 5: the second chunk fails after the first has gone out.
       if (i === 6) throw new Error('template blew up at /srv/secret.ts');
       return generate(req, i);
     });
