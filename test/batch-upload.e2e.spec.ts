@@ -1,7 +1,10 @@
+import { request as httpRequest, type ClientRequest } from 'node:http';
 import type { Transform } from 'node:stream';
-import { brotliCompressSync, gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { brotliCompressSync, constants, createGzip, gzipSync, type Gunzip } from 'node:zlib';
+import { Logger } from 'nestjs-pino';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RATIO_FLOOR_BYTES } from '../src/batch/batch-upload.js';
+import { metricsRegistry } from '../src/common/metrics/metrics.js';
 import { listening, rawRequest, type RawResponse } from './support/raw-request.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
@@ -95,5 +98,76 @@ describe('NDJSON upload bounds (POST /batch-process)', () => {
     const sent = res.text.trim().split('\n').map((l) => JSON.parse(l) as { success?: boolean; total?: number });
     expect(sent.filter((x) => x.success)).toHaveLength(3);
     expect(sent.at(-1)).toMatchObject({ total: 3, succeeded: 3 });
+  });
+
+  describe('a client that closes the connection mid-upload', () => {
+    const LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+    let logged: Array<{ level: string; args: unknown[] }>;
+
+    beforeEach(() => {
+      logged = [];
+      for (const level of LEVELS) {
+        vi.spyOn(Logger.prototype, level).mockImplementation((...args: unknown[]) => void logged.push({ level, args }));
+      }
+    });
+    afterEach(() => vi.restoreAllMocks());
+
+    /** A metric's value for the labels given (0 when never set). */
+    async function metric(name: string, labels: Record<string, string>): Promise<number> {
+      const found = (await metricsRegistry.getMetricsAsJSON()).find((m) => m.name === name);
+      const value = found?.values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l));
+      return value?.value ?? 0;
+    }
+    const clientClosed = () => metric('http_requests_client_closed_total', { method: 'POST', route: PATH });
+    const streamsClientClosed = () => metric('http_streams_ended_total', { route: 'POST /batch-process', outcome: 'client_closed' });
+    const serverErrors = () => metric('http_server_request_duration_seconds', { route: PATH, status_class: '5xx' });
+    const errorsLogged = () => logged.filter((l) => ['fatal', 'error', 'warn'].includes(l.level));
+
+    /** An NDJSON upload sent gzip-compressed as the test writes it, flushed so the server can decode each write. */
+    function openUpload(): { req: ClientRequest; gzip: ReturnType<typeof createGzip>; send: (text: string) => void; response: Promise<unknown> } {
+      const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: PATH, headers: { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip', accept: 'application/x-ndjson' } });
+      req.on('error', () => undefined);
+      const gzip = createGzip();
+      gzip.pipe(req);
+      const response = new Promise((resolve) => req.once('response', (res) => resolve(res.on('error', () => undefined).resume())));
+      return { req, gzip, send: (text) => void gzip.write(text, () => gzip.flush(constants.Z_SYNC_FLUSH)), response };
+    }
+
+    async function decoderHasRead(): Promise<Gunzip> {
+      await vi.waitFor(() => expect((decoders[0]?.stream as Gunzip | undefined)?.bytesWritten).toBeGreaterThan(0));
+      return decoders[0]!.stream as Gunzip;
+    }
+
+    it('before the first line: counted as client-closed and logged at debug without a stack, with no error and no 500', async () => {
+      const before = { closed: await clientClosed(), errors: await serverErrors() };
+      const upload = openUpload();
+      upload.send('{"content_description": "Handmade ceramic mug, glazed in');
+      const decoder = await decoderHasRead();
+      upload.req.destroy();
+      // Whichever the server does with the broken upload, it does it in one place: wait for either.
+      await vi.waitFor(async () => expect(errorsLogged().length + (await clientClosed()) - before.closed).toBeGreaterThan(0));
+      expect(errorsLogged()).toEqual([]);
+      expect(await clientClosed()).toBe(before.closed + 1);
+      expect(await serverErrors()).toBe(before.errors);
+      const debug = logged.filter((l) => l.level === 'debug');
+      expect(debug).toHaveLength(1);
+      expect(JSON.stringify(debug[0]!.args)).not.toMatch(/stack|\bat /);
+      expect(debug[0]!.args[0]).toEqual({ method: 'POST', route: PATH });
+      expect(decoder.destroyed).toBe(true);
+    });
+
+    it('while results stream: counted as a client-closed stream, nothing logged as an error, the upload no longer read', async () => {
+      const before = { streams: await streamsClientClosed(), errors: await serverErrors() };
+      const upload = openUpload();
+      upload.send('{"content_description": "Handmade ceramic mug, glazed in ocean blue"}\n');
+      await upload.response;
+      const decoder = await decoderHasRead();
+      upload.send('{"content_description": "Second mug, half sent');
+      upload.req.destroy();
+      await vi.waitFor(() => expect(decoder.destroyed).toBe(true));
+      await vi.waitFor(async () => expect(await streamsClientClosed()).toBe(before.streams + 1));
+      expect(errorsLogged()).toEqual([]);
+      expect(await serverErrors()).toBe(before.errors);
+    });
   });
 });

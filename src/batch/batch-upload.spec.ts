@@ -3,6 +3,7 @@ import { EventEmitter, once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { ClientClosedError } from '../common/security/client-errors.js';
 import { RATIO_FLOOR_BYTES, uploadBody, type UploadLimits } from './batch-upload.js';
 
 const MiB = 1024 * 1024;
@@ -115,12 +116,22 @@ describe(uploadBody.name, () => {
     await expect(iterator.next()).rejects.toBeDefined();
   });
 
-  it.each(['identity', 'gzip'])('fails the read when the client closes the connection mid-upload (%s)', async (encoding) => {
+  it.each([true, false])('lets the response close before anything was read (client gone: %s) without an unhandled error', async (clientGone) => {
+    const { req, res } = upload('gzip');
+    req.write(gzipSync(Buffer.alloc(MiB, 'x')).subarray(0, 500));
+    const closed = once(req, 'close');
+    (res as unknown as { writableFinished: boolean }).writableFinished = !clientGone;
+    res.emit('close');
+    await closed;
+    expect(req.destroyed).toBe(true);
+  });
+
+  it.each(['identity', 'gzip'])('fails the read with ClientClosedError when the client closes the connection mid-upload (%s)', async (encoding) => {
     const { req, sut } = upload(encoding);
     req.write(encoding === 'gzip' ? gzipSync(Buffer.alloc(MiB, 'x')).subarray(0, 500) : Buffer.from('{"content_description":'));
     const iterator = sut[Symbol.asyncIterator]();
     const pending = iterator.next().then(() => iterator.next());
     req.destroy();
-    await expect(pending).rejects.toBeDefined();
+    await expect(pending).rejects.toBeInstanceOf(ClientClosedError);
   });
 });

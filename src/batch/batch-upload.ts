@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate, type BrotliDecompress, type Gunzip, type Inflate } from 'node:zlib';
 import { ApiError } from '../common/errors/api-error.js';
+import { ClientClosedError } from '../common/security/client-errors.js';
 import type { Fingerprint } from './idempotency.store.js';
 
 /** Bounds on what one NDJSON upload may cost to read. */
@@ -41,6 +42,9 @@ function decoderFor(encoding: string): Decoder | undefined {
  * - when the response closes (answered or the client left) before the body was read to its end,
  *   the decoder and the request stream are destroyed, so the rest is never read.
  *
+ * A client that closes the connection before the end makes the read fail with a
+ * {@link ClientClosedError}.
+ *
  * @throws ApiError 415 for an encoding it cannot decode.
  */
 export function uploadBody(req: Request, res: Response, limits: UploadLimits): AsyncIterable<Buffer> {
@@ -66,12 +70,16 @@ class UploadReader {
       // Not `pipeline`: it would destroy the request (and its socket) with the decoder, before an
       // early answer (413) could be sent.
       req.pipe(decoder);
+      // A read in progress sees the decoder's error through its iterator; with none in progress
+      // (not started yet, or already left) there is no one to tell, and no one must crash.
+      decoder.on('error', () => undefined);
       req.once('close', () => {
-        if (!req.complete) decoder.destroy(new Error('The client closed the connection during the upload'));
+        if (!req.complete) decoder.destroy(new ClientClosedError());
       });
     }
     res.once('close', () => {
-      this.stop();
+      // Closed before the answer was complete: the connection went away.
+      this.stop(res.writableFinished ? undefined : new ClientClosedError());
       if (!req.complete) req.destroy();
     });
   }
@@ -105,22 +113,29 @@ class UploadReader {
     }
   }
 
-  /** A corrupt compressed body is the client's error (400), before or after the first result. */
+  /**
+   * A corrupt compressed body is the client's error (400), before or after the first result; a
+   * request stream that fails before its end means the client closed the connection.
+   */
   private mapped(err: unknown): unknown {
+    if (err instanceof ApiError || err instanceof ClientClosedError) return err;
     const code = (err as { code?: unknown }).code;
     if (this.decoder && typeof code === 'string' && code.startsWith('Z_')) {
       return new ApiError(400, 'malformed_json', `Request body is not valid ${this.encoding} data`);
     }
-    return err;
+    return this.req.complete ? err : new ClientClosedError();
   }
 
-  /** Nothing more is decoded or read; an answer not sent yet says the connection will close. */
-  private stop(): void {
+  /**
+   * Nothing more is decoded or read; an answer not sent yet says the connection will close. A
+   * read still waiting on the decoder fails with `reason` (or as a premature close).
+   */
+  private stop(reason?: Error): void {
     if (this.stopped) return;
     this.stopped = true;
     if (this.decoder) {
       this.req.unpipe(this.decoder);
-      this.decoder.destroy();
+      this.decoder.destroy(reason);
     }
     if (this.req.complete) return;
     this.req.pause();
