@@ -73,6 +73,10 @@ describe('NDJSON upload bounds (POST /batch-process)', () => {
     expect((await stoppedDecoder()).produced).toBeLessThanOrEqual(4 * 16 * 1024);
   });
 
+  it('answers 413 to an uncompressed upload of blank lines past the line limit', async () => {
+    expectContractError(await upload('identity', Buffer.alloc(10 * MAX_LINES, '\n')), `more than ${MAX_LINES} lines`);
+  });
+
   it.each([
     ['brotli', 'br', brotliCompressSync],
     ['gzip', 'gzip', gzipSync],
