@@ -61,7 +61,7 @@ export class BatchController {
     const format = negotiateFormat(req, ['json', 'ndjson', 'sse']);
     const key = IdempotencyStore.validKey(idempotencyKey);
     const isNdjson = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === NDJSON;
-    const job = isNdjson ? await this.batch.prepareNdjson(req, query, key) : await this.batch.prepareJson(body, query, key);
+    const job = isNdjson ? await this.batch.prepareNdjson(req, res, query, key) : await this.batch.prepareJson(body, query, key);
 
     const headers: Record<string, string> = { 'X-Streaming': 'true', 'X-Chunk-Size': String(query.chunk_size) };
     if (job.kind === 'replay') headers['Idempotent-Replayed'] = 'true';

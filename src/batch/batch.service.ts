@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import { concat, defer, finalize, ignoreElements, map, tap, type Observable } from 'rxjs';
 import type { CaptionGenerationRequest } from '../captions/dto/caption-generation-request.dto.js';
@@ -73,18 +73,21 @@ export class BatchService {
 
   /**
    * An NDJSON upload: one caption request a line, the batch options in the query. Nothing is
-   * read but the first line before the response starts.
+   * read but the first line before the response starts. The upload is read within the
+   * configured bounds on decoded bytes, compression ratio and lines, and no longer once `res`
+   * has closed.
    * @throws ApiError 422 for an empty upload; 409/422 for an idempotency key in use or used with
-   *   another body; 415 for a `Content-Encoding` it cannot decode.
+   *   another body; 413 for an upload over a bound before its first line; 415 for a
+   *   `Content-Encoding` it cannot decode.
    */
-  async prepareNdjson(req: Request, query: BatchQuery, key?: string): Promise<BatchJob> {
+  async prepareNdjson(req: Request, res: Response, query: BatchQuery, key?: string): Promise<BatchJob> {
     const options: BatchOptions = {
       batchId: query.batch_id ?? randomUUID(),
       chunkSize: query.chunk_size,
       concurrency: query.parallel_processing === false ? 1 : (query.max_concurrent ?? 10),
       qualityThreshold: query.quality_threshold ?? 0.7,
     };
-    const body = uploadBody(req);
+    const body = uploadBody(req, res, { maxBytes: this.config.batch.ndjsonMaxBytes, maxRatio: this.config.batch.ndjsonMaxRatio });
     const fingerprint = new Fingerprint();
     if (key !== undefined) {
       const claim = await this.idempotency.claim(key);

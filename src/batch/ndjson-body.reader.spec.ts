@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { brotliCompressSync, createBrotliDecompress, createGunzip, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../common/errors/api-error.js';
 import { readNdjsonLines, type NdjsonLine } from './ndjson-body.reader.js';
@@ -44,6 +45,36 @@ describe(readNdjsonLines.name, () => {
     };
     await expect(sut()).rejects.toBeInstanceOf(ApiError);
     expect(read).toHaveLength(3);
+  });
+
+  it('counts blank lines towards the limit: a body of newlines ends in 413 too', async () => {
+    const read: NdjsonLine[] = [];
+    const sut = async () => {
+      for await (const l of readNdjsonLines(Readable.from(['{"i":0}\n', '\n'.repeat(200), '{"i":1}\n']), { ...opts, maxLines: 100 })) read.push(l);
+    };
+    await expect(sut()).rejects.toMatchObject({ code: 'payload_too_large' });
+    expect(read).toEqual([{ index: 0, value: { i: 0 } }]);
+  });
+
+  it.each([
+    ['brotli', brotliCompressSync, createBrotliDecompress],
+    ['gzip', gzipSync, createGunzip],
+  ] as const)('stops a %s bomb of 32 MiB of newlines after the line limit, having decoded one chunk of it', async (_name, compress, decompressor) => {
+    const bomb = compress(Buffer.alloc(32 * 1024 * 1024, '\n'));
+    const decoder = Readable.from([bomb]).pipe(decompressor());
+    let decoded = 0;
+    async function* counted() {
+      for await (const chunk of decoder) {
+        decoded += (chunk as Buffer).length;
+        yield chunk as Buffer;
+      }
+    }
+    const sut = async () => {
+      for await (const line of readNdjsonLines(counted(), { ...opts, maxLines: 1000 })) expect(line).toBeUndefined();
+    };
+    await expect(sut()).rejects.toMatchObject({ status: 413, code: 'payload_too_large' });
+    // Zlib hands out 16 KiB at a time: 1,000 newlines are in the first chunk.
+    expect(decoded).toBeLessThanOrEqual(16 * 1024);
   });
 
   it('pulls the body only as lines are asked for', async () => {

@@ -7,7 +7,7 @@ export type NdjsonLine =
   | { index: number; error: { code: 'malformed_json' | 'payload_too_large'; message: string } };
 
 export interface NdjsonReadOptions {
-  /** Most non-blank lines; one more ends the read with a 413 `payload_too_large` error. */
+  /** Most lines, blank ones included; one more ends the read with a 413 `payload_too_large` error. */
   maxLines: number;
   /** Most bytes in one line; a longer line becomes an error for that line and is skipped. */
   maxLineBytes: number;
@@ -23,29 +23,26 @@ const NEWLINE = 0x0a;
  * the line an item is about.
  *
  * A line that is not JSON, or longer than `maxLineBytes`, is yielded as an error for that line and
- * reading goes on. More than `maxLines` non-blank lines throws `ApiError(413)`.
+ * reading goes on. More than `maxLines` lines throws `ApiError(413)`, blank lines included: they
+ * yield nothing, so a body of nothing but newlines (a compressed one decodes to gigabytes of
+ * them) would otherwise be read to its end before anything is answered.
  */
 export async function* readNdjsonLines(body: Readable | AsyncIterable<Buffer | string>, opts: NdjsonReadOptions): AsyncGenerator<NdjsonLine> {
   let parts: Buffer[] = [];
   let partBytes = 0;
   let oversized = false;
   let index = 0;
-  let lines = 0;
 
   function* emit(): Generator<NdjsonLine> {
     const lineIndex = index++;
+    if (index > opts.maxLines) {
+      throw new ApiError(413, 'payload_too_large', `The NDJSON upload has more than ${opts.maxLines} lines (blank lines count)`);
+    }
     if (oversized) {
-      lines += 1;
       yield { index: lineIndex, error: { code: 'payload_too_large', message: `line ${lineIndex + 1} is longer than ${opts.maxLineBytes} bytes` } };
     } else {
       const text = Buffer.concat(parts, partBytes).toString('utf8').trim();
-      if (text !== '') {
-        lines += 1;
-        if (lines > opts.maxLines) {
-          throw new ApiError(413, 'payload_too_large', `The NDJSON upload has more than ${opts.maxLines} lines`);
-        }
-        yield parseLine(text, lineIndex);
-      }
+      if (text !== '') yield parseLine(text, lineIndex);
     }
     parts = [];
     partBytes = 0;

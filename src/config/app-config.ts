@@ -58,7 +58,12 @@ export class AppConfig {
   };
   readonly batch!: {
     maxRequests: number;
+    /** Most lines of an NDJSON upload, blank ones included. */
     maxNdjsonLines: number;
+    /** Most bytes of an NDJSON upload once decoded. */
+    ndjsonMaxBytes: number;
+    /** Most decoded bytes per compressed byte of an NDJSON upload (past its first MiB). */
+    ndjsonMaxRatio: number;
     idempotencyTtlSeconds: number;
     maxRegenerations: number;
   };
@@ -136,6 +141,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     batch: {
       maxRequests: vars.BATCH_MAX_REQUESTS,
       maxNdjsonLines: vars.BATCH_MAX_NDJSON_LINES,
+      ndjsonMaxBytes: vars.BATCH_NDJSON_MAX_BYTES,
+      ndjsonMaxRatio: vars.BATCH_NDJSON_MAX_RATIO,
       idempotencyTtlSeconds: vars.BATCH_IDEMPOTENCY_TTL_S,
       maxRegenerations: vars.BATCH_MAX_REGENERATIONS,
     },

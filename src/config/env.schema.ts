@@ -128,6 +128,17 @@ export class EnvironmentVariables {
   @EnvNumber() @IsInt() @Min(100) @Max(10_000_000)
   BATCH_MAX_NDJSON_LINES = 100_000;
 
+  /**
+   * 64 MiB: the default 100,000 lines at about 670 bytes each (a caption request line is
+   * typically 150–500), while one upload can cost at most this much decompression and parsing.
+   */
+  @EnvNumber() @IsInt() @Min(1024) @Max(16 * 1024 * 1024 * 1024)
+  BATCH_NDJSON_MAX_BYTES = 64 * 1024 * 1024;
+
+  /** Brotli at its highest quality packs a catalogue of distinct requests about 80:1; a bomb packs millions to one. */
+  @EnvNumber() @IsInt() @Min(2) @Max(1_000_000)
+  BATCH_NDJSON_MAX_RATIO = 100;
+
   @EnvNumber() @IsInt() @Min(1)
   BATCH_IDEMPOTENCY_TTL_S = 86_400;
 

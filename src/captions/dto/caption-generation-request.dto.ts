@@ -13,6 +13,7 @@ import {
   Length,
   Matches,
   Max,
+  maxLength,
   Min,
   ValidateNested,
   registerDecorator,
@@ -32,12 +33,18 @@ import {
   type OptimizationLevel,
   type Priority,
 } from './caption-options.js';
+import { hasExecutableMarkup } from './executable-markup.js';
 
-/** Markup a browser could run if a caption were shown unescaped (API.md: rejected). */
-const EXECUTABLE_MARKUP = /<\s*script|<\s*iframe|javascript\s*:|<[^>]*\son[a-z]+\s*=/i;
 const PLAIN_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
-function NoExecutableMarkup(options?: ValidationOptions): PropertyDecorator {
+/**
+ * Rejects markup a browser could run if a caption were shown unescaped (`<script`, `<iframe`,
+ * `javascript:`, `on…=` handlers inside a tag), in a string or in each string of an array.
+ * A string over `maxChars` is not searched: its length rule already refuses it, and the search,
+ * linear as it is, would only spend time on a body the request cannot use.
+ */
+function NoExecutableMarkup(maxChars: number, options?: ValidationOptions): PropertyDecorator {
+  const allowed = (v: unknown) => typeof v !== 'string' || !maxLength(v, maxChars) || !hasExecutableMarkup(v);
   return (target, propertyName) =>
     registerDecorator({
       name: 'noExecutableMarkup',
@@ -45,10 +52,7 @@ function NoExecutableMarkup(options?: ValidationOptions): PropertyDecorator {
       propertyName: propertyName as string,
       options: { message: '$property must not contain script markup (<script, <iframe, javascript:, on…= handlers)', ...options },
       validator: {
-        validate: (value: unknown) =>
-          Array.isArray(value)
-            ? value.every((v) => typeof v !== 'string' || !EXECUTABLE_MARKUP.test(v))
-            : typeof value !== 'string' || !EXECUTABLE_MARKUP.test(value),
+        validate: (value: unknown) => (Array.isArray(value) ? value.every(allowed) : allowed(value)),
       },
     });
 }
@@ -82,19 +86,19 @@ function IsIanaTimeZone(): PropertyDecorator {
 
 /** `brand_info`: used by the engine for wording (name, voice) and hashtags (keywords). */
 export class BrandInfo {
-  @IsOptional() @IsString() @Length(1, 100) @NoExecutableMarkup()
+  @IsOptional() @IsString() @Length(1, 100) @NoExecutableMarkup(100)
   name?: string;
 
-  @IsOptional() @IsString() @Length(1, 200) @NoExecutableMarkup()
+  @IsOptional() @IsString() @Length(1, 200) @NoExecutableMarkup(200)
   voice?: string;
 
-  @IsOptional() @IsArray() @ArrayMaxSize(20) @IsString({ each: true }) @Length(1, 40, { each: true }) @NoExecutableMarkup()
+  @IsOptional() @IsArray() @ArrayMaxSize(20) @IsString({ each: true }) @Length(1, 40, { each: true }) @NoExecutableMarkup(40)
   keywords?: string[];
 }
 
 /** The guide's `CaptionGenerationRequest`, with the rules and defaults of API.md (Captions). */
 export class CaptionGenerationRequest {
-  @IsString() @Length(5, 2000) @NoExecutableMarkup()
+  @IsString() @Length(5, 2000) @NoExecutableMarkup(2000)
   content_description!: string;
 
   @IsIn(CAPTION_STYLES)

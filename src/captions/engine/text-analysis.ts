@@ -34,7 +34,44 @@ export function trimToWords(text: string, max: number): string {
   let cut = cps.slice(0, max + 1).join('');
   const space = cut.lastIndexOf(' ');
   cut = space > 0 ? cut.slice(0, space) : '';
-  return cut.replace(/[\s,;:—–-]+$/u, '');
+  return trimEnd(cut, TRAILING_PUNCTUATION);
+}
+
+/** What {@link trimToWords} drops from the end of a cut: white space and clause punctuation. */
+const TRAILING_PUNCTUATION = /[\s,;:—–-]/u;
+
+/**
+ * `text` without the characters at its end that `drop` (a one-character class) matches. A walk
+ * back from the end: `/[…]+$/` retries from every matching character and is quadratic on a long
+ * run of them followed by anything else.
+ */
+function trimEnd(text: string, drop: RegExp): string {
+  let end = text.length;
+  while (end > 0 && drop.test(text[end - 1]!)) end -= 1;
+  return text.slice(0, end);
+}
+
+const SENTENCE_MARK = /[.!?…]/u;
+const SPACE = /\s/u;
+
+/**
+ * Sentences of `text`, at least one: runs of `.`, `!`, `?` or `…` followed by white space or the
+ * end. One pass: a lookahead after a repeated class (`/[.!?…]+(?=\s|$)/g`) backtracks through the
+ * whole run at every position of it, quadratic on a long run of dots followed by a letter.
+ */
+export function sentenceCount(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; ) {
+    if (!SENTENCE_MARK.test(text[i]!)) {
+      i += 1;
+      continue;
+    }
+    let end = i + 1;
+    while (end < text.length && SENTENCE_MARK.test(text[end]!)) end += 1;
+    if (end === text.length || SPACE.test(text[end]!)) n += 1;
+    i = end;
+  }
+  return Math.max(1, n);
 }
 
 /** A key phrase of the description: consecutive content words, as written. */
@@ -139,7 +176,7 @@ export function englishSyllables(word: string): number {
 export function fleschReadingEase(text: string): number {
   const ws = words(stripEmoji(text));
   if (ws.length === 0) return 0;
-  const sentences = Math.max(1, (text.match(/[.!?…]+(?=\s|$)/gu) ?? []).length);
+  const sentences = sentenceCount(text);
   const syllables = ws.reduce((sum, w) => sum + englishSyllables(w), 0);
   const score = 206.835 - 1.015 * (ws.length / sentences) - 84.6 * (syllables / ws.length);
   return Math.min(100, Math.max(0, score));
@@ -163,7 +200,7 @@ export function spanishSyllables(word: string): number {
 export function fernandezHuerta(text: string): number {
   const ws = words(stripEmoji(text));
   if (ws.length === 0) return 0;
-  const sentences = Math.max(1, (text.match(/[.!?…]+(?=\s|$)/gu) ?? []).length);
+  const sentences = sentenceCount(text);
   const syllables = ws.reduce((sum, w) => sum + spanishSyllables(w), 0);
   const score = 206.84 - 0.6 * ((syllables / ws.length) * 100) - 1.02 * (ws.length / sentences);
   return Math.min(100, Math.max(0, score));

@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'unhealthy'
   | 'load_timeout'
   | 'load_failed'
+  | 'client_closed'
   | 'internal_error';
 
 export interface ErrorDetail {

@@ -1,6 +1,7 @@
 import { Catch, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { requestIdOf } from '../http/request-id.js';
+import { recordClientClosed } from '../security/client-errors.js';
 import { errorBody, mapError } from './error-body.js';
 
 /** The one exception filter: every error, from any route, leaves with the contract's body. */
@@ -13,6 +14,12 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const req = ctx.getRequest<Request>();
     const res = ctx.getResponse<Response>();
     const mapped = mapError(exception);
+    if (mapped.clientClosed) {
+      // No one is left to answer: count it, and free the socket should it still be open.
+      recordClientClosed(req);
+      if (!res.writableEnded) res.destroy();
+      return;
+    }
     if (mapped.unexpected) {
       this.logger.error(
         // The request id is already bound to every log line of this request by nestjs-pino.

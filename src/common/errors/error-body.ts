@@ -1,4 +1,5 @@
 import { HttpException } from '@nestjs/common';
+import { ClientClosedError } from '../security/client-errors.js';
 import { ApiError, type ErrorBody, type ErrorCode, type ErrorDetail } from './api-error.js';
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
@@ -24,6 +25,8 @@ export interface MappedError {
   details?: ErrorDetail[];
   /** True when the error is a bug: log it with its stack. */
   unexpected: boolean;
+  /** True when the client left before the answer: there is no one to answer, and nothing to log as an error. */
+  clientClosed?: boolean;
 }
 
 /**
@@ -61,6 +64,10 @@ function fromBodyParser(err: ExposableError, status: number): MappedError | unde
 
 /** Maps anything thrown onto a status, a contract code and a message that leaks nothing. */
 export function mapError(exception: unknown): MappedError {
+  if (exception instanceof ClientClosedError) {
+    // 499, as proxies log a request their client closed; never sent, since no one is listening.
+    return { status: 499, code: 'client_closed', message: exception.message, unexpected: false, clientClosed: true };
+  }
   if (exception instanceof ApiError) {
     return {
       status: exception.getStatus(),

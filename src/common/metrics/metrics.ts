@@ -32,6 +32,18 @@ export const streamEndings = new Counter({
   registers: [metricsRegistry],
 });
 
+/**
+ * Requests whose client closed the connection before the response started (an upload aborted
+ * midway), by method and route template. A stream the client leaves is counted by
+ * `http_streams_ended_total` with outcome `client_closed` instead.
+ */
+export const clientClosedRequests = new Counter({
+  name: 'http_requests_client_closed_total',
+  help: 'Requests whose client closed the connection before the response started',
+  labelNames: ['method', 'route'] as const,
+  registers: [metricsRegistry],
+});
+
 /** Caption generations (one per variation drafted), by engine. */
 export const captionGenerations = new Counter({
   name: 'caption_generations_total',

@@ -4,6 +4,18 @@ import { errorBody } from '../errors/error-body.js';
 import { requestIdOf } from '../http/request-id.js';
 
 const digest = (key: string): Buffer => createHash('sha256').update(key, 'utf8').digest();
+const SLASH = 0x2f;
+
+/**
+ * `path` without its trailing slashes, found by a walk back from the end: linear in the path's
+ * length, where a `/\/+$/` search is quadratic on a path of many slashes followed by another
+ * character (it retries from every slash), and this runs before the key is checked.
+ */
+export function withoutTrailingSlashes(path: string): string {
+  let end = path.length;
+  while (end > 0 && path.charCodeAt(end - 1) === SLASH) end -= 1;
+  return end === path.length ? path : path.slice(0, end);
+}
 
 /** The key a request presents: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
 function presentedKey(req: Request): string | undefined {
@@ -53,7 +65,7 @@ export function apiKeyMiddleware(keys: readonly string[], publicPaths: readonly 
   if (!verifier.enabled) return undefined;
   const open = new Set(publicPaths.map((p) => p.toLowerCase()));
   return (req: Request, res: Response, next: NextFunction) => {
-    const path = req.path.length > 1 ? req.path.replace(/\/+$/, '').toLowerCase() : req.path;
+    const path = req.path.length > 1 ? withoutTrailingSlashes(req.path).toLowerCase() : req.path;
     const key = presentedKey(req);
     if (open.has(path) || verifier.verify(key)) return next();
     const hadKey = key !== undefined;

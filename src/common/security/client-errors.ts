@@ -1,6 +1,36 @@
+import { Logger } from '@nestjs/common';
+import type { Request } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { clientClosedRequests } from '../metrics/metrics.js';
+
+/**
+ * The client closed its connection before its request was answered (an upload aborted midway):
+ * nothing can be sent back, and nothing went wrong on the server's side.
+ */
+export class ClientClosedError extends Error {
+  readonly code = 'client_closed';
+
+  constructor(message = 'The client closed the connection before the request was answered') {
+    super(message);
+    this.name = 'ClientClosedError';
+  }
+}
+
+const logger = new Logger('ClientClosed');
+
+/**
+ * Records a request whose client left before it was answered: counted in
+ * `http_requests_client_closed_total` and logged at debug level, without a stack (it is not a
+ * fault of the server, and a busy service sees many).
+ */
+export function recordClientClosed(req: Request): void {
+  const route = (req.route as { path?: unknown } | undefined)?.path;
+  const labels = { method: req.method, route: typeof route === 'string' ? route : 'unmatched' };
+  clientClosedRequests.inc(labels);
+  logger.debug(labels, 'The client closed the connection before the request was answered');
+}
 
 /** What Node's HTTP parser rejects before any middleware runs, and how we answer it. */
 function answerFor(code: string | undefined): { status: number; reason: string; error: string; message: string } {

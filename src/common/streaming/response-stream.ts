@@ -211,6 +211,12 @@ export class ResponseStream<T> {
 
   private async fail(err: unknown): Promise<void> {
     const mapped = mapError(err);
+    if (mapped.clientClosed) {
+      // The client left (its upload broke off) before the socket's close was seen here.
+      this.abort('client_closed');
+      this.res.destroy();
+      return;
+    }
     const body = { error: mapped.code, message: mapped.message, timestamp: Date.now() / 1000 };
     await this.endWithError(body, 'failed');
   }
