@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HistoryRepository } from '../src/history/history.repository.js';
 import { LazyLoaderService } from '../src/lazy-loader/lazy-loader.service.js';
 import type { ChunkSource } from '../src/lazy-loader/lazy-loader.types.js';
-import { ShutdownState } from '../src/monitoring/shutdown-state.js';
+import { ShutdownState } from '../src/common/lifecycle/shutdown-state.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 const P = '/api/v14/lazy';

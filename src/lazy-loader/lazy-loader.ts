@@ -120,7 +120,7 @@ export class LazyLoader {
     const chunkSize = this.chunkSizeOf(source);
     const id = `${source.key}:${chunkSize}:${index}`;
     this.counters.lookups++;
-    this.noteRead(source as ChunkSource<unknown>, chunkSize, index);
+    this.noteRead(source, chunkSize, index);
     const hit = this.memory?.get(id, opts.allowStale);
     if (hit) {
       this.counters.lookupHits++;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Type } from '@nestjs/common';
 import { AppModule } from '../../src/app.module.js';
-import { configureApp } from '../../src/app.setup.js';
+import { configureApp } from '../../src/app/app.setup.js';
 import { loadConfig } from '../../src/config/app-config.js';
 
 export interface TestApp {

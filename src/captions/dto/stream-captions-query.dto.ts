@@ -10,7 +10,7 @@ export class StreamCaptionsQuery {
   chunk_size: number = 10;
 
   // Only the words true/false: "yes" or "1" are a 422, not a silent guess.
-  @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
+  @Transform(({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value))
   @IsBoolean()
   enable_compression: boolean = true;
 }

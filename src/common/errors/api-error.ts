@@ -24,7 +24,8 @@ export interface ErrorDetail {
 
 /** The error body every route answers with (API.md, Errors). */
 export interface ErrorBody {
-  error: ErrorCode | string;
+  /** An {@link ErrorCode}, or a code a feature adds. */
+  error: string;
   message: string;
   details?: ErrorDetail[];
   request_id: string;

@@ -57,7 +57,7 @@ export type ContentEncoding = 'br' | 'gzip' | 'identity';
 
 /** Picks br or gzip when `Accept-Encoding` allows one (by q-weight, br on a tie), else identity. */
 export function negotiateEncoding(req: Request): ContentEncoding {
-  const accepted = parseWeighted(req.headers['accept-encoding'] as string | undefined);
+  const accepted = parseWeighted(req.headers['accept-encoding']);
   let best: { enc: ContentEncoding; q: number } = { enc: 'identity', q: 0 };
   for (const { value, q } of accepted) {
     const enc = value === 'br' ? 'br' : value === 'gzip' || value === 'x-gzip' ? 'gzip' : value === '*' ? 'gzip' : undefined;

@@ -21,7 +21,7 @@ export interface FramingOptions<T> {
 /** RFC 4180: quote a field holding a comma, quote, CR or LF; double the quotes inside. */
 export function csvField(value: unknown): string {
   if (value === null || value === undefined) return '';
-  const s = Array.isArray(value) ? value.join(' ') : value instanceof Date ? value.toISOString() : String(value);
+  const s = Array.isArray(value) ? value.join(' ') : value instanceof Date ? value.toISOString() : typeof value === 'string' ? value : JSON.stringify(value);
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { API_PREFIX, LIVENESS_PATH, PUBLIC_PATHS } from '../app.routes.js';
+import { API_PREFIX, LIVENESS_PATH, PUBLIC_PATHS } from './app.routes.js';
 import pluginMetadata from '../metadata.js';
 
 // DTO properties, validation rules, TSDoc descriptions and return types, generated from the

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppModule } from '../app.module.js';
-import { setGlobalPrefix } from '../app.setup.js';
+import { setGlobalPrefix } from './app.setup.js';
 import { loadConfig } from '../config/app-config.js';
 import { buildOpenApiDocument } from './openapi.js';
 
