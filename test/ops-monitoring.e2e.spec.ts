@@ -40,7 +40,7 @@ describe('probes (e2e)', () => {
   });
   afterAll(async () => t.close());
 
-  it('answers liveness, readiness and the guide health route with 200 when healthy', async () => {
+  it('answers liveness, readiness and the health route with 200 when healthy', async () => {
     await http().get(`${P}/health/live`).expect(200, { status: 'ok' });
     const ready = await http().get(`${P}/health/ready`).expect(200);
     expect(ready.body.status).toBe('ok');

@@ -10,7 +10,7 @@ await SwaggerModule.loadPluginMetadata(pluginMetadata);
 
 const JSON_ERROR = { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } };
 
-/** The contract's error body (API.md, Errors), shared by every error response. */
+/** The error body, shared by every error response. */
 const ERROR_BODY_SCHEMA = {
   type: 'object',
   required: ['error', 'message', 'request_id', 'timestamp'],

@@ -52,7 +52,7 @@ export class CaptionsService {
     }
   }
 
-  /** `request.variation_count` variations with their scores (API.md `CaptionGenerationResponse`). */
+  /** `request.variation_count` variations with their scores (`CaptionGenerationResponse`). */
   async generate(request: CaptionGenerationRequest, opts: GenerateOptions = {}): Promise<CaptionGenerationResponse> {
     const started = performance.now();
     this.assertSupported(request);
@@ -87,7 +87,7 @@ export class CaptionsService {
   }
 
   /**
-   * `count` variations as they are made, in the guide's stream item shape. Cold: nothing is
+   * `count` variations as they are made, as stream items. Cold: nothing is
    * drafted before subscribe; generation stops when `signal` aborts or the subscriber leaves.
    */
   streamVariations(request: CaptionGenerationRequest, count: number, opts: StreamOptions): Observable<CaptionStreamItem> {

@@ -32,7 +32,7 @@ export class AppConfig {
   readonly databaseUrl!: string;
   readonly cacheRedisUrl?: string;
   /**
-   * The guide's DataSize profile plus explicit overrides. Fields that are `undefined` come from
+   * The DataSize profile plus explicit overrides. Fields that are `undefined` come from
    * the profile when the lazy loader resolves its configuration.
    */
   readonly lazyLoader!: {

@@ -63,7 +63,7 @@ export class EnvironmentVariables {
   })
   CACHE_REDIS_URL?: string;
 
-  // --- lazy loader (the guide's DataSize, ChunkConfig and LargeDataConfig) ---
+  // --- lazy loader (DataSize profile, ChunkConfig and LargeDataConfig) ---
   @IsIn(['small', 'medium', 'large', 'huge'])
   LAZY_DATA_SIZE = 'medium';
 

@@ -94,7 +94,7 @@ export class HealthService {
   }
 
   /**
-   * Resident memory against the lazy loader's limit (`max_memory_mb`; the guide compared GB with a
+   * Resident memory against the lazy loader's limit (`max_memory_mb`; both in MB, never GB against a
    * fraction), and V8's heap against its own limit.
    */
   private memory(): PromiseLike<HealthIndicatorResult<'memory'>> {

@@ -33,7 +33,7 @@ import {
   type Priority,
 } from './caption-options.js';
 
-/** Markup a browser could run if a caption were shown unescaped (API.md: rejected). */
+/** Markup a browser could run if a caption were shown unescaped: rejected. */
 const EXECUTABLE_MARKUP = /<\s*script|<\s*iframe|javascript\s*:|<[^>]*\son[a-z]+\s*=/i;
 const PLAIN_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -92,7 +92,7 @@ export class BrandInfo {
   keywords?: string[];
 }
 
-/** The guide's `CaptionGenerationRequest`, with the rules and defaults of API.md (Captions). */
+/** `CaptionGenerationRequest`: what to write about and how, with its rules and defaults. */
 export class CaptionGenerationRequest {
   @IsString() @Length(5, 2000) @NoExecutableMarkup()
   content_description!: string;

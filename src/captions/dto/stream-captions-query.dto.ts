@@ -1,7 +1,7 @@
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsInt, Max, Min } from 'class-validator';
 
-/** Query of `POST /stream-captions` (API.md): `variations`, `chunk_size`, `enable_compression`. */
+/** Query of `POST /stream-captions`: `variations`, `chunk_size`, `enable_compression`. */
 export class StreamCaptionsQuery {
   @Type(() => Number) @IsInt() @Min(1) @Max(100)
   variations: number = 5;

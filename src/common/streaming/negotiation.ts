@@ -31,7 +31,7 @@ export function parseWeighted(header: string | undefined): Ranged[] {
 }
 
 /**
- * Picks the stream format from `Accept`. No header or `*\/*` gives `allowed[0]` (the guide's
+ * Picks the stream format from `Accept`. No header or `*\/*` gives `allowed[0]` (the route's
  * JSON array for its routes); a header naming nothing the route can make is a 406.
  */
 export function negotiateFormat(req: Request, allowed: StreamFormat[]): StreamFormat {

@@ -4,7 +4,7 @@ import type { StreamFormat } from './negotiation.js';
 export interface Framing<T> {
   open(): string;
   item(value: T, index: number): string;
-  /** The final error item of API.md (in SSE an `event: error`); undefined where the format has none (CSV). */
+  /** The final error item of a stream that fails after its first byte (in SSE an `event: error`); undefined where the format has none (CSV). */
   error(body: object, count: number): string | undefined;
   close(summary: { count: number; elapsedSeconds: number }): string;
 }
