@@ -42,7 +42,7 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
   app.use(bodyErrorHandler);
   setGlobalPrefix(app);
   // Built on first request, from the routes as registered.
-  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
+  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app, config.server.publicUrl), {
     jsonDocumentUrl: 'openapi.json',
     raw: ['json'],
     customSiteTitle: 'Instagram Captions API',

@@ -10,6 +10,7 @@ import type { CaptionGenerationRequest } from './dto/caption-generation-request.
 import type { CaptionGenerationResponse, CaptionStreamItem, CaptionVariation } from './dto/caption-generation-response.dto.js';
 import { CaptionEngine } from './engine/caption-engine.js';
 import { variationSource } from './variation-source.js';
+import { API_VERSION } from '../common/domain/api-version.js';
 
 export interface GenerateOptions {
   signal?: AbortSignal;
@@ -81,7 +82,7 @@ export class CaptionsService {
       best_variation_index: best,
       average_quality_score: Math.round(average * 10) / 10,
       generated_at: new Date().toISOString(),
-      api_version: '14.0.0',
+      api_version: API_VERSION,
       optimization_level: request.optimization_level,
     };
   }

@@ -66,6 +66,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** One page of caption history, newest first, by page number or by cursor, with true totals. */
         get: operations["HistoryController_list"];
         put?: never;
         post?: never;
@@ -82,6 +83,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Every matching history row, streamed in constant memory as NDJSON, CSV or a JSON array. */
         get: operations["HistoryController_export"];
         put?: never;
         post?: never;

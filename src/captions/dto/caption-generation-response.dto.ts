@@ -1,3 +1,5 @@
+import type { API_VERSION } from '../../common/domain/api-version.js';
+
 /** One caption (`CaptionVariation`). */
 export class CaptionVariation {
   /** The caption text, without the hashtags. */
@@ -32,7 +34,7 @@ export class CaptionGenerationResponse {
   best_variation_index!: number;
   average_quality_score!: number;
   generated_at!: string;
-  api_version!: '14.0.0';
+  api_version!: typeof API_VERSION;
   optimization_level!: string;
 }
 
