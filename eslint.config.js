@@ -1,15 +1,75 @@
 import js from '@eslint/js';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import { importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
+
+/**
+ * The layers of `src/`, and what each may import besides itself. Dependencies point one way:
+ * features → lazy-loader, common, config. A feature imports another feature only where it truly
+ * uses that feature's service: captions records into history, batch drafts through captions,
+ * monitoring checks the history database.
+ */
+const LAYERS = {
+  config: [],
+  common: ['config'],
+  'lazy-loader': ['config'],
+  history: ['config', 'common', 'lazy-loader'],
+  captions: ['config', 'common', 'lazy-loader', 'history'],
+  batch: ['config', 'common', 'lazy-loader', 'captions'],
+  monitoring: ['config', 'common', 'lazy-loader', 'history'],
+};
+// src/app (bootstrap, HTTP edge, OpenAPI, shutdown), app.module.ts and main.ts sit on top and may
+// import every layer; no layer imports them.
+
+const boundaryZones = Object.entries(LAYERS).map(([layer, allowed]) => ({
+  target: `./src/${layer}`,
+  from: './src',
+  except: [`./${layer}`, ...allowed.map((a) => `./${a}`)],
+  message: `src/${layer} may import only ${[layer, ...allowed].join(', ')} (dependencies point features → lazy-loader/common/config)`,
+}));
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'data/**', 'test/generated/**', 'src/metadata.ts'] },
   js.configs.recommended,
-  ...tseslint.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', Buffer: 'readonly', URL: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', fetch: 'readonly', TextDecoder: 'readonly', TextEncoder: 'readonly' } },
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', Buffer: 'readonly', URL: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', fetch: 'readonly', TextDecoder: 'readonly', TextEncoder: 'readonly' },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-extraneous-class': 'off',
+      // Off on purpose: an async function that does not await still turns a throw into a rejection
+      // (what a Promise-returning interface such as ChunkSource.loadChunk promises its callers), and an
+      // async generator with no await is the plain way to write an AsyncIterable source.
+      '@typescript-eslint/require-await': 'off',
+      // A fire-and-forget promise must say so: `void promise` with the reason in a comment.
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+    },
+  },
+  // Plain JavaScript (scripts, this file, crash-test children) is outside the TypeScript project.
+  { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  {
+    // Specs, benchmarks and scripts read untyped JSON bodies (supertest, fetch, child output) all day;
+    // the promise rules above still apply to them.
+    files: ['test/**', 'bench/**', 'scripts/**', '**/*.spec.ts', '**/*.mjs', '*.js', 'src/lazy-loader/testing/**'],
+    rules: {
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: { ...importX.flatConfigs.typescript.settings, 'import-x/resolver-next': [createTypeScriptImportResolver()] },
+    rules: {
+      'import-x/no-cycle': 'error',
+      'import-x/no-restricted-paths': ['error', { zones: boundaryZones }],
     },
   },
 );

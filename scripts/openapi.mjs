@@ -3,10 +3,10 @@
 //
 // 1. The @nestjs/swagger plugin's metadata (DTO properties, class-validator rules, TSDoc
 //    descriptions, return types) is generated from the TypeScript program into src/metadata.ts,
-//    which the app loads (src/monitoring/openapi.ts). One mechanism for every build: `nest build`
+//    which the app loads (src/app/openapi.ts). One mechanism for every build: `nest build`
 //    (tsc), the tests (SWC) and this script all see the same metadata, so the document served at
 //    /openapi.json in a test is the committed file.
-// 2. src/monitoring/openapi.cli.ts scans the app in Nest's preview mode (no provider created,
+// 2. src/app/openapi.cli.ts scans the app in Nest's preview mode (no provider created,
 //    nothing listens), compiled on the fly by SWC, and writes the document with sorted keys.
 // 3. openapi-typescript turns it into test/generated/api.d.ts for openapi-fetch.
 // CI runs it after the build and fails when `git diff` shows openapi.json changed.
@@ -39,7 +39,7 @@ const run = (cmd, args) => {
   const r = spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, LOG_LEVEL: 'silent' } });
   if (r.status !== 0) process.exit(r.status ?? 1);
 };
-run(process.execPath, ['--import', './scripts/swc-register.mjs', 'src/monitoring/openapi.cli.ts', 'openapi.json']);
+run(process.execPath, ['--import', './scripts/swc-register.mjs', 'src/app/openapi.cli.ts', 'openapi.json']);
 run('npx', ['openapi-typescript', 'openapi.json', '--output', 'test/generated/api.d.ts', '--root-types', '--default-non-nullable', 'false']);
 
 const changed = files.filter((f) => readFileSync(f, 'utf8') !== before[f]);

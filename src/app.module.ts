@@ -14,7 +14,6 @@ import { throttlerOptions } from './common/security/throttling.js';
 import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { HistoryModule } from './history/history.module.js';
-import { LazyLoaderModule } from './lazy-loader/lazy-loader.module.js';
 import { MonitoringModule } from './monitoring/monitoring.module.js';
 
 /** The service: built from one validated configuration (see `loadConfig`). */
@@ -29,7 +28,6 @@ export class AppModule {
         ThrottlerModule.forRootAsync({ inject: [AppConfig], useFactory: throttlerOptions }),
         KeyedCacheModule,
         ScheduleModule.forRoot(),
-        LazyLoaderModule.forRoot(),
         CaptionsModule,
         HistoryModule,
         BatchModule,

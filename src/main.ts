@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { AppModule } from './app.module.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/app-config.js';
-import { startServer } from './server.js';
+import { startServer } from './app/server.js';
 
 function configOrExit(): AppConfig {
   try {

@@ -23,7 +23,7 @@ describe(CaptionsService.name, () => {
   const request = (extra: Record<string, unknown> = {}) =>
     withDefaults({ content_description: 'Homemade sourdough bread on a rainy Sunday', variation_count: 7, request_id: 'svc-1', user_id: 'baker', ...extra });
 
-  it('answers variation_count variations with the response fields of API.md', async () => {
+  it('answers variation_count variations with every response field', async () => {
     const res = await sut.generate(request({ request_id: 'fields-1' }));
     expect(res.variations).toHaveLength(7);
     expect(res).toMatchObject({ request_id: 'fields-1', cache_hit: false, model_used: 'template-engine@1.0.0', api_version: '14.0.0', optimization_level: 'balanced' });
@@ -56,7 +56,7 @@ describe(CaptionsService.name, () => {
     expect(res.variations).toHaveLength(3);
   });
 
-  it('streams the same variations in the guide item shape, drafted once', async () => {
+  it('streams the same variations as stream items, drafted once', async () => {
     const r = request({ request_id: 'stream-svc' });
     const before = await generated();
     const items = await firstValueFrom(sut.streamVariations(r, 7, { signal: new AbortController().signal }).pipe(toArray()));

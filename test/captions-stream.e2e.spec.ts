@@ -61,7 +61,7 @@ describe(`${CaptionsController.name} streaming`, () => {
   const post = (query: string, headers: Record<string, string> = {}, signal?: AbortSignal) =>
     fetch(`${url}${query}`, { method: 'POST', body, signal, headers: { 'content-type': 'application/json', ...headers } });
 
-  it('streams a JSON array of guide items by default, with the streaming headers', async () => {
+  it('streams a JSON array of items by default, with the streaming headers', async () => {
     useRequest('stream-0');
     const res = await post('?variations=7&chunk_size=3', { 'accept-encoding': 'identity' });
     expect(res.status).toBe(200);
@@ -163,7 +163,7 @@ describe(`${CaptionsController.name} streaming`, () => {
     expect(drafts.count).toBeLessThan(10);
   });
 
-  it('ends with the error item of API.md when drafting fails after the first byte', async () => {
+  it('ends with the error item when drafting fails after the first byte', async () => {
     useRequest('stream-6');
     const generate = engine.generate.bind(engine);
     vi.spyOn(engine, 'generate').mockImplementation((req, i) => {

@@ -83,7 +83,7 @@ describe(`${HistoryService.name} over HTTP`, () => {
     expect(rels(fourth.headers.link).last).toBeUndefined();
   });
 
-  it('takes empty parameters as not given, as API.md\'s example sends them', async () => {
+  it('takes empty parameters as not given, as clients that send every parameter do', async () => {
     const body = (await get('?page=&page_size=&user_id=&style=&date_from=&date_to=&cursor=&include_total=').expect(200)).body as PageBody;
     expect(body.pagination).toMatchObject({ page: 1, page_size: 50, total_items: N });
     expect(body.data.map((r) => r.request_id)).toEqual(newestFirst.slice(0, 50));

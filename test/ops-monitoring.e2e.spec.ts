@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HistoryRepository } from '../src/history/history.repository.js';
 import { LazyLoaderService } from '../src/lazy-loader/lazy-loader.service.js';
 import type { ChunkSource } from '../src/lazy-loader/lazy-loader.types.js';
-import { ShutdownState } from '../src/monitoring/shutdown-state.js';
+import { ShutdownState } from '../src/common/lifecycle/shutdown-state.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 const P = '/api/v14/lazy';
@@ -40,7 +40,7 @@ describe('probes (e2e)', () => {
   });
   afterAll(async () => t.close());
 
-  it('answers liveness, readiness and the guide health route with 200 when healthy', async () => {
+  it('answers liveness, readiness and the health route with 200 when healthy', async () => {
     await http().get(`${P}/health/live`).expect(200, { status: 'ok' });
     const ready = await http().get(`${P}/health/ready`).expect(200);
     expect(ready.body.status).toBe('ok');

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GracefulShutdown } from '../src/monitoring/graceful-shutdown.js';
+import { GracefulShutdown } from '../src/app/graceful-shutdown.js';
 
 const P = '/api/v14/lazy';
 const DELAY_MS = 1200;

@@ -7,7 +7,7 @@ export interface BatchItemError {
 }
 
 /**
- * One result, in the guide's shape `{request_id, caption, hashtags, quality_score,
+ * One result, `{request_id, caption, hashtags, quality_score,
  * processing_time, success}`, plus `index` (the request's position in the upload: results leave
  * in the order they finish, not the order sent) and, on success, whether quality stayed below the
  * threshold after the regenerations. A failed item has `success: false`, `caption: null` and an

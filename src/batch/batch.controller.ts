@@ -30,7 +30,7 @@ export class BatchController {
   constructor(private readonly batch: BatchService) {}
 
   /**
-   * The guide's `POST /batch-process`: a JSON `BatchCaptionRequest`, or an NDJSON upload of caption
+   * `POST /batch-process`: a JSON `BatchCaptionRequest`, or an NDJSON upload of caption
    * requests (batch options in the query). Results stream as they finish in the `Accept` format:
    * a JSON array (default), NDJSON, or SSE with `progress` events per chunk and a `done` event.
    */

@@ -49,7 +49,8 @@ export async function* readNdjsonLines(body: Readable | AsyncIterable<Buffer | s
     oversized = false;
   }
 
-  for await (const raw of body) {
+  // A Readable iterates as `any`: its chunks are Buffers or, with an encoding set, strings.
+  for await (const raw of body as AsyncIterable<Buffer | string>) {
     const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
     let start = 0;
     while (start < chunk.length) {

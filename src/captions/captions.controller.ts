@@ -8,7 +8,7 @@ import { CaptionGenerationRequest } from './dto/caption-generation-request.dto.j
 import { CaptionStreamItem, type CaptionGenerationResponse } from './dto/caption-generation-response.dto.js';
 import { StreamCaptionsQuery } from './dto/stream-captions-query.dto.js';
 
-/** `POST /captions` and `POST /stream-captions` (API.md, Captions). */
+/** `POST /captions` and `POST /stream-captions`. */
 @Controller()
 export class CaptionsController {
   constructor(private readonly captions: CaptionsService) {}
@@ -39,7 +39,7 @@ export class CaptionsController {
   }
 
   /**
-   * `variations` captions as they are drafted, in the guide's item shape: a JSON array (default),
+   * `variations` captions as they are drafted, one item each: a JSON array (default),
    * NDJSON or SSE chosen by `Accept`; gzip or br only when `enable_compression` and
    * `Accept-Encoding` allow it. A failure after the first byte ends the stream with an error item.
    */

@@ -10,6 +10,7 @@ import type { CaptionGenerationRequest } from './dto/caption-generation-request.
 import type { CaptionGenerationResponse, CaptionStreamItem, CaptionVariation } from './dto/caption-generation-response.dto.js';
 import { CaptionEngine } from './engine/caption-engine.js';
 import { variationSource } from './variation-source.js';
+import { API_VERSION } from '../common/domain/api-version.js';
 
 export interface GenerateOptions {
   signal?: AbortSignal;
@@ -52,7 +53,7 @@ export class CaptionsService {
     }
   }
 
-  /** `request.variation_count` variations with their scores (API.md `CaptionGenerationResponse`). */
+  /** `request.variation_count` variations with their scores (`CaptionGenerationResponse`). */
   async generate(request: CaptionGenerationRequest, opts: GenerateOptions = {}): Promise<CaptionGenerationResponse> {
     const started = performance.now();
     this.assertSupported(request);
@@ -81,13 +82,13 @@ export class CaptionsService {
       best_variation_index: best,
       average_quality_score: Math.round(average * 10) / 10,
       generated_at: new Date().toISOString(),
-      api_version: '14.0.0',
+      api_version: API_VERSION,
       optimization_level: request.optimization_level,
     };
   }
 
   /**
-   * `count` variations as they are made, in the guide's stream item shape. Cold: nothing is
+   * `count` variations as they are made, as stream items. Cold: nothing is
    * drafted before subscribe; generation stops when `signal` aborts or the subscriber leaves.
    */
   streamVariations(request: CaptionGenerationRequest, count: number, opts: StreamOptions): Observable<CaptionStreamItem> {

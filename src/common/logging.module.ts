@@ -19,7 +19,7 @@ import { AppConfig } from '../config/app-config.js';
         pinoHttp: {
           level: config.logLevel,
           // The id was set by requestIdMiddleware, which runs first.
-          genReqId: (req: IncomingMessage) => String((req as IncomingMessage & { id?: unknown }).id),
+          genReqId: (req: IncomingMessage) => (req as IncomingMessage & { id: string }).id,
           quietReqLogger: true,
           customAttributeKeys: { reqId: 'request_id' },
           redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'],

@@ -22,6 +22,8 @@ export class AppConfig {
   readonly server!: {
     host: string;
     port: number;
+    /** Where clients reach the service: the OpenAPI document's server. */
+    publicUrl: string;
     bodyLimitBytes: number;
     headersTimeoutMs: number;
     requestTimeoutMs: number;
@@ -32,7 +34,7 @@ export class AppConfig {
   readonly databaseUrl!: string;
   readonly cacheRedisUrl?: string;
   /**
-   * The guide's DataSize profile plus explicit overrides. Fields that are `undefined` come from
+   * The DataSize profile plus explicit overrides. Fields that are `undefined` come from
    * the profile when the lazy loader resolves its configuration.
    */
   readonly lazyLoader!: {
@@ -109,6 +111,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     server: {
       host: vars.HOST,
       port: vars.PORT,
+      publicUrl: (vars.PUBLIC_URL ?? `http://localhost:${vars.PORT}`).replace(/\/$/, ''),
       bodyLimitBytes: vars.BODY_LIMIT_BYTES,
       headersTimeoutMs: vars.HEADERS_TIMEOUT_MS,
       requestTimeoutMs: vars.REQUEST_TIMEOUT_MS,

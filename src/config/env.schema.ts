@@ -27,6 +27,10 @@ export class EnvironmentVariables {
   @EnvNumber() @IsInt() @Min(0) @Max(65535)
   PORT = 3000;
 
+  /** Where clients reach the service (the OpenAPI document's `servers`); defaults to http://localhost:PORT. */
+  @IsOptional() @Matches(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, { message: 'PUBLIC_URL must be an http(s) URL' })
+  PUBLIC_URL?: string;
+
   @IsString()
   DATA_DIR = './data';
 
@@ -63,7 +67,7 @@ export class EnvironmentVariables {
   })
   CACHE_REDIS_URL?: string;
 
-  // --- lazy loader (the guide's DataSize, ChunkConfig and LargeDataConfig) ---
+  // --- lazy loader (DataSize profile, ChunkConfig and LargeDataConfig) ---
   @IsIn(['small', 'medium', 'large', 'huge'])
   LAZY_DATA_SIZE = 'medium';
 

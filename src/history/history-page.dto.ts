@@ -40,7 +40,7 @@ export class HistoryMetadataDto {
   processing_time!: number;
 }
 
-/** `GET /caption-history`: the guide's envelope, with true values. */
+/** `GET /caption-history`: `{success, data, pagination, metadata}`, with true values. */
 export class HistoryPageDto {
   success!: true;
   data!: HistoryRowDto[];

@@ -6,7 +6,7 @@ import { HISTORY_STYLES, type HistoryFilter } from './history.types.js';
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
- * An empty parameter (`user_id=`, as API.md's own example sends them all) means "not given":
+ * An empty parameter (`user_id=`, as clients that send every parameter do) means "not given":
  * `fallback` (the default) instead of a 422. A number parameter is converted here; what is not a
  * number stays NaN and fails validation.
  */

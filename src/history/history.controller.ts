@@ -38,6 +38,7 @@ function linkHeader(req: Request, q: HistoryPageQueryDto, page: HistoryPage): st
 export class HistoryController {
   constructor(private readonly history: HistoryService) {}
 
+  /** One page of caption history, newest first, by page number or by cursor, with true totals. */
   @Get()
   @ApiOkResponse({ type: HistoryPageDto, description: 'One page, newest first; `Link` carries first, prev, next (and last when the total is known)' })
   async list(@Query() q: HistoryPageQueryDto, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
@@ -57,6 +58,7 @@ export class HistoryController {
     };
   }
 
+  /** Every matching history row, streamed in constant memory as NDJSON, CSV or a JSON array. */
   @Get('export')
   @ApiStreamedResponse({
     item: HistoryRowDto,

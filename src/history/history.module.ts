@@ -5,6 +5,7 @@ import { openHistoryDatabase } from './history-database.js';
 import { HistoryRepository } from './history.repository.js';
 import { HistoryService } from './history.service.js';
 import { KyselyHistoryRepository } from './kysely-history.repository.js';
+import { LazyLoaderModule } from '../lazy-loader/lazy-loader.module.js';
 
 /**
  * Caption history. Exports `HistoryService` (record + read) and the `HistoryRepository` port
@@ -12,6 +13,7 @@ import { KyselyHistoryRepository } from './kysely-history.repository.js';
  * run before anything can use it, and it is closed when the module is destroyed.
  */
 @Module({
+  imports: [LazyLoaderModule],
   controllers: [HistoryController],
   providers: [
     {

@@ -2,7 +2,7 @@ import type { Generated } from 'kysely';
 
 import { CAPTION_STYLES, type CaptionStyle } from '../common/domain/caption-styles.js';
 
-/** The caption styles of API.md; history rejects any other in a filter. */
+/** The caption styles; history rejects any other in a filter. */
 export const HISTORY_STYLES = CAPTION_STYLES;
 export type HistoryStyle = CaptionStyle;
 

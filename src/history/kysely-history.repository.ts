@@ -69,7 +69,7 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
   async migrate(): Promise<void> {
     const migrator = new Migrator({ db: this.db, provider: historyMigrations(this.handle.engine) });
     const { error } = await migrator.migrateToLatest();
-    if (error) throw error;
+    if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
   }
 
   async ping(): Promise<void> {

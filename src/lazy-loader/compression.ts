@@ -41,7 +41,7 @@ export async function encodeChunk(json: Buffer, type: CompressionType, threshold
  * in place. @throws on an unknown codec or a damaged stream.
  */
 export function decodeChunk(codec: number, payload: Buffer): Buffer {
-  switch (codec) {
+  switch (codec as Codec) {
     case Codec.JSON:
       return payload;
     case Codec.GZIP:

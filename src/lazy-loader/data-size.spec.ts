@@ -7,14 +7,14 @@ describe(resolveLoaderConfig.name, () => {
     [DataSize.MEDIUM, 1000, 20, true, 1024],
     [DataSize.LARGE, 5000, 10, true, 2048],
     [DataSize.HUGE, 10000, 5, true, 4096],
-  ])('applies the guide table for %s', (dataSize, chunk, maxChunks, disk, memoryMb) => {
+  ])('applies the profile table for %s', (dataSize, chunk, maxChunks, disk, memoryMb) => {
     const sut = resolveLoaderConfig({ dataSize });
     expect([sut.chunk_config.chunk_size, sut.chunk_config.max_chunks_in_memory, sut.enable_disk_cache, sut.max_memory_mb]).toEqual([
       chunk, maxChunks, disk, memoryMb,
     ]);
   });
 
-  it("is the guide's create_lazy_loader: a profile plus overrides", () => {
+  it('is a profile plus overrides', () => {
     const sut = resolveLoaderConfig({ dataSize: DataSize.HUGE, max_memory_mb: 4096, prefetch_chunks: 5, compression_type: 'brotli' });
     expect(sut).toMatchObject({ data_size: 'huge', max_memory_mb: 4096, chunk_config: { chunk_size: 10000, prefetch_chunks: 5, compression_type: 'brotli' } });
     expect(resolveLoaderConfig({ dataSize: DataSize.SMALL, enable_disk_cache: true }).enable_disk_cache).toBe(true);

@@ -1,5 +1,5 @@
 import type { AppConfig } from '../config/app-config.js';
-/** The guide's data size categories (by the size of the whole data set). */
+/** Data size categories (by the size of the whole data set). */
 export enum DataSize {
   SMALL = 'small',
   MEDIUM = 'medium',
@@ -7,7 +7,7 @@ export enum DataSize {
   HUGE = 'huge',
 }
 
-/** The guide's five loading strategies. */
+/** The five loading strategies. */
 export enum LoadStrategy {
   IMMEDIATE = 'immediate',
   STREAMING = 'streaming',
@@ -19,7 +19,7 @@ export enum LoadStrategy {
 /** How chunks are compressed in the disk tier (zstd is not in Node 20's zlib). */
 export type CompressionType = 'gzip' | 'brotli' | 'none';
 
-/** The guide's `ChunkConfig`. */
+/** `ChunkConfig`: how data is cut into chunks and held. */
 export interface ChunkConfig {
   /** Items per chunk. */
   chunk_size: number;
@@ -32,13 +32,13 @@ export interface ChunkConfig {
   compression_type: CompressionType;
 }
 
-/** The guide's `LargeDataConfig`, plus the scheduling and disk bounds it left implicit. */
+/** `LargeDataConfig`: the loader's whole configuration, scheduling and disk bounds included. */
 export interface LargeDataConfig {
   data_size: DataSize;
   chunk_config: ChunkConfig;
   /** Byte budget of the memory tier (MB). */
   max_memory_mb: number;
-  /** Fraction of `max_memory_mb` past which the guide's cleanup runs. */
+  /** Fraction of `max_memory_mb` past which the access-count cleanup runs. */
   memory_threshold: number;
   enable_disk_cache: boolean;
   disk_cache_dir: string;
@@ -62,12 +62,12 @@ export interface LargeDataConfig {
 interface Profile {
   chunk_size: number;
   max_chunks_in_memory: number;
-  /** The guide's "Disk Cache" column: optional (off by default), recommended (on), required (forced on). */
+  /** Disk cache per profile: optional (off by default), recommended (on), required (forced on). */
   disk_cache: 'optional' | 'recommended' | 'required';
   max_memory_mb: number;
 }
 
-/** The guide's "Configuration by Data Size" table, exactly. */
+/** The configuration of each `DataSize` profile. */
 export const DATA_SIZE_PROFILES: Readonly<Record<DataSize, Readonly<Profile>>> = Object.freeze({
   [DataSize.SMALL]: { chunk_size: 100, max_chunks_in_memory: 50, disk_cache: 'optional', max_memory_mb: 512 },
   [DataSize.MEDIUM]: { chunk_size: 1000, max_chunks_in_memory: 20, disk_cache: 'recommended', max_memory_mb: 1024 },
@@ -77,7 +77,7 @@ export const DATA_SIZE_PROFILES: Readonly<Record<DataSize, Readonly<Profile>>> =
 
 const MB = 1024 * 1024;
 
-/** The guide's categories by estimated data size: < 1 MB, < 10 MB, < 100 MB, more. */
+/** The profile for an estimated data size: < 1 MB, < 10 MB, < 100 MB, more. */
 export function dataSizeFor(estimatedBytes: number): DataSize {
   if (estimatedBytes < MB) return DataSize.SMALL;
   if (estimatedBytes < 10 * MB) return DataSize.MEDIUM;
@@ -87,7 +87,7 @@ export function dataSizeFor(estimatedBytes: number): DataSize {
 
 /**
  * The options of `LazyLoaderModule.forRoot()` and `resolveLoaderConfig()`: a profile plus any
- * field overridden, flat as in the guide's `create_lazy_loader(DataSize.LARGE, enable_disk_cache=True)`.
+ * field overridden, flat, as in `{ dataSize: DataSize.LARGE, enable_disk_cache: true }`.
  */
 export type LazyLoaderOptions = {
   dataSize?: DataSize | `${DataSize}`;

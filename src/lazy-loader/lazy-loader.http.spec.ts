@@ -2,6 +2,7 @@ import { Controller, Get, Query } from '@nestjs/common';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../test/support/test-app.js';
+import { LazyLoaderModule } from './lazy-loader.module.js';
 import { LazyLoaderService } from './lazy-loader.service.js';
 
 /** A test-only route that reads through the real service, as the feature modules do. */
@@ -27,7 +28,7 @@ class LoaderProbeController {
 describe(`${LazyLoaderService.name} over HTTP`, () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp({ env: { LAZY_LOAD_TIMEOUT: '0.05', LAZY_RETRY_ATTEMPTS: '1' }, controllers: [LoaderProbeController] });
+    t = await createTestApp({ env: { LAZY_LOAD_TIMEOUT: '0.05', LAZY_RETRY_ATTEMPTS: '1' }, controllers: [LoaderProbeController], imports: [LazyLoaderModule] });
   });
   afterAll(() => t.close());
 

@@ -1,6 +1,6 @@
 import { Test } from '@nestjs/testing';
 import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
-import type { INestApplicationContext } from '@nestjs/common';
+import { Module, type INestApplicationContext } from '@nestjs/common';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../config/app-config.js';
 import { ConfigModule } from '../config/config.module.js';
@@ -19,7 +19,7 @@ describe(LazyLoaderModule.name, () => {
   const boot = async (env: Record<string, string> = {}, options?: LazyLoaderOptions) => {
     const config = loadConfig({ LOG_LEVEL: 'silent', DATA_DIR: tmp.dir, ...env });
     const moduleRef = await Test.createTestingModule({
-      imports: [ConfigModule.forRoot(config), ScheduleModule.forRoot(), options ? LazyLoaderModule.forRoot(options) : LazyLoaderModule.forRoot()],
+      imports: [ConfigModule.forRoot(config), ScheduleModule.forRoot(), ...(options ? [LazyLoaderModule.forRoot(options)] : []), LazyLoaderModule],
     }).compile();
     app = await moduleRef.init();
     return app.get(LazyLoaderService);
@@ -31,7 +31,7 @@ describe(LazyLoaderModule.name, () => {
     tmp.cleanup();
   });
 
-  it('forRoot() takes its configuration from the environment, the profile filling what is unset', async () => {
+  it('takes its configuration from the environment, the profile filling what is unset', async () => {
     const sut = await boot({ LAZY_DATA_SIZE: 'large', LAZY_CHUNK_SIZE: '250', LAZY_CACHE_TTL: '60', LAZY_LOAD_TIMEOUT: '5' });
     expect(sut.config).toMatchObject({
       data_size: 'large',
@@ -44,9 +44,21 @@ describe(LazyLoaderModule.name, () => {
     });
   });
 
-  it("forRoot({ dataSize, ...overrides }) is the guide's create_lazy_loader", async () => {
+  it('forRoot({ dataSize, ...overrides }) sets a profile plus overrides', async () => {
     const sut = await boot({}, { dataSize: DataSize.HUGE, max_memory_mb: 4096, prefetch_chunks: 1 });
     expect(sut.config).toMatchObject({ data_size: 'huge', max_memory_mb: 4096, chunk_config: { chunk_size: 10000, prefetch_chunks: 1 } });
+  });
+
+  it('is one loader for every feature module that imports it', async () => {
+    @Module({ imports: [LazyLoaderModule], providers: [{ provide: 'A', inject: [LazyLoaderService], useFactory: (l: LazyLoaderService) => l }], exports: ['A'] })
+    class FeatureA {}
+    @Module({ imports: [LazyLoaderModule], providers: [{ provide: 'B', inject: [LazyLoaderService], useFactory: (l: LazyLoaderService) => l }], exports: ['B'] })
+    class FeatureB {}
+    const config = loadConfig({ LOG_LEVEL: 'silent', DATA_DIR: tmp.dir });
+    const moduleRef = await Test.createTestingModule({ imports: [ConfigModule.forRoot(config), ScheduleModule.forRoot(), FeatureA, FeatureB] }).compile();
+    app = await moduleRef.init();
+    expect(app.get('A', { strict: false })).toBeInstanceOf(LazyLoaderService);
+    expect(app.get('A', { strict: false })).toBe(app.get('B', { strict: false }));
   });
 
   it('registers its scheduled jobs at the configured intervals, runs them, and removes them on shutdown', async () => {
@@ -67,7 +79,7 @@ describe(LazyLoaderModule.name, () => {
 });
 
 describe(`${LazyLoader.name} memory monitor`, () => {
-  it('runs the guide cleanup down to memory_threshold of the budget once the tier passes it', async () => {
+  it('runs the cleanup down to memory_threshold of the budget once the tier passes it', async () => {
     const tmp = tempDir();
     // 1 MB budget, threshold 0.5: ~100 KB chunks, 10 fit, the monitor trims to ≤ 512 KB
     const sut = new LazyLoader(resolveLoaderConfig({ dataSize: 'small', max_memory_mb: 1, memory_threshold: 0.5, max_chunks_in_memory: 50, enable_disk_cache: false, disk_cache_dir: tmp.dir }));

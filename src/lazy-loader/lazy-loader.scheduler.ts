@@ -38,6 +38,6 @@ export class LazyLoaderScheduler implements OnApplicationBootstrap, BeforeApplic
     for (const job of this.jobs) {
       if (this.registry.doesExist('interval', job.name)) this.registry.deleteInterval(job.name);
     }
-    await Promise.all(this.jobs.map((j) => j.current));
+    await Promise.all(this.jobs.map((j) => j.current).filter((run) => run !== null));
   }
 }

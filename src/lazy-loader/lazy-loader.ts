@@ -38,7 +38,7 @@ export interface LazyLoaderDeps {
 }
 
 /**
- * The guide's `AdvancedLazyLoader`, done right: reads go memory → disk → source, one source call
+ * The lazy loader: reads go memory → disk → source, one source call
  * per chunk however many callers ask, every source attempt bounded by `load_timeout` and retried
  * `retry_attempts` times. Plain TypeScript: `LazyLoaderService` is its Nest face.
  */
@@ -120,7 +120,7 @@ export class LazyLoader {
     const chunkSize = this.chunkSizeOf(source);
     const id = `${source.key}:${chunkSize}:${index}`;
     this.counters.lookups++;
-    this.noteRead(source as ChunkSource<unknown>, chunkSize, index);
+    this.noteRead(source, chunkSize, index);
     const hit = this.memory?.get(id, opts.allowStale);
     if (hit) {
       this.counters.lookupHits++;
@@ -321,7 +321,7 @@ export class LazyLoader {
   }
 
   /**
-   * The memory monitor: measures RSS and the memory tier, and runs the guide's cleanup down to
+   * The memory monitor: measures RSS and the memory tier, and runs the access-count cleanup down to
    * `memory_threshold` of the budget when the tier passes it, or when the process has grown by
    * more than the whole budget since start.
    */
@@ -354,7 +354,7 @@ export class LazyLoader {
     return runs.length;
   }
 
-  /** The guide's metrics plus per-tier detail; every figure measured, `cache_hit_rate` ≤ 1. */
+  /** The loader's metrics plus per-tier detail; every figure measured, `cache_hit_rate` ≤ 1. */
   getStats(): LazyLoaderStats {
     return statsOf(this.counters, this.memory, this.disk);
   }

@@ -27,7 +27,7 @@ export interface DataChunk<T> {
   stale?: boolean;
 }
 
-/** The guide's `PageInfo`. Totals are `null` when the caller did not give one. */
+/** `PageInfo`: where a page sits in the whole. Totals are `null` when the caller did not give one. */
 export interface PageInfo {
   page: number;
   page_size: number;
@@ -51,7 +51,7 @@ export interface ChunkLoadEvent {
   attempts: number;
 }
 
-/** `GET /stats`: the guide's keys, each a true figure, plus per-tier detail. */
+/** `GET /stats`: the loader's metrics, each a true figure, plus per-tier detail. */
 export interface LazyLoaderStats {
   /** Chunks loaded from the source. */
   total_chunks_loaded: number;

@@ -32,6 +32,8 @@ export class LoadFailedError extends Error {
 }
 
 /** The caller's signal aborted: rethrown as the signal's reason (an `AbortError` unless given). */
-export function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
+export function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  // A reason that is not an Error (abort('why')) still rejects with an Error, so callers can rely on a stack and a name.
+  return reason instanceof Error ? reason : new DOMException(typeof reason === 'string' ? reason : 'The operation was aborted', 'AbortError');
 }

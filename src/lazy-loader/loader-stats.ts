@@ -59,7 +59,7 @@ export class LoaderCounters {
 /** Seconds since `start` (a `performance.now()` reading). */
 export const secondsSince = (start: number): number => (performance.now() - start) / 1000;
 
-/** `getStats()`: the guide's keys from the counters and the tiers (a tier that is off counts zero). */
+/** `getStats()`: the `/stats` keys from the counters and the tiers (a tier that is off counts zero). */
 export function statsOf(c: LoaderCounters, m: MemoryTier | null, d: DiskTier | null): LazyLoaderStats {
   return {
     total_chunks_loaded: c.sourceLoads,

@@ -48,7 +48,7 @@ async function attempt<T>(fn: (signal: AbortSignal) => Promise<T>, timeoutMs: nu
       controller.abort(e);
       reject(e);
     }, timeoutMs);
-    controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+    controller.signal.addEventListener('abort', () => reject(abortReason(controller.signal)), { once: true });
   });
   stopped.catch(() => undefined);
   try {

@@ -19,7 +19,7 @@ function gatedSource(total: number, chunkSize = 10) {
         signal.addEventListener('abort', () => {
           aborted.push(index);
           waiting.delete(index);
-          reject(signal.reason);
+          reject(signal.reason as Error);
         });
         waiting.set(index, () => {
           waiting.delete(index);

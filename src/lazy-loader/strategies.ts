@@ -16,7 +16,7 @@ export interface StreamItemsOptions extends ChunkReadOptions {
 }
 
 /** A controller that aborts with `parent`; `dispose` unlinks it. */
-function linked(parent?: AbortSignal): { controller: AbortController; dispose(): void } {
+function linked(parent?: AbortSignal): { controller: AbortController; dispose: () => void } {
   const controller = new AbortController();
   if (!parent) return { controller, dispose: () => undefined };
   const onAbort = () => controller.abort(abortReason(parent));
@@ -246,7 +246,8 @@ export async function loadPage<T>(
     const chunks: DataChunk<T>[] = [];
     // Read in order, all at once; stop at the first short chunk (the end of the data).
     const loads = indexes.map((i) => loader.getChunk(source, i, opts));
-    loads.forEach((p) => p.catch(() => undefined));
+    // Each rejection is observed now (no unhandled rejection for chunks past a short one); the loop awaits them in order.
+    for (const p of loads) void p.catch(() => undefined);
     for (const p of loads) {
       const chunk = await p;
       chunks.push(chunk);

@@ -27,13 +27,13 @@ export class HealthController {
   ) {}
 
   /**
-   * The guide's health route, honest: 200 `healthy` when every readiness check passes, else 503
-   * with `unhealthy` (the guide answered 200 while unhealthy) and the contract's error fields.
+   * Overall health: 200 `healthy` when every readiness check passes, else 503
+   * with `unhealthy` and the error body's fields, so a probe sees it.
    */
   @Get()
   @Header('Cache-Control', 'no-store')
   @ApiOkResponse({ type: HealthResponseDto, description: 'Healthy' })
-  @ApiResponse({ status: 503, description: 'Unhealthy or shutting down: the guide\'s body and the error body in one', schema: UNHEALTHY_SCHEMA })
+  @ApiResponse({ status: 503, description: 'Unhealthy or shutting down: the health body and the error body in one', schema: UNHEALTHY_SCHEMA })
   async overall(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<HealthResponseDto> {
     const stats = this.loader.getStats();
     const body = {

@@ -4,7 +4,7 @@ import { getHeapStatistics } from 'node:v8';
 import { ApiError } from '../common/errors/api-error.js';
 import { HistoryRepository } from '../history/history.repository.js';
 import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
-import { ShutdownState } from './shutdown-state.js';
+import { ShutdownState } from '../common/lifecycle/shutdown-state.js';
 
 const MB = 1024 * 1024;
 /** A check slower than this counts as down: a probe must answer quickly. */
@@ -53,7 +53,7 @@ export class HealthService {
       if (!result?.details) throw err;
       const details = Object.entries(result.error ?? {}).map(([field, v]) => ({
         field,
-        message: String((v as { message?: unknown }).message ?? 'down'),
+        message: describeDown(v),
       }));
       this.noteHealthy(false, details.map((d) => `${d.field}: ${d.message}`).join('; '));
       throw new ApiError(503, 'unhealthy', `Unhealthy: ${details.map((d) => d.field).join(', ')}`, details);
@@ -94,7 +94,7 @@ export class HealthService {
   }
 
   /**
-   * Resident memory against the lazy loader's limit (`max_memory_mb`; the guide compared GB with a
+   * Resident memory against the lazy loader's limit (`max_memory_mb`; both in MB, never GB against a
    * fraction), and V8's heap against its own limit.
    */
   private memory(): PromiseLike<HealthIndicatorResult<'memory'>> {
@@ -121,4 +121,10 @@ export class HealthService {
     if (healthy) this.logger.log('Ready again');
     else this.logger.warn(`Not ready: ${why}`);
   }
+}
+
+/** A failed check's own message, or `down` when it gave none. */
+function describeDown(check: unknown): string {
+  const message = (check as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' ? message : 'down';
 }

@@ -7,8 +7,9 @@ import { HealthController } from './health.controller.js';
 import { HealthService } from './health.service.js';
 import { LoaderMetrics } from './loader-metrics.js';
 import { MetricsController } from './metrics.controller.js';
-import { ShutdownState } from './shutdown-state.js';
+import { ShutdownState } from '../common/lifecycle/shutdown-state.js';
 import { StatsController } from './stats.controller.js';
+import { LazyLoaderModule } from '../lazy-loader/lazy-loader.module.js';
 
 // Process metrics (CPU, memory, event loop lag, GC, handles) on the service's registry. Once per
 // process: the registry is module-level, while tests build several apps.
@@ -18,7 +19,7 @@ if (!metricsRegistry.getSingleMetric('process_cpu_user_seconds_total')) {
 
 /** Probes, stats, cache control and metrics. `ShutdownState` is read by the HTTP edge. */
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), HistoryModule],
+  imports: [TerminusModule.forRoot({ logger: false }), LazyLoaderModule, HistoryModule],
   controllers: [HealthController, StatsController, MetricsController],
   providers: [HealthService, LoaderMetrics, ShutdownState],
   exports: [ShutdownState],

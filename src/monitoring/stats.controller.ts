@@ -5,12 +5,12 @@ import { StatsResponseDto } from './dto/stats-response.dto.js';
 
 const MB = 1024 * 1024;
 
-/** The lazy loader's figures and cache control (the original code's routes). */
+/** The lazy loader's figures and cache control. */
 @Controller()
 export class StatsController {
   constructor(private readonly loader: LazyLoaderService) {}
 
-  /** The guide's metrics, each a true figure measured since start, plus `cache_hit_rate` (≤ 1). */
+  /** The lazy loader's metrics, each a true figure measured since start, plus `cache_hit_rate` (≤ 1). */
   @Get('stats')
   @Header('Cache-Control', 'no-store')
   stats(): StatsResponseDto {

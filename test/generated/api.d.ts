@@ -14,7 +14,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * The guide's `POST /batch-process`: a JSON `BatchCaptionRequest`, or an NDJSON upload of caption
+         * `POST /batch-process`: a JSON `BatchCaptionRequest`, or an NDJSON upload of caption
          *     requests (batch options in the query). Results stream as they finish in the `Accept` format:
          *     a JSON array (default), NDJSON, or SSE with `progress` events per chunk and a `done` event.
          */
@@ -66,6 +66,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** One page of caption history, newest first, by page number or by cursor, with true totals. */
         get: operations["HistoryController_list"];
         put?: never;
         post?: never;
@@ -82,6 +83,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Every matching history row, streamed in constant memory as NDJSON, CSV or a JSON array. */
         get: operations["HistoryController_export"];
         put?: never;
         post?: never;
@@ -119,8 +121,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The guide's health route, honest: 200 `healthy` when every readiness check passes, else 503
-         *     with `unhealthy` (the guide answered 200 while unhealthy) and the contract's error fields.
+         * Overall health: 200 `healthy` when every readiness check passes, else 503
+         *     with `unhealthy` and the error body's fields, so a probe sees it.
          */
         get: operations["HealthController_overall"];
         put?: never;
@@ -176,7 +178,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The guide's metrics, each a true figure measured since start, plus `cache_hit_rate` (≤ 1). */
+        /** The lazy loader's metrics, each a true figure measured since start, plus `cache_hit_rate` (≤ 1). */
         get: operations["StatsController_stats"];
         put?: never;
         post?: never;
@@ -196,7 +198,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * `variations` captions as they are drafted, in the guide's item shape: a JSON array (default),
+         * `variations` captions as they are drafted, one item each: a JSON array (default),
          *     NDJSON or SSE chosen by `Accept`; gzip or br only when `enable_compression` and
          *     `Accept-Encoding` allow it. A failure after the first byte ends the stream with an error item.
          */
@@ -401,7 +403,7 @@ export interface components {
             engagement_prediction: number;
             /** @description Unique (ignoring case), each `#` + letters, digits or `_`; exactly `hashtag_count` when hashtags are on. */
             hashtags: string[];
-            /** @description 0–100, from measurable properties (see README, Captions: scores). */
+            /** @description 0–100, from measurable properties (see docs/captions-engine.md). */
             quality_score: number;
             /** @description Flesch reading ease of the caption, clamped 0–100. */
             readability_score: number;
@@ -1163,7 +1165,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Unhealthy or shutting down: the guide's body and the error body in one */
+            /** @description Unhealthy or shutting down: the health body and the error body in one */
             503: {
                 headers: {
                     [name: string]: unknown;

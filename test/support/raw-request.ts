@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { Server } from 'node:http';
 import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { applyServerTimeouts } from '../../src/app.setup.js';
+import { applyServerTimeouts } from '../../src/app/app.setup.js';
 import { AppConfig } from '../../src/config/app-config.js';
 
 export interface RawResponse {

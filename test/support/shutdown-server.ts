@@ -11,7 +11,7 @@ import { AppModule } from '../../src/app.module.js';
 import { negotiateFormat } from '../../src/common/streaming/negotiation.js';
 import { ResponseStream } from '../../src/common/streaming/response-stream.js';
 import { loadConfig } from '../../src/config/app-config.js';
-import { startServer } from '../../src/server.js';
+import { startServer } from '../../src/app/server.js';
 
 @Controller('shutdown-test')
 class ShutdownTestController {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Type } from '@nestjs/common';
 import { AppModule } from '../../src/app.module.js';
-import { configureApp } from '../../src/app.setup.js';
+import { configureApp } from '../../src/app/app.setup.js';
 import { loadConfig } from '../../src/config/app-config.js';
 
 export interface TestApp {
@@ -16,15 +16,16 @@ export interface TestApp {
 
 /**
  * The real application, with the same HTTP edge as production, on a fresh temporary DATA_DIR.
- * `env` overrides configuration; `controllers` adds test-only routes (e.g. one that throws).
+ * `env` overrides configuration; `controllers` adds test-only routes (e.g. one that throws), and
+ * `imports` the modules whose exports those routes use.
  */
 export async function createTestApp(
-  options: { env?: Record<string, string>; controllers?: Type[] } = {},
+  options: { env?: Record<string, string>; controllers?: Type[]; imports?: Type[] } = {},
 ): Promise<TestApp> {
   const dataDir = mkdtempSync(join(tmpdir(), 'captions-e2e-'));
   const config = loadConfig({ LOG_LEVEL: 'silent', NODE_ENV: 'test', SHUTDOWN_DELAY_MS: '0', ...options.env, DATA_DIR: dataDir });
   const moduleRef = await Test.createTestingModule({
-    imports: [AppModule.register(config)],
+    imports: [AppModule.register(config), ...(options.imports ?? [])],
     controllers: options.controllers ?? [],
   }).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, bufferLogs: true });

@@ -7,7 +7,7 @@ const PLAIN_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 const PLAIN_ID_MESSAGE = '$property must be 1–64 characters of A-Z, a-z, 0-9, _, . or -';
 
 /**
- * The guide's `BatchCaptionRequest` (API.md, Batch), sent as a JSON body. Each element of
+ * `BatchCaptionRequest`, sent as a JSON body. Each element of
  * `requests` is a `CaptionGenerationRequest`, validated one by one as the batch runs: a bad element
  * is a failed item, not a failed batch. The upper bound of `requests` is `BATCH_MAX_REQUESTS`,
  * checked by the service (decorators cannot read configuration).

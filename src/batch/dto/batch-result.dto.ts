@@ -11,7 +11,7 @@ export class BatchItemErrorDetailDto {
   message!: string;
 }
 
-/** One result, in the guide's shape plus `index`; a failed item has `success: false` and an `error`. */
+/** One result, `{request_id, caption, hashtags, quality_score, processing_time, success}` plus `index`; a failed item has `success: false` and an `error`. */
 export class BatchItemDto {
   request_id!: string | null;
   /** The request's position in the upload (results leave in the order they finish). */

@@ -96,7 +96,7 @@ export class BrandInfo {
   keywords?: string[];
 }
 
-/** The guide's `CaptionGenerationRequest`, with the rules and defaults of API.md (Captions). */
+/** `CaptionGenerationRequest`: what to write about and how, with its rules and defaults. */
 export class CaptionGenerationRequest {
   @IsString() @Length(5, 2000) @NoExecutableMarkup(2000)
   content_description!: string;

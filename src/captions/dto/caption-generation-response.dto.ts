@@ -1,10 +1,12 @@
-/** One caption (API.md `CaptionVariation`). */
+import type { API_VERSION } from '../../common/domain/api-version.js';
+
+/** One caption (`CaptionVariation`). */
 export class CaptionVariation {
   /** The caption text, without the hashtags. */
   caption!: string;
   /** Unique (ignoring case), each `#` + letters, digits or `_`; exactly `hashtag_count` when hashtags are on. */
   hashtags!: string[];
-  /** 0–100, from measurable properties (see README, Captions: scores). */
+  /** 0–100, from measurable properties (see docs/captions-engine.md). */
   quality_score!: number;
   /** 0–1, from the quality and the content type. */
   engagement_prediction!: number;
@@ -17,7 +19,7 @@ export class CaptionVariation {
   emoji_count!: number;
 }
 
-/** API.md `CaptionGenerationResponse`. */
+/** `CaptionGenerationResponse`: the variations, their scores, and how they were made. */
 export class CaptionGenerationResponse {
   request_id!: string;
   variations!: CaptionVariation[];
@@ -32,11 +34,11 @@ export class CaptionGenerationResponse {
   best_variation_index!: number;
   average_quality_score!: number;
   generated_at!: string;
-  api_version!: '14.0.0';
+  api_version!: typeof API_VERSION;
   optimization_level!: string;
 }
 
-/** One item of `POST /stream-captions`, in the guide's shape. */
+/** One item of `POST /stream-captions`. */
 export class CaptionStreamItem {
   variation_index!: number;
   caption!: string;

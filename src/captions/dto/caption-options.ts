@@ -1,4 +1,4 @@
-/** The enums of API.md (Captions), as the guide names them. */
+/** The enums of a caption request. */
 export { CAPTION_STYLES, type CaptionStyle } from '../../common/domain/caption-styles.js';
 
 export const AUDIENCES = [

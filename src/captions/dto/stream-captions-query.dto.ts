@@ -1,7 +1,7 @@
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsInt, Max, Min } from 'class-validator';
 
-/** Query of `POST /stream-captions` (API.md): `variations`, `chunk_size`, `enable_compression`. */
+/** Query of `POST /stream-captions`: `variations`, `chunk_size`, `enable_compression`. */
 export class StreamCaptionsQuery {
   @Type(() => Number) @IsInt() @Min(1) @Max(100)
   variations: number = 5;
@@ -10,7 +10,7 @@ export class StreamCaptionsQuery {
   chunk_size: number = 10;
 
   // Only the words true/false: "yes" or "1" are a 422, not a silent guess.
-  @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
+  @Transform(({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value))
   @IsBoolean()
   enable_compression: boolean = true;
 }

@@ -60,7 +60,7 @@ export function analyse(request: CaptionGenerationRequest, bank: PhraseBank): Ca
     bank.leadingVerb.determiners.has(second?.toLowerCase() ?? '');
   if (opensWithVerb) phrases.shift();
   // The verb is not a key term either: not scored as missing, not a hashtag.
-  const terms = opensWithVerb ? allTerms.filter((t) => t !== first!.toLowerCase()) : allTerms;
+  const terms = opensWithVerb ? allTerms.filter((t) => t !== first.toLowerCase()) : allTerms;
   const subject = (phrases.length > 0 && shortenPhrase(phrases[0]!.words, bank.headFirst)) || bank.fallbackSubject;
 
   const firstSentence = plainClause(request.content_description.split(/[.!?\n]/u)[0] ?? '');

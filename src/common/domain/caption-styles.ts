@@ -1,4 +1,4 @@
-/** The caption styles of API.md, as the guide names them: shared by captions (generation) and history (filters). */
+/** The caption styles: shared by captions (generation) and history (filters). */
 export const CAPTION_STYLES = [
   'casual',
   'professional',

@@ -1,6 +1,6 @@
 import { HttpException } from '@nestjs/common';
 
-/** The `error` codes of the contract (API.md, Errors), plus the load failures of the lazy loader. */
+/** The `error` codes of the error body, plus the load failures of the lazy loader. */
 export type ErrorCode =
   | 'malformed_json'
   | 'unauthorized'
@@ -23,9 +23,10 @@ export interface ErrorDetail {
   message: string;
 }
 
-/** The error body every route answers with (API.md, Errors). */
+/** The error body every route answers with. */
 export interface ErrorBody {
-  error: ErrorCode | string;
+  /** An {@link ErrorCode}, or a code a feature adds. */
+  error: string;
   message: string;
   details?: ErrorDetail[];
   request_id: string;

@@ -24,7 +24,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
       this.logger.error(
         // The request id is already bound to every log line of this request by nestjs-pino.
         { err: exception },
-        `Unhandled error on ${req.method} ${req.route?.path ?? 'unknown route'}`,
+        `Unhandled error on ${req.method} ${(req.route as { path?: string } | undefined)?.path ?? 'unknown route'}`,
       );
     }
     if (res.headersSent) {

@@ -20,7 +20,7 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
 /** The outcome of mapping any thrown value onto the contract. */
 export interface MappedError {
   status: number;
-  code: ErrorCode | string;
+  code: string;
   message: string;
   details?: ErrorDetail[];
   /** True when the error is a bug: log it with its stack. */

@@ -6,7 +6,7 @@ export const MAX_DEPTH = 32;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
- * Runs before validation on bodies and queries: trims every string (API.md: "Strings are trimmed
+ * Runs before validation on bodies and queries: trims every string ("Strings are trimmed
  * before validation"), rejects nesting deeper than {@link MAX_DEPTH} and prototype-polluting keys.
  * Walks iteratively so a hostile body cannot overflow the stack.
  */

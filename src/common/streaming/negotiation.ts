@@ -31,7 +31,7 @@ export function parseWeighted(header: string | undefined): Ranged[] {
 }
 
 /**
- * Picks the stream format from `Accept`. No header or `*\/*` gives `allowed[0]` (the guide's
+ * Picks the stream format from `Accept`. No header or `*\/*` gives `allowed[0]` (the route's
  * JSON array for its routes); a header naming nothing the route can make is a 406.
  */
 export function negotiateFormat(req: Request, allowed: StreamFormat[]): StreamFormat {
@@ -57,7 +57,7 @@ export type ContentEncoding = 'br' | 'gzip' | 'identity';
 
 /** Picks br or gzip when `Accept-Encoding` allows one (by q-weight, br on a tie), else identity. */
 export function negotiateEncoding(req: Request): ContentEncoding {
-  const accepted = parseWeighted(req.headers['accept-encoding'] as string | undefined);
+  const accepted = parseWeighted(req.headers['accept-encoding']);
   let best: { enc: ContentEncoding; q: number } = { enc: 'identity', q: 0 };
   for (const { value, q } of accepted) {
     const enc = value === 'br' ? 'br' : value === 'gzip' || value === 'x-gzip' ? 'gzip' : value === '*' ? 'gzip' : undefined;

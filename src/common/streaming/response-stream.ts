@@ -12,7 +12,7 @@ export type StreamOutcome = 'completed' | 'client_closed' | 'failed' | 'shutdown
 
 export interface ResponseStreamOptions<T> extends FramingOptions<T> {
   format: StreamFormat;
-  /** Items per write (API.md `chunk_size`). A burst is grouped up to this; a lone item leaves at once. */
+  /** Items per write (the `chunk_size` query parameter). A burst is grouped up to this; a lone item leaves at once. */
   chunkSize?: number;
   /** Compress when the client's Accept-Encoding allows gzip or br. */
   compress?: boolean;

@@ -4,7 +4,7 @@ import type { StreamFormat } from './negotiation.js';
 export interface Framing<T> {
   open(): string;
   item(value: T, index: number): string;
-  /** The final error item of API.md (in SSE an `event: error`); undefined where the format has none (CSV). */
+  /** The final error item of a stream that fails after its first byte (in SSE an `event: error`); undefined where the format has none (CSV). */
   error(body: object, count: number): string | undefined;
   close(summary: { count: number; elapsedSeconds: number }): string;
 }
@@ -21,7 +21,7 @@ export interface FramingOptions<T> {
 /** RFC 4180: quote a field holding a comma, quote, CR or LF; double the quotes inside. */
 export function csvField(value: unknown): string {
   if (value === null || value === undefined) return '';
-  const s = Array.isArray(value) ? value.join(' ') : value instanceof Date ? value.toISOString() : String(value);
+  const s = Array.isArray(value) ? value.join(' ') : value instanceof Date ? value.toISOString() : typeof value === 'string' ? value : JSON.stringify(value);
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

@@ -27,7 +27,7 @@ export interface MemoryHit {
 
 /**
  * The memory tier: lru-cache bounded in bytes (`maxSize`) and in entries (`max`), least recently
- * used first, with a TTL. On top, the guide's cleanup (least access count, then oldest access)
+ * used first, with a TTL. On top, an access-count cleanup (least access count, then oldest access)
  * which the memory monitor runs past the memory threshold. Plain TypeScript, no Nest.
  */
 export class MemoryTier {
@@ -110,7 +110,7 @@ export class MemoryTier {
   }
 
   /**
-   * The guide's cleanup: removes entries with the fewest accesses first, the oldest access among
+   * The access-count cleanup: removes entries with the fewest accesses first, the oldest access among
    * equals, until the tier holds at most `targetBytes`. @returns the number removed.
    */
   cleanup(targetBytes: number): number {

@@ -1,4 +1,4 @@
-/** `GET /health`: the guide's body, with true values. */
+/** `GET /health`: overall health, with true values. */
 export class HealthResponseDto {
   /** `healthy`, or `unhealthy` (with a 503). */
   status!: 'healthy' | 'unhealthy';

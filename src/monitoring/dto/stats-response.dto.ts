@@ -36,7 +36,7 @@ export class TierStatsDto {
   source!: SourceStatsDto;
 }
 
-/** `GET /stats`: the guide's metrics, each measured, plus the hit rate and per-tier detail. */
+/** `GET /stats`: the lazy loader's metrics, each measured, plus the hit rate and per-tier detail. */
 export class StatsResponseDto {
   /** Chunks loaded from the source since start. */
   total_chunks_loaded!: number;

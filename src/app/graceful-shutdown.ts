@@ -3,7 +3,7 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ResponseStream } from '../common/streaming/response-stream.js';
-import { ShutdownState } from './shutdown-state.js';
+import { ShutdownState } from '../common/lifecycle/shutdown-state.js';
 
 export interface GracefulShutdownOptions {
   /** Keep serving this long after the signal (readiness already 503) so the load balancer notices. */

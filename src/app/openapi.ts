@@ -1,7 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { API_PREFIX, LIVENESS_PATH, PUBLIC_PATHS } from '../app.routes.js';
+import { API_PREFIX, LIVENESS_PATH, PUBLIC_PATHS } from './app.routes.js';
 import pluginMetadata from '../metadata.js';
+import { API_VERSION } from '../common/domain/api-version.js';
 
 // DTO properties, validation rules, TSDoc descriptions and return types, generated from the
 // TypeScript program by `npm run openapi` (the swagger CLI plugin's readonly visitor). Loaded once,
@@ -10,7 +11,7 @@ await SwaggerModule.loadPluginMetadata(pluginMetadata);
 
 const JSON_ERROR = { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } };
 
-/** The contract's error body (API.md, Errors), shared by every error response. */
+/** The error body, shared by every error response. */
 const ERROR_BODY_SCHEMA = {
   type: 'object',
   required: ['error', 'message', 'request_id', 'timestamp'],
@@ -114,11 +115,12 @@ function sortKeys(value: unknown): unknown {
  * The OpenAPI 3.1 document of the app (served at `/openapi.json`, written by `npm run openapi`).
  * The app must have its global prefix set; it need not be initialised or listening.
  */
-export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+export function buildOpenApiDocument(app: INestApplication, serverUrl: string): OpenAPIObject {
   const config = new DocumentBuilder()
     .setOpenAPIVersion('3.1.0')
     .setTitle('Instagram Captions API')
-    .setVersion('14.0.0')
+    .setVersion(API_VERSION)
+    .addServer(serverUrl, 'This deployment (PUBLIC_URL)')
     .setDescription(
       `Captions generated and streamed, caption history paged through millions of rows, batch ` +
         `processing; all data loaded lazily through one chunked loader. Base path \`/${API_PREFIX}\`. ` +
@@ -131,6 +133,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addSecurityRequirements('api_key')
     .build();
   const document = SwaggerModule.createDocument(app, config);
+  // The package is not open source: no licence URL to point at.
+  document.info.license = { name: 'UNLICENSED (proprietary)' };
   document.components ??= {};
   document.components.schemas = { ...document.components.schemas, ErrorBody: { ...ERROR_BODY_SCHEMA } as never };
   defaultsAreOptional(document);

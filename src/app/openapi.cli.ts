@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppModule } from '../app.module.js';
-import { setGlobalPrefix } from '../app.setup.js';
+import { setGlobalPrefix } from './app.setup.js';
 import { loadConfig } from '../config/app-config.js';
 import { buildOpenApiDocument } from './openapi.js';
 
@@ -24,7 +24,7 @@ try {
     abortOnError: false,
   });
   setGlobalPrefix(app);
-  writeFileSync(out, `${JSON.stringify(buildOpenApiDocument(app), null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify(buildOpenApiDocument(app, config.server.publicUrl), null, 2)}\n`);
   await app.close();
 } finally {
   rmSync(dataDir, { recursive: true, force: true });

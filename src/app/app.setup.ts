@@ -4,15 +4,15 @@ import helmet from 'helmet';
 import type { Server } from 'node:http';
 import { Logger } from 'nestjs-pino';
 import { API_PREFIX, LIVENESS_PATH, PUBLIC_PATHS, ROOT_ROUTES } from './app.routes.js';
-import { bodyErrorHandler, jsonBodyParser } from './common/http/body-parsing.js';
-import { requestIdMiddleware } from './common/http/request-id.js';
-import { httpMetricsMiddleware } from './common/metrics/http-metrics.middleware.js';
-import { apiKeyMiddleware } from './common/security/api-key.middleware.js';
-import { installClientErrorHandler } from './common/security/client-errors.js';
-import { corsOptions } from './common/security/cors.js';
-import { AppConfig } from './config/app-config.js';
-import { buildOpenApiDocument } from './monitoring/openapi.js';
-import { ShutdownState, shutdownGateMiddleware } from './monitoring/shutdown-state.js';
+import { bodyErrorHandler, jsonBodyParser } from '../common/http/body-parsing.js';
+import { requestIdMiddleware } from '../common/http/request-id.js';
+import { httpMetricsMiddleware } from '../common/metrics/http-metrics.middleware.js';
+import { apiKeyMiddleware } from '../common/security/api-key.middleware.js';
+import { installClientErrorHandler } from '../common/security/client-errors.js';
+import { corsOptions } from '../common/security/cors.js';
+import { AppConfig } from '../config/app-config.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { ShutdownState, shutdownGateMiddleware } from '../common/lifecycle/shutdown-state.js';
 
 export { API_PREFIX } from './app.routes.js';
 
@@ -42,7 +42,7 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
   app.use(bodyErrorHandler);
   setGlobalPrefix(app);
   // Built on first request, from the routes as registered.
-  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
+  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app, config.server.publicUrl), {
     jsonDocumentUrl: 'openapi.json',
     raw: ['json'],
     customSiteTitle: 'Instagram Captions API',

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { errorBody } from '../common/errors/error-body.js';
-import { requestIdOf } from '../common/http/request-id.js';
+import { errorBody } from '../errors/error-body.js';
+import { requestIdOf } from '../http/request-id.js';
 
 /**
  * - `running`: normal service.

@@ -1,10 +1,9 @@
 import type { DynamicModule, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { Server } from 'node:http';
 import { applyServerTimeouts, configureApp } from './app.setup.js';
-import type { AppConfig } from './config/app-config.js';
-import { GracefulShutdown } from './monitoring/graceful-shutdown.js';
+import type { AppConfig } from '../config/app-config.js';
+import { GracefulShutdown } from './graceful-shutdown.js';
 
 /**
  * Creates the app from `rootModule` (the `AppModule`, or a test module around it), installs the
@@ -13,7 +12,7 @@ import { GracefulShutdown } from './monitoring/graceful-shutdown.js';
 export async function startServer(rootModule: DynamicModule | Type, config: AppConfig): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(rootModule, { bufferLogs: true, bodyParser: false });
   configureApp(app);
-  const server = app.getHttpServer() as Server;
+  const server = app.getHttpServer();
   applyServerTimeouts(server, config);
   new GracefulShutdown(app, server, { delayMs: config.shutdown.delayMs, graceMs: config.shutdown.graceMs }).install();
   await app.listen(config.server.port, config.server.host);
