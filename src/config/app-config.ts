@@ -56,6 +56,10 @@ export class AppConfig {
     diskSweepIntervalMs: number;
     prefetchIntervalMs: number;
   };
+  readonly history!: {
+    /** Deepest row a page by number may reach (`page × page_size`); deeper reads go by cursor. */
+    maxOffset: number;
+  };
   readonly batch!: {
     maxRequests: number;
     maxNdjsonLines: number;
@@ -132,6 +136,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       memoryMonitorIntervalMs: vars.LAZY_MEMORY_MONITOR_INTERVAL_MS,
       diskSweepIntervalMs: vars.LAZY_DISK_SWEEP_INTERVAL_MS,
       prefetchIntervalMs: vars.LAZY_PREFETCH_INTERVAL_MS,
+    },
+    history: {
+      maxOffset: vars.HISTORY_MAX_OFFSET,
     },
     batch: {
       maxRequests: vars.BATCH_MAX_REQUESTS,

@@ -121,6 +121,10 @@ export class EnvironmentVariables {
   @EnvNumber() @IsInt() @Min(100)
   LAZY_PREFETCH_INTERVAL_MS = 10_000;
 
+  // --- history ---
+  @EnvNumber() @IsInt() @Min(1000) @Max(1_000_000_000_000)
+  HISTORY_MAX_OFFSET = 100_000;
+
   // --- batch ---
   @EnvNumber() @IsInt() @Min(100) @Max(100_000)
   BATCH_MAX_REQUESTS = 1000;

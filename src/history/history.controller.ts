@@ -13,8 +13,11 @@ const CSV_COLUMNS: Array<keyof HistoryRow> = [
   'quality_score', 'engagement_score', 'request_id', 'created_at',
 ];
 
-/** `Link` (RFC 8288) with first, prev, next and, when the total is known, last. Relative URLs: no trust in Host. */
-function linkHeader(req: Request, q: HistoryPageQueryDto, page: HistoryPage): string {
+/**
+ * `Link` (RFC 8288) with first, prev, next and, when the total is known, last. Relative URLs: no trust in Host.
+ * `next` goes by cursor when the next page by number lies deeper than pages by number may reach.
+ */
+function linkHeader(req: Request, q: HistoryPageQueryDto, page: HistoryPage, withinReach: (page: number) => boolean): string {
   const base = req.originalUrl.split('?')[0];
   const keep: Record<string, string> = { page_size: String(q.page_size) };
   for (const k of ['user_id', 'style', 'date_from', 'date_to'] as const) if (q[k] !== undefined) keep[k] = q[k]!;
@@ -27,7 +30,9 @@ function linkHeader(req: Request, q: HistoryPageQueryDto, page: HistoryPage): st
     links.push(p.page !== null ? link('prev', { page: String(p.page - 1) }) : link('prev', { cursor: p.prev_cursor ?? '' }));
   }
   if (p.has_next) {
-    links.push(p.page !== null ? link('next', { page: String(p.page + 1) }) : link('next', { cursor: p.next_cursor ?? '' }));
+    links.push(
+      p.page !== null && withinReach(p.page + 1) ? link('next', { page: String(p.page + 1) }) : link('next', { cursor: p.next_cursor ?? '' }),
+    );
   }
   if (p.total_pages !== null) links.push(link('last', { page: String(Math.max(1, p.total_pages)) }));
   return links.join(', ');
@@ -48,7 +53,7 @@ export class HistoryController {
       cursor: q.cursor,
       includeTotal: q.include_total,
     });
-    res.setHeader('Link', linkHeader(req, q, page));
+    res.setHeader('Link', linkHeader(req, q, page, (n) => this.history.pageWithinReach(n, q.page_size)));
     return {
       success: true,
       data: page.items,

@@ -1,6 +1,7 @@
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { ApiError } from '../common/errors/api-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
 import type { PageInfo } from '../lazy-loader/lazy-loader.types.js';
@@ -40,6 +41,7 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
   private dropAgain = false;
   private readonly bootId = randomUUID().slice(0, 8);
   private readonly boundaries: ChunkBoundaries;
+  private readonly maxOffset: number;
   private codec!: HistoryCursorCodec;
 
   constructor(
@@ -49,6 +51,17 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
     config: AppConfig,
   ) {
     this.boundaries = new ChunkBoundaries(repo, config.lazyLoader.chunkSize ?? HISTORY_CHUNK_SIZE, config.lazyLoader.cacheTtlSeconds * 1000);
+    this.maxOffset = config.history.maxOffset;
+  }
+
+  /**
+   * Whether page `page` of `pageSize` rows may be read by number: its last row must lie within the
+   * configured depth (`page × pageSize ≤ HISTORY_MAX_OFFSET`), because reaching a page by number
+   * walks the index from the newest row. Deeper rows are read by cursor, which costs the same at
+   * any depth.
+   */
+  pageWithinReach(page: number, pageSize: number): boolean {
+    return page * pageSize <= this.maxOffset;
   }
 
   async onModuleInit(): Promise<void> {
@@ -113,9 +126,18 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
    * One page, by number (through chunks whose boundaries are learned lazily, see ChunkBoundaries)
    * or by cursor (one keyset read).
    * @throws ApiError 422 on `cursor` when it is forged or belongs to other filters.
+   * @throws ApiError 422 on `page` when, without a cursor, the page lies deeper than {@link pageWithinReach} allows.
    */
   async readPage(req: HistoryPageRequest): Promise<HistoryPage> {
     const started = process.hrtime.bigint();
+    if (req.cursor === undefined && !this.pageWithinReach(req.page, req.pageSize)) {
+      const last = Math.floor(this.maxOffset / req.pageSize);
+      throw ApiError.invalid(
+        'page',
+        `must keep page × page_size within the first ${this.maxOffset} rows (with page_size ${req.pageSize}, at most page ${last}); ` +
+          'read deeper with cursor pagination: pass a page\'s next_cursor as cursor',
+      );
+    }
     const position = req.cursor === undefined ? undefined : this.codec.decode(req.cursor, req.filter);
     const sourceKey = this.sourceKey(req.filter);
     const total = req.includeTotal ? await this.count(req.filter) : null;

@@ -887,7 +887,10 @@ export interface operations {
     HistoryController_list: {
         parameters: {
             query?: {
-                /** @description Capped so `(page - 1) * page_size` stays an exact integer. */
+                /**
+                 * @description Pages by number reach the first `HISTORY_MAX_OFFSET` rows (`page × page_size`, 100,000 by
+                 *     default); deeper, a 422 names `page` and cursor pagination reads on.
+                 */
                 page?: number;
                 page_size?: number;
                 /** @description Opaque, from `next_cursor`/`prev_cursor`; when given, `page` is not used. */
