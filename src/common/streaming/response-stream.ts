@@ -5,6 +5,7 @@ import { constants as zlib, createBrotliCompress, createGzip, type BrotliCompres
 import { isObservable, type Observable, type Subscription } from 'rxjs';
 import { mapError } from '../errors/error-body.js';
 import { activeStreams, streamEndings } from '../metrics/metrics.js';
+import { LoopShare } from './loop-share.js';
 import { MEDIA_TYPES, negotiateEncoding, type ContentEncoding, type StreamFormat } from './negotiation.js';
 import { framingFor, type Framing, type FramingOptions } from './stream-serializers.js';
 
@@ -30,6 +31,8 @@ const open = new Set<ResponseStream<unknown>>();
  *
  * - Backpressure: an async iterable is pulled only when the socket can take more. An Observable
  *   producer should `await stream.ready()` before each item (the lazy loader and batch do).
+ * - Fairness: an async iterable is pulled for a bounded slice of time before the event loop gets a
+ *   turn ({@link LoopShare}), even when the client reads as fast as the source produces.
  * - Cancellation: `signal` aborts when the client goes away or the server shuts down; the
  *   subscription is dropped and the iterable is returned, so producers stop.
  * - Compression: `Content-Encoding` is set only when the body really is gzip or br, and every
@@ -163,14 +166,21 @@ export class ResponseStream<T> {
 
   private async drainIterable(source: AsyncIterable<T>): Promise<void> {
     const iterator = source[Symbol.asyncIterator]();
+    // A source that answers synchronously, read by a fast client, never waits on I/O: without
+    // turns given back, the loop would be held (probes, every other request) for the whole stream.
+    const share = LoopShare.join();
     try {
       while (!this.ended) {
         const next = await iterator.next();
         if (next.done || this.ended) break;
         this.push(next.value);
         if (this.out.writableNeedDrain) await this.ready();
+        // Even after a wait for `drain`: a write the socket took at once drains on the next tick,
+        // without a turn of the loop.
+        if (share.due()) await share.yield();
       }
     } finally {
+      share.leave();
       // Stops the producer (closes a database cursor, cancels prefetch).
       if (this.ended) await iterator.return?.();
     }
