@@ -1,8 +1,10 @@
 import { Controller, Get, Query, Req, Res } from '@nestjs/common';
-import { ApiOkResponse } from '@nestjs/swagger';
+import { ApiOkResponse, ApiResponse } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ApiStreamedResponse } from '../common/openapi/api-streamed-response.decorator.js';
+import { clientIdentity } from '../common/security/api-key.middleware.js';
 import { ResponseStream } from '../common/streaming/response-stream.js';
+import { AppConfig } from '../config/app-config.js';
 import { HistoryPageDto, HistoryRowDto } from './history-page.dto.js';
 import { HistoryExportQueryDto, HistoryPageQueryDto, toFilter } from './history-query.dto.js';
 import { HistoryService, type HistoryPage } from './history.service.js';
@@ -41,7 +43,10 @@ function linkHeader(req: Request, q: HistoryPageQueryDto, page: HistoryPage, wit
 /** Caption history: pages (by number or cursor) and a streamed export. */
 @Controller('caption-history')
 export class HistoryController {
-  constructor(private readonly history: HistoryService) {}
+  constructor(
+    private readonly history: HistoryService,
+    private readonly config: AppConfig,
+  ) {}
 
   @Get()
   @ApiOkResponse({ type: HistoryPageDto, description: 'One page, newest first; `Link` carries first, prev, next (and last when the total is known)' })
@@ -67,18 +72,34 @@ export class HistoryController {
     item: HistoryRowDto,
     formats: ['ndjson', 'csv', 'json'],
     negotiated: false,
-    description: 'Every matching row, newest first, streamed in constant memory; `format` picks the format.',
+    description:
+      'Every matching row, newest first, streamed in constant memory; `format` picks the format. A client that takes ' +
+      'nothing for `EXPORT_IDLE_TIMEOUT_MS` has its connection closed.',
+  })
+  @ApiResponse({
+    status: 429,
+    description:
+      '`rate_limited`: over the rate limit, or `EXPORT_MAX_CONCURRENT` exports run already (`EXPORT_MAX_PER_CLIENT` ' +
+      'for this API key, or this address when keys are off); retry after `Retry-After` seconds',
+    headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } } },
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } },
   })
   async export(@Query() q: HistoryExportQueryDto, @Req() req: Request, @Res() res: Response): Promise<void> {
     const filter = toFilter(q);
-    const stream = new ResponseStream<HistoryRow>(req, res, {
-      format: q.format,
-      route: 'GET /caption-history/export',
-      chunkSize: 200,
-      compress: true,
-      csvColumns: CSV_COLUMNS,
-      headers: { 'Content-Disposition': `attachment; filename="caption-history.${q.format}"` },
-    });
-    await stream.send(this.history.exportRows(filter));
+    const running = this.history.openExport(filter, clientIdentity(req, this.config.security.apiKeys.length > 0));
+    try {
+      const stream = new ResponseStream<HistoryRow>(req, res, {
+        format: q.format,
+        route: 'GET /caption-history/export',
+        chunkSize: 200,
+        compress: true,
+        csvColumns: CSV_COLUMNS,
+        headers: { 'Content-Disposition': `attachment; filename="caption-history.${q.format}"` },
+        idleTimeoutMs: this.config.exports.idleTimeoutMs,
+      });
+      await stream.send(running.rows);
+    } finally {
+      await running.close();
+    }
   }
 }

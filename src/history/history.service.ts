@@ -5,6 +5,7 @@ import { ApiError } from '../common/errors/api-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
 import type { PageInfo } from '../lazy-loader/lazy-loader.types.js';
+import { ExportSlots } from './export-slots.js';
 import { ChunkBoundaries } from './history-chunks.js';
 import { filterFingerprint, HistoryCursorCodec, type CursorPosition } from './history-cursor.js';
 import { HistoryRepository, keyOf } from './history.repository.js';
@@ -13,6 +14,8 @@ import type { HistoryFilter, HistoryRow, NewHistoryRow } from './history.types.j
 /** Rows per chunk of history unless LAZY_CHUNK_SIZE says otherwise (the unit the page path caches). */
 export const HISTORY_CHUNK_SIZE = 1000;
 const KEY_PREFIX = 'history:';
+/** What a refused export is told to wait: exports run for seconds to minutes, so retrying sooner only adds load. */
+export const EXPORT_RETRY_AFTER_SECONDS = 5;
 
 export interface HistoryPageRequest {
   filter: HistoryFilter;
@@ -20,6 +23,12 @@ export interface HistoryPageRequest {
   pageSize: number;
   cursor?: string;
   includeTotal: boolean;
+}
+
+/** A running export: its rows, and `close()` (idempotent) that closes the cursor and frees the export's slot. */
+export interface HistoryExport {
+  rows: AsyncIterableIterator<HistoryRow>;
+  close(): Promise<void>;
 }
 
 export interface HistoryPage {
@@ -43,6 +52,8 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
   private readonly boundaries: ChunkBoundaries;
   private readonly maxOffset: number;
   private codec!: HistoryCursorCodec;
+  /** Running exports, in all and per client. */
+  readonly exportSlots: ExportSlots;
 
   constructor(
     private readonly repo: HistoryRepository,
@@ -52,6 +63,7 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
   ) {
     this.boundaries = new ChunkBoundaries(repo, config.lazyLoader.chunkSize ?? HISTORY_CHUNK_SIZE, config.lazyLoader.cacheTtlSeconds * 1000);
     this.maxOffset = config.history.maxOffset;
+    this.exportSlots = new ExportSlots(config.exports.maxConcurrent, config.exports.maxPerClient);
   }
 
   /**
@@ -184,8 +196,37 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
       : { items, hasNext: behind, hasPrevious: more };
   }
 
-  /** Every matching row, newest first, straight from a database cursor; returning it closes the cursor. */
-  exportRows(filter: HistoryFilter): AsyncIterableIterator<HistoryRow> {
-    return this.repo.streamRows(filter);
+  /**
+   * Starts an export for `client`: every matching row, newest first, straight from a database
+   * cursor (on a connection of its own). Call `close()` when the export ends, however it ends.
+   * @throws ApiError 429 `rate_limited` (with a retry delay) when `EXPORT_MAX_CONCURRENT` exports
+   *   run already, or `EXPORT_MAX_PER_CLIENT` of this client's.
+   */
+  openExport(filter: HistoryFilter, client: string): HistoryExport {
+    const slot = this.exportSlots.acquire(client);
+    if (slot === 'client' || slot === 'service') {
+      const why =
+        slot === 'client'
+          ? `You already run ${this.exportSlots.maxPerClient} exports at once, the most one client may`
+          : `The service already runs ${this.exportSlots.maxConcurrent} exports at once, the most it may`;
+      throw ApiError.rateLimited(`${why}: retry after the number of seconds in Retry-After`, EXPORT_RETRY_AFTER_SECONDS);
+    }
+    let rows: AsyncIterableIterator<HistoryRow>;
+    try {
+      rows = this.repo.streamRows(filter);
+    } catch (err) {
+      slot.release();
+      throw err;
+    }
+    return {
+      rows,
+      close: async () => {
+        try {
+          await rows.return?.();
+        } finally {
+          slot.release();
+        }
+      },
+    };
   }
 }

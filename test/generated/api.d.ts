@@ -982,7 +982,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every matching row, newest first, streamed in constant memory; `format` picks the format. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
+            /** @description Every matching row, newest first, streamed in constant memory; `format` picks the format. A client that takes nothing for `EXPORT_IDLE_TIMEOUT_MS` has its connection closed. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1011,7 +1011,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
+            /** @description `rate_limited`: over the rate limit, or `EXPORT_MAX_CONCURRENT` exports run already (`EXPORT_MAX_PER_CLIENT` for this API key, or this address when keys are off); retry after `Retry-After` seconds */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying */

@@ -1,0 +1,118 @@
+import { once } from 'node:events';
+import type { IncomingMessage, Server } from 'node:http';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { streamEndings } from '../src/common/metrics/metrics.js';
+import { HistoryService } from '../src/history/history.service.js';
+import { openExport, orFailAfter, type OpenedExport } from './support/export-clients.js';
+import { historyRow } from './support/history-databases.js';
+import { listening } from './support/raw-request.js';
+import { createTestApp, type TestApp } from './support/test-app.js';
+
+// Enough rows (about 14 MB of NDJSON) that socket buffers cannot hold a whole export.
+const ROWS = 40_000;
+const ROUTE = 'GET /caption-history/export';
+
+async function seeded(env: Record<string, string>): Promise<{ t: TestApp; port: number; history: HistoryService }> {
+  const t = await createTestApp({ env });
+  const history = t.app.get(HistoryService);
+  await history.record(Array.from({ length: ROWS }, (_, n) => historyRow(n)));
+  return { t, port: await listening(t.app), history };
+}
+
+async function endings(outcome: string): Promise<number> {
+  const { values } = await streamEndings.get();
+  return values.find((v) => v.labels.route === ROUTE && v.labels.outcome === outcome)?.value ?? 0;
+}
+
+describe('history export caps (e2e)', () => {
+  let t: TestApp;
+  let port: number;
+  let history: HistoryService;
+  const clients: OpenedExport[] = [];
+  const open = async (localAddress: string) => {
+    const opened = await openExport(port, { localAddress });
+    clients.push(opened);
+    return opened;
+  };
+
+  beforeAll(async () => {
+    ({ t, port, history } = await seeded({ EXPORT_MAX_CONCURRENT: '2', EXPORT_MAX_PER_CLIENT: '1' }));
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.req.destroy();
+    await vi.waitFor(() => expect(history.exportSlots.active).toBe(0));
+  });
+  afterAll(async () => t.close());
+
+  it('answers 429 rate_limited with Retry-After past the per-client cap and past the service cap', async () => {
+    expect((await open('127.0.0.1')).status).toBe(200);
+    const same = await open('127.0.0.1');
+    expect(same.status).toBe(429);
+    expect(same.res.headers['retry-after']).toBe('5');
+    expect(same.body).toEqual({
+      error: 'rate_limited',
+      message: expect.stringMatching(/^You already run 1 exports at once.*Retry-After$/),
+      request_id: same.res.headers['x-request-id'],
+      timestamp: expect.any(Number),
+    });
+    // Another client (address) still gets one, up to the service's cap.
+    expect((await open('127.0.0.2')).status).toBe(200);
+    const third = await open('127.0.0.3');
+    expect(third.status).toBe(429);
+    expect(third.res.headers['retry-after']).toBe('5');
+    expect(third.body).toMatchObject({ error: 'rate_limited', message: expect.stringMatching(/^The service already runs 2 exports/) });
+    expect(history.exportSlots.active).toBe(2);
+  });
+
+  it('frees a slot when a client leaves and when an export is read to its end', async () => {
+    const leaving = await open('127.0.0.1');
+    const reader = await open('127.0.0.2');
+    expect([leaving.status, reader.status]).toEqual([200, 200]);
+    expect((await open('127.0.0.3')).status).toBe(429);
+
+    leaving.req.destroy();
+    await vi.waitFor(() => expect(history.exportSlots.active).toBe(1));
+    expect((await open('127.0.0.3')).status).toBe(200);
+
+    reader.res.resume();
+    await once(reader.res, 'end');
+    await vi.waitFor(() => expect(history.exportSlots.active).toBe(1));
+    expect((await open('127.0.0.4')).status).toBe(200);
+  });
+});
+
+describe('history export idle timeout (e2e)', () => {
+  let t: TestApp;
+  let port: number;
+  let history: HistoryService;
+
+  beforeAll(async () => {
+    ({ t, port, history } = await seeded({ EXPORT_IDLE_TIMEOUT_MS: '300' }));
+  });
+  afterAll(async () => t.close());
+
+  it('ends an export whose client reads nothing, resetting its connection and freeing its slot', async () => {
+    const before = await endings('idle_timeout');
+    const server = t.app.getHttpServer() as Server;
+    const accepted = once(server, 'request') as Promise<[IncomingMessage]>;
+    const stalled = await openExport(port);
+    try {
+      expect(stalled.status).toBe(200);
+      const [serverReq] = await accepted;
+      // The client reads nothing, so only the server's side of the connection can show it closing.
+      await orFailAfter(once(serverReq.socket, 'close'), 15_000, 'the server kept the stalled export open');
+      await vi.waitFor(() => expect(history.exportSlots.active).toBe(0));
+      expect(await endings('idle_timeout')).toBe(before + 1);
+      // When the client reads at last, it finds the body cut short, not ended.
+      const outcome = once(stalled.res, 'end').then(
+        () => 'ended',
+        (err: Error) => `cut (${err.message})`,
+      );
+      stalled.res.resume();
+      expect(await outcome).toMatch(/^cut/);
+    } finally {
+      stalled.req.destroy();
+    }
+  });
+});
+
