@@ -1,7 +1,11 @@
+import { CompiledQuery } from 'kysely';
 import { once } from 'node:events';
 import type { IncomingMessage, Server } from 'node:http';
+import pg from 'pg';
+import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { streamEndings } from '../src/common/metrics/metrics.js';
+import { openHistoryDatabase } from '../src/history/history-database.js';
 import { HistoryService } from '../src/history/history.service.js';
 import { openExport, orFailAfter, type OpenedExport } from './support/export-clients.js';
 import { historyRow } from './support/history-databases.js';
@@ -116,3 +120,73 @@ describe('history export idle timeout (e2e)', () => {
   });
 });
 
+const PG_URL = process.env.TEST_DATABASE_URL;
+if (!PG_URL) console.warn('SKIPPED: history exports on PostgreSQL (set TEST_DATABASE_URL to run them)');
+
+describe.skipIf(!PG_URL)('history exports on PostgreSQL (e2e)', () => {
+  // As many stalled exports as the pool that serves pages, writes and probes has connections.
+  const STALLED = 10;
+  const schema = `export_limits_${process.pid}_${Date.now()}`;
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: PG_URL });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  let t: TestApp;
+  let port: number;
+
+  beforeAll(async () => {
+    await admin(`create schema ${schema}`);
+    const url = new URL(PG_URL!);
+    url.searchParams.set('options', `-c search_path=${schema}`);
+    ({ t, port } = await seeded({
+      DATABASE_URL: url.toString(),
+      EXPORT_MAX_CONCURRENT: String(STALLED),
+      EXPORT_MAX_PER_CLIENT: String(STALLED),
+    }));
+  }, 120_000);
+  afterAll(async () => {
+    await t?.close();
+    await admin(`drop schema if exists ${schema} cascade`);
+  });
+
+  it('serves pages and readiness while exports at the cap stall', async () => {
+    const stalled: OpenedExport[] = [];
+    try {
+      for (let i = 0; i < STALLED; i++) {
+        const opened = await openExport(port);
+        stalled.push(opened);
+        expect(opened.status).toBe(200);
+        // Rows arrived: the export's cursor is open on its connection.
+        await once(opened.res, 'readable');
+      }
+      const http = () => request(t.app.getHttpServer());
+      await http().get('/api/v14/lazy/health/ready').timeout(20_000).expect(200);
+      // A bound only so that a hang fails here instead of at the suite's timeout.
+      const page = await http().get('/api/v14/lazy/caption-history?page_size=5').timeout(20_000).expect(200);
+      expect(page.body.data).toHaveLength(5);
+      expect((await openExport(port)).status).toBe(429);
+    } finally {
+      for (const c of stalled) c.req.destroy();
+    }
+  });
+
+  it('reads exports on connections with the statement timeout', async () => {
+    const handle = openHistoryDatabase(PG_URL!, { schema, exports: { connections: 1, statementTimeoutMs: 1234 } });
+    try {
+      const show = CompiledQuery.raw('show statement_timeout') as CompiledQuery<{ statement_timeout: string }>;
+      const rows = [];
+      for await (const row of handle.streamQuery(show, 10, (r) => r)) rows.push(row);
+      expect(rows).toEqual([{ statement_timeout: '1234ms' }]);
+      // The other queries keep the server's default.
+      const other = await handle.db.executeQuery(show);
+      expect(other.rows[0]!.statement_timeout).not.toBe('1234ms');
+    } finally {
+      await handle.destroy();
+    }
+  });
+});

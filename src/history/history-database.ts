@@ -17,7 +17,9 @@ export interface HistoryDatabaseHandle {
    * has one connection behind a mutex: an export on it would hold back every other query for as
    * long as a slow client reads. SQLite steps a read-only connection's statement (a WAL snapshot,
    * blocking no writer) synchronously per pull, with no async layers per row; PostgreSQL uses
-   * Kysely's pg-cursor stream on a pooled connection, `chunkSize` rows per fetch.
+   * Kysely's pg-cursor stream, `chunkSize` rows per fetch, on a connection from a pool kept for
+   * these reads (see {@link HistoryDatabaseOptions.exports}), so however many run, the pool that
+   * serves every other query keeps its connections.
    */
   streamQuery<R, T>(query: CompiledQuery<R>, chunkSize: number, map: (row: R) => T): AsyncIterableIterator<T>;
   /**
@@ -33,6 +35,13 @@ export interface HistoryDatabaseHandle {
 export interface HistoryDatabaseOptions {
   /** PostgreSQL only: the schema to use (tests give each run its own). */
   schema?: string;
+  /**
+   * PostgreSQL only: the pool behind `streamQuery`. `connections` is its size (callers bound the
+   * number of concurrent streams to it; one more waits for a free connection), `statementTimeoutMs`
+   * the `statement_timeout` of its connections, which bounds each fetch (0: none). Default: 2
+   * connections, no timeout.
+   */
+  exports?: { connections: number; statementTimeoutMs: number };
   /** SQLite only: page cache of the main connection in KiB (bulk loads want a large one). */
   sqliteCacheKib?: number;
 }
@@ -99,30 +108,44 @@ function openSqlite(file: string, options: HistoryDatabaseOptions): HistoryDatab
 }
 
 function openPostgres(url: string, options: HistoryDatabaseOptions): HistoryDatabaseHandle {
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
-  // An idle client whose connection dies (database restart, network cut) is reported here; with no
-  // listener the pool's 'error' event would crash the process. The pool drops that client, the next
-  // query opens a new connection, and the readiness probe reports the outage meanwhile.
-  pool.on('error', () => undefined);
   const schema = options.schema;
   if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`bad schema name ${schema}`);
-  const db = new Kysely<HistoryDatabase>({
-    dialect: new PostgresDialect({
-      pool,
-      cursor: Cursor,
-      onCreateConnection: schema
-        ? async (c) => {
-            await c.executeQuery(CompiledQuery.raw(`set search_path to "${schema}"`));
-          }
-        : undefined,
+  const kysely = (pool: pg.Pool) => {
+    // An idle client whose connection dies (database restart, network cut) is reported here; with no
+    // listener the pool's 'error' event would crash the process. The pool drops that client, the next
+    // query opens a new connection, and the readiness probe reports the outage meanwhile.
+    pool.on('error', () => undefined);
+    return new Kysely<HistoryDatabase>({
+      dialect: new PostgresDialect({
+        pool,
+        cursor: Cursor,
+        onCreateConnection: schema
+          ? async (c) => {
+              await c.executeQuery(CompiledQuery.raw(`set search_path to "${schema}"`));
+            }
+          : undefined,
+      }),
+    });
+  };
+  const db = kysely(new pg.Pool({ connectionString: url, max: 10 }));
+  // Long reads that a slow client paces get connections of their own: were they taken from the
+  // pool above, a few stalled exports would leave pages, writes and the readiness probe waiting.
+  const streams = options.exports ?? { connections: 2, statementTimeoutMs: 0 };
+  const exportDb = kysely(
+    new pg.Pool({
+      connectionString: url,
+      max: streams.connections,
+      ...(streams.statementTimeoutMs > 0 ? { statement_timeout: streams.statementTimeoutMs } : {}),
     }),
-  });
+  );
   return {
     engine: 'postgres',
     db,
     async *streamQuery<R, T>(query: CompiledQuery<R>, chunkSize: number, map: (row: R) => T): AsyncGenerator<T> {
-      for await (const result of db.getExecutor().stream(query, chunkSize)) for (const row of result.rows) yield map(row);
+      for await (const result of exportDb.getExecutor().stream(query, chunkSize)) for (const row of result.rows) yield map(row);
     },
-    destroy: () => db.destroy(),
+    destroy: async () => {
+      await Promise.all([db.destroy(), exportDb.destroy()]);
+    },
   };
 }

@@ -18,7 +18,11 @@ import { KyselyHistoryRepository } from './kysely-history.repository.js';
       provide: HistoryRepository,
       inject: [AppConfig],
       useFactory: async (config: AppConfig) => {
-        const repo = new KyselyHistoryRepository(openHistoryDatabase(config.databaseUrl));
+        const repo = new KyselyHistoryRepository(
+          openHistoryDatabase(config.databaseUrl, {
+            exports: { connections: config.exports.maxConcurrent, statementTimeoutMs: config.exports.statementTimeoutMs },
+          }),
+        );
         await repo.migrate();
         return repo;
       },
