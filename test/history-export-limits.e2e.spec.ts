@@ -1,6 +1,8 @@
 import { CompiledQuery } from 'kysely';
 import { once } from 'node:events';
+import { statSync } from 'node:fs';
 import type { IncomingMessage, Server } from 'node:http';
+import { join } from 'node:path';
 import pg from 'pg';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -117,6 +119,41 @@ describe('history export idle timeout (e2e)', () => {
     } finally {
       stalled.req.destroy();
     }
+  });
+});
+
+describe('SQLite write-ahead log after exports (e2e)', () => {
+  let t: TestApp;
+  let port: number;
+  let history: HistoryService;
+
+  beforeAll(async () => {
+    ({ t, port, history } = await seeded({ SQLITE_CHECKPOINT_INTERVAL_MS: '100' }));
+  });
+  afterAll(async () => t.close());
+
+  it('shrinks once the stalled exports that pinned it end', async () => {
+    const wal = join(t.dataDir, 'history.sqlite-wal');
+    const stalled: OpenedExport[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const opened = await openExport(port);
+        stalled.push(opened);
+        expect(opened.status).toBe(200);
+        // Rows arrived: the export reads from its snapshot.
+        await once(opened.res, 'readable');
+      }
+      // Writes while the snapshots are held: the log cannot restart, so it grows.
+      for (let i = 0; i < 4; i++) {
+        await history.record(Array.from({ length: 10_000 }, (_, n) => historyRow(ROWS + i * 10_000 + n)));
+      }
+      expect(statSync(wal).size).toBeGreaterThan(8 * 1024 * 1024);
+    } finally {
+      for (const c of stalled) c.req.destroy();
+    }
+    await vi.waitFor(() => expect(history.exportSlots.active).toBe(0));
+    // The next scheduled checkpoint finds no reader and truncates the log.
+    await vi.waitFor(() => expect(statSync(wal).size).toBe(0), { timeout: 10_000, interval: 50 });
   });
 });
 

@@ -29,7 +29,26 @@ export interface HistoryDatabaseHandle {
    * every batch through the async driver.
    */
   runBatch?(statements: Array<[sql: string, params: unknown[]]>): void;
+  /**
+   * SQLite only: checkpoints the write-ahead log without ever waiting. With no stream of this
+   * handle reading, TRUNCATE: the log is copied into the database and the file cut to zero bytes
+   * (a reader of another process makes it report `busy` instead). With one reading, PASSIVE:
+   * the log can only restart once no snapshot uses it, so this copies what it can and the file is
+   * cut back to the journal size limit when a writer restarts it later. Skipped (undefined) while
+   * the main connection is inside a transaction.
+   */
+  checkpoint?(): WalCheckpoint | undefined;
   destroy(): Promise<void>;
+}
+
+/** What one checkpoint did, as SQLite reports it. */
+export interface WalCheckpoint {
+  mode: 'TRUNCATE' | 'PASSIVE';
+  /** It could not finish: a reader or writer held the log. */
+  busy: boolean;
+  /** Frames in the log, and how many of them are now in the database (-1 when unknown). */
+  logFrames: number;
+  checkpointedFrames: number;
 }
 
 export interface HistoryDatabaseOptions {
@@ -44,7 +63,15 @@ export interface HistoryDatabaseOptions {
   exports?: { connections: number; statementTimeoutMs: number };
   /** SQLite only: page cache of the main connection in KiB (bulk loads want a large one). */
   sqliteCacheKib?: number;
+  /**
+   * SQLite only: `journal_size_limit` in bytes, the size the write-ahead log file is cut back to
+   * when it restarts after a checkpoint (SQLite keeps the file at its largest otherwise). Default 64 MB.
+   */
+  sqliteWalLimitBytes?: number;
 }
+
+const SQLITE_BUSY_TIMEOUT_MS = 5000;
+const DEFAULT_WAL_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /** Opens the database named by `AppConfig.databaseUrl`: `sqlite:<file>` or `postgres://…`. */
 export function openHistoryDatabase(url: string, options: HistoryDatabaseOptions = {}): HistoryDatabaseHandle {
@@ -59,7 +86,8 @@ function openSqlite(file: string, options: HistoryDatabaseOptions): HistoryDatab
   // WAL: readers (exports) never block the writer; NORMAL sync is still atomic per transaction in WAL.
   conn.pragma('journal_mode = WAL');
   conn.pragma('synchronous = NORMAL');
-  conn.pragma('busy_timeout = 5000');
+  conn.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+  conn.pragma(`journal_size_limit = ${Math.floor(options.sqliteWalLimitBytes ?? DEFAULT_WAL_LIMIT_BYTES)}`);
   if (options.sqliteCacheKib) conn.pragma(`cache_size = -${Math.floor(options.sqliteCacheKib)}`);
   const db = new Kysely<HistoryDatabase>({ dialect: new SqliteDialect({ database: conn }) });
   const statements = new Map<string, Database.Statement>();
@@ -73,18 +101,40 @@ function openSqlite(file: string, options: HistoryDatabaseOptions): HistoryDatab
       stmt.run(params);
     }
   });
+  // Streams reading now: while one holds its snapshot, the log cannot be truncated.
+  let readers = 0;
   return {
     engine: 'sqlite',
     db,
     runBatch: (list) => batch(list),
+    checkpoint() {
+      if (conn.inTransaction) return undefined;
+      const mode = readers > 0 ? 'PASSIVE' : 'TRUNCATE';
+      // No busy handler for this one call: waiting for another process's reader would hold the event loop.
+      conn.pragma('busy_timeout = 0');
+      try {
+        const [r] = conn.pragma(`wal_checkpoint(${mode})`) as Array<{ busy: number; log: number; checkpointed: number }>;
+        return { mode, busy: r!.busy !== 0, logFrames: r!.log, checkpointedFrames: r!.checkpointed };
+      } finally {
+        conn.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+      }
+    },
     streamQuery<R, T>(query: CompiledQuery<R>, _chunkSize: number, map: (row: R) => T): AsyncIterableIterator<T> {
       let reader: Database.Database | undefined = new Database(file, { readonly: true });
-      const rows = reader.prepare(query.sql).iterate(...(query.parameters as unknown[])) as IterableIterator<R>;
+      let rows: IterableIterator<R>;
+      try {
+        rows = reader.prepare(query.sql).iterate(...(query.parameters as unknown[])) as IterableIterator<R>;
+      } catch (err) {
+        reader.close();
+        throw err;
+      }
+      readers += 1;
       const close = () => {
         if (!reader) return;
         rows.return?.();
         reader.close();
         reader = undefined;
+        readers -= 1;
       };
       return {
         [Symbol.asyncIterator]() {

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { HistoryController } from './history.controller.js';
 import { openHistoryDatabase } from './history-database.js';
+import { HistoryMaintenance } from './history-maintenance.js';
 import { HistoryRepository } from './history.repository.js';
 import { HistoryService } from './history.service.js';
 import { KyselyHistoryRepository } from './kysely-history.repository.js';
@@ -9,7 +10,8 @@ import { KyselyHistoryRepository } from './kysely-history.repository.js';
 /**
  * Caption history. Exports `HistoryService` (record + read) and the `HistoryRepository` port
  * (readiness probes call `ping()`). The database comes from `AppConfig.databaseUrl`; migrations
- * run before anything can use it, and it is closed when the module is destroyed.
+ * run before anything can use it, and it is closed when the module is destroyed. Its upkeep
+ * (`HistoryMaintenance`) runs on `ScheduleModule.forRoot()`'s registry, which the app provides.
  */
 @Module({
   controllers: [HistoryController],
@@ -21,6 +23,7 @@ import { KyselyHistoryRepository } from './kysely-history.repository.js';
         const repo = new KyselyHistoryRepository(
           openHistoryDatabase(config.databaseUrl, {
             exports: { connections: config.exports.maxConcurrent, statementTimeoutMs: config.exports.statementTimeoutMs },
+            sqliteWalLimitBytes: config.history.sqliteWalLimitBytes,
           }),
         );
         await repo.migrate();
@@ -28,6 +31,7 @@ import { KyselyHistoryRepository } from './kysely-history.repository.js';
       },
     },
     HistoryService,
+    HistoryMaintenance,
   ],
   exports: [HistoryService, HistoryRepository],
 })
