@@ -155,8 +155,12 @@ export class ResponseStream<T> {
   /** A client that takes nothing holds a database cursor, memory and a socket: let it go. */
   private endIdle(idleMs: number): void {
     if (this.ended) return;
-    logger.warn({ route: this.options.route, idle_ms: idleMs, items_sent: this.count }, 'Stream ended: the client took nothing for too long');
     this.abort('idle_timeout');
+    this.cutIdle(idleMs);
+  }
+
+  private cutIdle(idleMs: number): void {
+    logger.warn({ route: this.options.route, idle_ms: idleMs, items_sent: this.count }, 'Stream ended: the client took nothing for too long');
     this.compressor?.destroy();
     // A reset, not a FIN: the kernel drops what the client left unread at once (a FIN would keep
     // it queued for a reader that may never come), and the client, when it reads, sees the cut.
@@ -291,7 +295,18 @@ export class ResponseStream<T> {
     this.settle?.();
     const finished = once(this.res, 'close').catch(() => undefined);
     this.out.end();
+    // The tail (what the last writes left in the process's buffers) must reach the socket within
+    // the idle timeout too, or a client that stalls at the very end holds the response forever.
+    const idleMs = this.options.idleTimeoutMs;
+    const timer =
+      idleMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            this.outcome = 'idle_timeout';
+            this.cutIdle(idleMs);
+          }, idleMs);
     await finished;
+    clearTimeout(timer);
     this.release();
   }
 
