@@ -163,6 +163,21 @@ describe(`${HistoryService.name} over HTTP`, () => {
     expect((res.body as { details: Array<{ field: string }> }).details.map((d) => d.field)).toContain(field);
   });
 
+  it('answers 422 naming page, and pointing to cursor pagination, for a page deeper than 100,000 rows', async () => {
+    for (const query of ['page=1000000000', 'page=2001&page_size=50', 'page=101&page_size=1000']) {
+      const res = await get(`?${query}`).expect(422);
+      expect(res.body).toMatchObject({ error: 'validation_failed', message: expect.stringMatching(/^page .*100000 rows.*cursor/) });
+      expect(res.body.details).toEqual([{ field: 'page', message: expect.stringContaining('next_cursor') }]);
+    }
+    // The deepest pages by number are still served (past the end of these rows: empty).
+    for (const query of ['page=2000&page_size=50', 'page=100&page_size=1000']) expect((await get(`?${query}`).expect(200)).body.data).toEqual([]);
+    // With a cursor, page is not used.
+    const cursor = ((await get('?page_size=5').expect(200)).body as PageBody).pagination.next_cursor;
+    const byCursor = (await get(`?page_size=5&page=1000000000&cursor=${cursor}`).expect(200)).body as PageBody;
+    const second = (await get('?page_size=5&page=2').expect(200)).body as PageBody;
+    expect(byCursor.data.map((r) => r.id)).toEqual(second.data.map((r) => r.id));
+  });
+
   it('answers 422 on a cursor from other filters', async () => {
     const body = (await get('?page_size=5&style=casual').expect(200)).body as PageBody;
     const res = await get(`?page_size=5&style=professional&cursor=${body.pagination.next_cursor}`).expect(422);
@@ -172,6 +187,29 @@ describe(`${HistoryService.name} over HTTP`, () => {
   it('answers 422 on an unknown export format', async () => {
     const res = await request(t.app.getHttpServer()).get(`${URL_}/export?format=xml`).expect(422);
     expect(res.body.details[0].field).toBe('format');
+  });
+});
+
+describe(`${HistoryService.name} pages by number up to HISTORY_MAX_OFFSET`, () => {
+  let t: TestApp;
+  const get = (query: string) => request(t.app.getHttpServer()).get(`${URL_}${query}`);
+
+  beforeAll(async () => {
+    t = await createTestApp({ env: { HISTORY_MAX_OFFSET: '1000' } });
+    await t.app.get(HistoryService).record(Array.from({ length: 1010 }, (_, n) => historyRow(n)));
+  });
+  afterAll(async () => t.close());
+
+  it('links the page after the deepest one by cursor, which reads on from there', async () => {
+    const deepest = await get('?page=100&page_size=10').expect(200);
+    expect((deepest.body as PageBody).data.map((r) => r.request_id)).toEqual(['req-19', 'req-18', 'req-17', 'req-16', 'req-15', 'req-14', 'req-13', 'req-12', 'req-11', 'req-10']);
+    const links = rels(deepest.headers.link);
+    expect(links.prev).toBe(`${URL_}?page_size=10&page=99`);
+    expect(links.next).toBe(`${URL_}?page_size=10&cursor=${(deepest.body as PageBody).pagination.next_cursor}`);
+    const next = (await request(t.app.getHttpServer()).get(links.next!).expect(200)).body as PageBody;
+    expect(next.data.map((r) => r.request_id)).toEqual(['req-9', 'req-8', 'req-7', 'req-6', 'req-5', 'req-4', 'req-3', 'req-2', 'req-1', 'req-0']);
+    const refused = await get('?page=101&page_size=10').expect(422);
+    expect(refused.body.message).toContain('at most page 100');
   });
 });
 

@@ -1,16 +1,17 @@
 import { Controller, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { getEventListeners } from 'node:events';
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { getEventListeners, once } from 'node:events';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync, brotliDecompressSync } from 'node:zlib';
 import { Observable } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { negotiateFormat } from '../src/common/streaming/negotiation.js';
 import { ResponseStream } from '../src/common/streaming/response-stream.js';
+import { orFailAfter } from './support/export-clients.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
-const produced = { count: 0, returned: false, unsubscribed: false };
+const produced: { count: number; returned: boolean; unsubscribed: boolean; outcome?: string } = { count: 0, returned: false, unsubscribed: false };
 
 /** Routes that exercise the streaming helper the way feature controllers use it. */
 @Controller('stream-test')
@@ -71,6 +72,17 @@ class StreamTestController {
       })();
     });
     await stream.send(items$);
+  }
+
+  /** Everything at once, ignoring backpressure, then the end: a client that reads nothing stalls the tail. */
+  @Post('tail')
+  async tail(@Req() req: Request, @Res() res: Response) {
+    const stream = new ResponseStream<{ pad: string }>(req, res, { format: 'ndjson', route: 'test', idleTimeoutMs: 200 });
+    const items$ = new Observable<{ pad: string }>((sub) => {
+      for (let i = 0; i < 2000; i++) sub.next({ pad: 'x'.repeat(10_000) });
+      sub.complete();
+    });
+    produced.outcome = await stream.send(items$);
   }
 
   @Post('csv')
@@ -195,6 +207,24 @@ describe(ResponseStream.name, () => {
     expect(during.drain).toBe(before.drain + 1);
     expect(during.abort).toBeLessThanOrEqual(before.abort + 1);
     expect(after).toEqual(before);
+  });
+
+  it('resets the connection of a client that stalls on the last bytes, after the idle timeout', async () => {
+    produced.outcome = undefined;
+    const accepted = once(t.app.getHttpServer(), 'request') as Promise<[IncomingMessage]>;
+    const req = httpRequest(`${base}/tail`, { method: 'POST', headers: { 'accept-encoding': 'identity' } });
+    req.on('error', () => undefined);
+    req.end();
+    try {
+      const [res] = (await once(req, 'response')) as [IncomingMessage];
+      res.on('error', () => undefined);
+      // The client reads nothing: only the server's side of the connection can show it closing.
+      const [serverReq] = await accepted;
+      await orFailAfter(once(serverReq.socket, 'close'), 15_000, 'the server kept the stalled stream open');
+      await vi.waitFor(() => expect(produced.outcome).toBe('idle_timeout'));
+    } finally {
+      req.destroy();
+    }
   });
 
   it('writes RFC 4180 CSV with a header row', async () => {

@@ -27,7 +27,7 @@ describe(IdempotencyStore.name, () => {
   let sut: IdempotencyStore;
   beforeEach(() => {
     vi.useFakeTimers();
-    sut = new IdempotencyStore(createCache({ stores: [new Keyv()] }) as unknown as Cache, config);
+    sut = new IdempotencyStore(createCache({ stores: [new Keyv()] }), config);
   });
   afterEach(() => vi.useRealTimers());
 

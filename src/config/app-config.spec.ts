@@ -12,6 +12,12 @@ describe(loadConfig.name, () => {
     expect(sut.lazyLoader.diskCacheDir).toBe(`${sut.dataDir}/cache`);
   });
 
+  it('bounds history exports and pages by number out of the box', () => {
+    const sut = loadConfig({});
+    expect(sut.exports).toEqual({ maxConcurrent: 4, maxPerClient: 2, idleTimeoutMs: 30_000, statementTimeoutMs: 30_000 });
+    expect(sut.history).toEqual({ maxOffset: 100_000, sqliteWalLimitBytes: 64 * 1024 * 1024, sqliteCheckpointIntervalMs: 60_000 });
+  });
+
   it('puts everything under DATA_DIR', () => {
     const sut = loadConfig({ DATA_DIR: '/tmp/instance-b' });
     expect(sut.databaseUrl).toBe('sqlite:/tmp/instance-b/history.sqlite');

@@ -58,6 +58,21 @@ export class AppConfig {
     diskSweepIntervalMs: number;
     prefetchIntervalMs: number;
   };
+  readonly history!: {
+    /** Deepest row a page by number may reach (`page × page_size`); deeper reads go by cursor. */
+    maxOffset: number;
+    /** SQLite: the size the write-ahead log is cut back to once checkpointed (`journal_size_limit`). */
+    sqliteWalLimitBytes: number;
+    /** SQLite: how often the write-ahead log is checkpointed, and truncated when no export reads. */
+    sqliteCheckpointIntervalMs: number;
+  };
+  /** `GET /caption-history/export`: how many may run, and for how long a client may stall one. */
+  readonly exports!: {
+    maxConcurrent: number;
+    maxPerClient: number;
+    idleTimeoutMs: number;
+    statementTimeoutMs: number;
+  };
   readonly batch!: {
     maxRequests: number;
     /** Most lines of an NDJSON upload, blank ones included. */
@@ -140,6 +155,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       memoryMonitorIntervalMs: vars.LAZY_MEMORY_MONITOR_INTERVAL_MS,
       diskSweepIntervalMs: vars.LAZY_DISK_SWEEP_INTERVAL_MS,
       prefetchIntervalMs: vars.LAZY_PREFETCH_INTERVAL_MS,
+    },
+    history: {
+      maxOffset: vars.HISTORY_MAX_OFFSET,
+      sqliteWalLimitBytes: vars.SQLITE_WAL_LIMIT_MB * 1024 * 1024,
+      sqliteCheckpointIntervalMs: vars.SQLITE_CHECKPOINT_INTERVAL_MS,
+    },
+    exports: {
+      maxConcurrent: vars.EXPORT_MAX_CONCURRENT,
+      maxPerClient: vars.EXPORT_MAX_PER_CLIENT,
+      idleTimeoutMs: vars.EXPORT_IDLE_TIMEOUT_MS,
+      statementTimeoutMs: vars.EXPORT_STATEMENT_TIMEOUT_MS,
     },
     batch: {
       maxRequests: vars.BATCH_MAX_REQUESTS,

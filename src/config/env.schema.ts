@@ -125,6 +125,29 @@ export class EnvironmentVariables {
   @EnvNumber() @IsInt() @Min(100)
   LAZY_PREFETCH_INTERVAL_MS = 10_000;
 
+  // --- history ---
+  @EnvNumber() @IsInt() @Min(1000) @Max(1_000_000_000_000)
+  HISTORY_MAX_OFFSET = 100_000;
+
+  @EnvNumber() @IsInt() @Min(1) @Max(1_048_576)
+  SQLITE_WAL_LIMIT_MB = 64;
+
+  @EnvNumber() @IsInt() @Min(100) @Max(86_400_000)
+  SQLITE_CHECKPOINT_INTERVAL_MS = 60_000;
+
+  // --- history export ---
+  @EnvNumber() @IsInt() @Min(1) @Max(1000)
+  EXPORT_MAX_CONCURRENT = 4;
+
+  @EnvNumber() @IsInt() @Min(1) @Max(1000)
+  EXPORT_MAX_PER_CLIENT = 2;
+
+  @EnvNumber() @IsInt() @Min(100) @Max(3_600_000)
+  EXPORT_IDLE_TIMEOUT_MS = 30_000;
+
+  @EnvNumber() @IsInt() @Min(100) @Max(3_600_000)
+  EXPORT_STATEMENT_TIMEOUT_MS = 30_000;
+
   // --- batch ---
   @EnvNumber() @IsInt() @Min(100) @Max(100_000)
   BATCH_MAX_REQUESTS = 1000;

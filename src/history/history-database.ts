@@ -17,7 +17,9 @@ export interface HistoryDatabaseHandle {
    * has one connection behind a mutex: an export on it would hold back every other query for as
    * long as a slow client reads. SQLite steps a read-only connection's statement (a WAL snapshot,
    * blocking no writer) synchronously per pull, with no async layers per row; PostgreSQL uses
-   * Kysely's pg-cursor stream on a pooled connection, `chunkSize` rows per fetch.
+   * Kysely's pg-cursor stream, `chunkSize` rows per fetch, on a connection from a pool kept for
+   * these reads (see {@link HistoryDatabaseOptions.exports}), so however many run, the pool that
+   * serves every other query keeps its connections.
    */
   streamQuery<R, T>(query: CompiledQuery<R>, chunkSize: number, map: (row: R) => T): AsyncIterableIterator<T>;
   /**
@@ -27,15 +29,49 @@ export interface HistoryDatabaseHandle {
    * every batch through the async driver.
    */
   runBatch?(statements: Array<[sql: string, params: unknown[]]>): void;
+  /**
+   * SQLite only: checkpoints the write-ahead log without ever waiting. With no stream of this
+   * handle reading, TRUNCATE: the log is copied into the database and the file cut to zero bytes
+   * (a reader of another process makes it report `busy` instead). With one reading, PASSIVE:
+   * the log can only restart once no snapshot uses it, so this copies what it can and the file is
+   * cut back to the journal size limit when a writer restarts it later. Skipped (undefined) while
+   * the main connection is inside a transaction.
+   */
+  checkpoint?(): WalCheckpoint | undefined;
   destroy(): Promise<void>;
+}
+
+/** What one checkpoint did, as SQLite reports it. */
+export interface WalCheckpoint {
+  mode: 'TRUNCATE' | 'PASSIVE';
+  /** It could not finish: a reader or writer held the log. */
+  busy: boolean;
+  /** Frames in the log, and how many of them are now in the database (-1 when unknown). */
+  logFrames: number;
+  checkpointedFrames: number;
 }
 
 export interface HistoryDatabaseOptions {
   /** PostgreSQL only: the schema to use (tests give each run its own). */
   schema?: string;
+  /**
+   * PostgreSQL only: the pool behind `streamQuery`. `connections` is its size (callers bound the
+   * number of concurrent streams to it; one more waits for a free connection), `statementTimeoutMs`
+   * the `statement_timeout` of its connections, which bounds each fetch (0: none). Default: 2
+   * connections, no timeout.
+   */
+  exports?: { connections: number; statementTimeoutMs: number };
   /** SQLite only: page cache of the main connection in KiB (bulk loads want a large one). */
   sqliteCacheKib?: number;
+  /**
+   * SQLite only: `journal_size_limit` in bytes, the size the write-ahead log file is cut back to
+   * when it restarts after a checkpoint (SQLite keeps the file at its largest otherwise). Default 64 MB.
+   */
+  sqliteWalLimitBytes?: number;
 }
+
+const SQLITE_BUSY_TIMEOUT_MS = 5000;
+const DEFAULT_WAL_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /** Opens the database named by `AppConfig.databaseUrl`: `sqlite:<file>` or `postgres://…`. */
 export function openHistoryDatabase(url: string, options: HistoryDatabaseOptions = {}): HistoryDatabaseHandle {
@@ -50,7 +86,8 @@ function openSqlite(file: string, options: HistoryDatabaseOptions): HistoryDatab
   // WAL: readers (exports) never block the writer; NORMAL sync is still atomic per transaction in WAL.
   conn.pragma('journal_mode = WAL');
   conn.pragma('synchronous = NORMAL');
-  conn.pragma('busy_timeout = 5000');
+  conn.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+  conn.pragma(`journal_size_limit = ${Math.floor(options.sqliteWalLimitBytes ?? DEFAULT_WAL_LIMIT_BYTES)}`);
   if (options.sqliteCacheKib) conn.pragma(`cache_size = -${Math.floor(options.sqliteCacheKib)}`);
   const db = new Kysely<HistoryDatabase>({ dialect: new SqliteDialect({ database: conn }) });
   const statements = new Map<string, Database.Statement>();
@@ -64,18 +101,40 @@ function openSqlite(file: string, options: HistoryDatabaseOptions): HistoryDatab
       stmt.run(params);
     }
   });
+  // Streams reading now: while one holds its snapshot, the log cannot be truncated.
+  let readers = 0;
   return {
     engine: 'sqlite',
     db,
     runBatch: (list) => batch(list),
+    checkpoint() {
+      if (conn.inTransaction) return undefined;
+      const mode = readers > 0 ? 'PASSIVE' : 'TRUNCATE';
+      // No busy handler for this one call: waiting for another process's reader would hold the event loop.
+      conn.pragma('busy_timeout = 0');
+      try {
+        const [r] = conn.pragma(`wal_checkpoint(${mode})`) as Array<{ busy: number; log: number; checkpointed: number }>;
+        return { mode, busy: r!.busy !== 0, logFrames: r!.log, checkpointedFrames: r!.checkpointed };
+      } finally {
+        conn.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+      }
+    },
     streamQuery<R, T>(query: CompiledQuery<R>, _chunkSize: number, map: (row: R) => T): AsyncIterableIterator<T> {
       let reader: Database.Database | undefined = new Database(file, { readonly: true });
-      const rows = reader.prepare(query.sql).iterate(...(query.parameters as unknown[])) as IterableIterator<R>;
+      let rows: IterableIterator<R>;
+      try {
+        rows = reader.prepare(query.sql).iterate(...(query.parameters as unknown[])) as IterableIterator<R>;
+      } catch (err) {
+        reader.close();
+        throw err;
+      }
+      readers += 1;
       const close = () => {
         if (!reader) return;
         rows.return?.();
         reader.close();
         reader = undefined;
+        readers -= 1;
       };
       return {
         [Symbol.asyncIterator]() {
@@ -99,30 +158,44 @@ function openSqlite(file: string, options: HistoryDatabaseOptions): HistoryDatab
 }
 
 function openPostgres(url: string, options: HistoryDatabaseOptions): HistoryDatabaseHandle {
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
-  // An idle client whose connection dies (database restart, network cut) is reported here; with no
-  // listener the pool's 'error' event would crash the process. The pool drops that client, the next
-  // query opens a new connection, and the readiness probe reports the outage meanwhile.
-  pool.on('error', () => undefined);
   const schema = options.schema;
   if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`bad schema name ${schema}`);
-  const db = new Kysely<HistoryDatabase>({
-    dialect: new PostgresDialect({
-      pool,
-      cursor: Cursor,
-      onCreateConnection: schema
-        ? async (c) => {
-            await c.executeQuery(CompiledQuery.raw(`set search_path to "${schema}"`));
-          }
-        : undefined,
+  const kysely = (pool: pg.Pool) => {
+    // An idle client whose connection dies (database restart, network cut) is reported here; with no
+    // listener the pool's 'error' event would crash the process. The pool drops that client, the next
+    // query opens a new connection, and the readiness probe reports the outage meanwhile.
+    pool.on('error', () => undefined);
+    return new Kysely<HistoryDatabase>({
+      dialect: new PostgresDialect({
+        pool,
+        cursor: Cursor,
+        onCreateConnection: schema
+          ? async (c) => {
+              await c.executeQuery(CompiledQuery.raw(`set search_path to "${schema}"`));
+            }
+          : undefined,
+      }),
+    });
+  };
+  const db = kysely(new pg.Pool({ connectionString: url, max: 10 }));
+  // Long reads that a slow client paces get connections of their own: were they taken from the
+  // pool above, a few stalled exports would leave pages, writes and the readiness probe waiting.
+  const streams = options.exports ?? { connections: 2, statementTimeoutMs: 0 };
+  const exportDb = kysely(
+    new pg.Pool({
+      connectionString: url,
+      max: streams.connections,
+      ...(streams.statementTimeoutMs > 0 ? { statement_timeout: streams.statementTimeoutMs } : {}),
     }),
-  });
+  );
   return {
     engine: 'postgres',
     db,
     async *streamQuery<R, T>(query: CompiledQuery<R>, chunkSize: number, map: (row: R) => T): AsyncGenerator<T> {
-      for await (const result of db.getExecutor().stream(query, chunkSize)) for (const row of result.rows) yield map(row);
+      for await (const result of exportDb.getExecutor().stream(query, chunkSize)) for (const row of result.rows) yield map(row);
     },
-    destroy: () => db.destroy(),
+    destroy: async () => {
+      await Promise.all([db.destroy(), exportDb.destroy()]);
+    },
   };
 }

@@ -33,7 +33,10 @@ export class HistoryFilterDto {
 
 /** `GET /caption-history`. */
 export class HistoryPageQueryDto extends HistoryFilterDto {
-  /** Capped so `(page - 1) * page_size` stays an exact integer. */
+  /**
+   * Pages by number reach the first `HISTORY_MAX_OFFSET` rows (`page × page_size`, 100,000 by
+   * default); deeper, a 422 names `page` and cursor pagination reads on.
+   */
   @emptyAs(1, toNumber) @IsInt() @Min(1) @Max(1_000_000_000)
   page: number = 1;
 

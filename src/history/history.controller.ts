@@ -1,8 +1,10 @@
 import { Controller, Get, Query, Req, Res } from '@nestjs/common';
-import { ApiOkResponse } from '@nestjs/swagger';
+import { ApiOkResponse, ApiResponse } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ApiStreamedResponse } from '../common/openapi/api-streamed-response.decorator.js';
+import { clientIdentity } from '../common/security/api-key.middleware.js';
 import { ResponseStream } from '../common/streaming/response-stream.js';
+import { AppConfig } from '../config/app-config.js';
 import { HistoryPageDto, HistoryRowDto } from './history-page.dto.js';
 import { HistoryExportQueryDto, HistoryPageQueryDto, toFilter } from './history-query.dto.js';
 import { HistoryService, type HistoryPage } from './history.service.js';
@@ -13,8 +15,11 @@ const CSV_COLUMNS: Array<keyof HistoryRow> = [
   'quality_score', 'engagement_score', 'request_id', 'created_at',
 ];
 
-/** `Link` (RFC 8288) with first, prev, next and, when the total is known, last. Relative URLs: no trust in Host. */
-function linkHeader(req: Request, q: HistoryPageQueryDto, page: HistoryPage): string {
+/**
+ * `Link` (RFC 8288) with first, prev, next and, when the total is known, last. Relative URLs: no trust in Host.
+ * `next` goes by cursor when the next page by number lies deeper than pages by number may reach.
+ */
+function linkHeader(req: Request, q: HistoryPageQueryDto, page: HistoryPage, withinReach: (page: number) => boolean): string {
   const base = req.originalUrl.split('?')[0];
   const keep: Record<string, string> = { page_size: String(q.page_size) };
   for (const k of ['user_id', 'style', 'date_from', 'date_to'] as const) if (q[k] !== undefined) keep[k] = q[k]!;
@@ -27,7 +32,9 @@ function linkHeader(req: Request, q: HistoryPageQueryDto, page: HistoryPage): st
     links.push(p.page !== null ? link('prev', { page: String(p.page - 1) }) : link('prev', { cursor: p.prev_cursor ?? '' }));
   }
   if (p.has_next) {
-    links.push(p.page !== null ? link('next', { page: String(p.page + 1) }) : link('next', { cursor: p.next_cursor ?? '' }));
+    links.push(
+      p.page !== null && withinReach(p.page + 1) ? link('next', { page: String(p.page + 1) }) : link('next', { cursor: p.next_cursor ?? '' }),
+    );
   }
   if (p.total_pages !== null) links.push(link('last', { page: String(Math.max(1, p.total_pages)) }));
   return links.join(', ');
@@ -36,7 +43,10 @@ function linkHeader(req: Request, q: HistoryPageQueryDto, page: HistoryPage): st
 /** Caption history: pages (by number or cursor) and a streamed export. */
 @Controller('caption-history')
 export class HistoryController {
-  constructor(private readonly history: HistoryService) {}
+  constructor(
+    private readonly history: HistoryService,
+    private readonly config: AppConfig,
+  ) {}
 
   /** One page of caption history, newest first, by page number or by cursor, with true totals. */
   @Get()
@@ -49,7 +59,7 @@ export class HistoryController {
       cursor: q.cursor,
       includeTotal: q.include_total,
     });
-    res.setHeader('Link', linkHeader(req, q, page));
+    res.setHeader('Link', linkHeader(req, q, page, (n) => this.history.pageWithinReach(n, q.page_size)));
     return {
       success: true,
       data: page.items,
@@ -64,18 +74,34 @@ export class HistoryController {
     item: HistoryRowDto,
     formats: ['ndjson', 'csv', 'json'],
     negotiated: false,
-    description: 'Every matching row, newest first, streamed in constant memory; `format` picks the format.',
+    description:
+      'Every matching row, newest first, streamed in constant memory; `format` picks the format. A client that takes ' +
+      'nothing for `EXPORT_IDLE_TIMEOUT_MS` has its connection closed.',
+  })
+  @ApiResponse({
+    status: 429,
+    description:
+      '`rate_limited`: over the rate limit, or `EXPORT_MAX_CONCURRENT` exports run already (`EXPORT_MAX_PER_CLIENT` ' +
+      'for this API key, or this address when keys are off); retry after `Retry-After` seconds',
+    headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } } },
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } },
   })
   async export(@Query() q: HistoryExportQueryDto, @Req() req: Request, @Res() res: Response): Promise<void> {
     const filter = toFilter(q);
-    const stream = new ResponseStream<HistoryRow>(req, res, {
-      format: q.format,
-      route: 'GET /caption-history/export',
-      chunkSize: 200,
-      compress: true,
-      csvColumns: CSV_COLUMNS,
-      headers: { 'Content-Disposition': `attachment; filename="caption-history.${q.format}"` },
-    });
-    await stream.send(this.history.exportRows(filter));
+    const running = this.history.openExport(filter, clientIdentity(req, this.config.security.apiKeys.length > 0));
+    try {
+      const stream = new ResponseStream<HistoryRow>(req, res, {
+        format: q.format,
+        route: 'GET /caption-history/export',
+        chunkSize: 200,
+        compress: true,
+        csvColumns: CSV_COLUMNS,
+        headers: { 'Content-Disposition': `attachment; filename="caption-history.${q.format}"` },
+        idleTimeoutMs: this.config.exports.idleTimeoutMs,
+      });
+      await stream.send(running.rows);
+    } finally {
+      await running.close();
+    }
   }
 }

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { HistoryController } from './history.controller.js';
 import { openHistoryDatabase } from './history-database.js';
+import { HistoryMaintenance } from './history-maintenance.js';
 import { HistoryRepository } from './history.repository.js';
 import { HistoryService } from './history.service.js';
 import { KyselyHistoryRepository } from './kysely-history.repository.js';
@@ -10,7 +11,8 @@ import { LazyLoaderModule } from '../lazy-loader/lazy-loader.module.js';
 /**
  * Caption history. Exports `HistoryService` (record + read) and the `HistoryRepository` port
  * (readiness probes call `ping()`). The database comes from `AppConfig.databaseUrl`; migrations
- * run before anything can use it, and it is closed when the module is destroyed.
+ * run before anything can use it, and it is closed when the module is destroyed. Its upkeep
+ * (`HistoryMaintenance`) runs on `ScheduleModule.forRoot()`'s registry, which the app provides.
  */
 @Module({
   imports: [LazyLoaderModule],
@@ -20,12 +22,18 @@ import { LazyLoaderModule } from '../lazy-loader/lazy-loader.module.js';
       provide: HistoryRepository,
       inject: [AppConfig],
       useFactory: async (config: AppConfig) => {
-        const repo = new KyselyHistoryRepository(openHistoryDatabase(config.databaseUrl));
+        const repo = new KyselyHistoryRepository(
+          openHistoryDatabase(config.databaseUrl, {
+            exports: { connections: config.exports.maxConcurrent, statementTimeoutMs: config.exports.statementTimeoutMs },
+            sqliteWalLimitBytes: config.history.sqliteWalLimitBytes,
+          }),
+        );
         await repo.migrate();
         return repo;
       },
     },
     HistoryService,
+    HistoryMaintenance,
   ],
   exports: [HistoryService, HistoryRepository],
 })

@@ -28,6 +28,13 @@ export abstract class HistoryRepository {
   abstract seekKey(filter: HistoryFilter, opts: { from?: SortKey; direction: SeekDirection; skip: number }): Promise<SortKey | undefined>;
   /** Every matching row, newest first, pulled from a database cursor; `return()` closes the cursor. */
   abstract streamRows(filter: HistoryFilter): AsyncIterableIterator<HistoryRow>;
+  /**
+   * Periodic upkeep of the storage, cheap and never waiting on a lock. SQLite: checkpoints the
+   * write-ahead log, truncating it when no export reads (so a log that grew while long exports held
+   * their snapshots shrinks once they end). PostgreSQL: nothing (the server does its own). A no-op
+   * once closed.
+   */
+  abstract maintain(): Promise<void>;
   /** The secret that signs cursors, kept in the database. */
   abstract cursorSecret(): Promise<Buffer>;
   /** Closes the database. */

@@ -1,9 +1,11 @@
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { ApiError } from '../common/errors/api-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
 import type { PageInfo } from '../lazy-loader/lazy-loader.types.js';
+import { ExportSlots } from './export-slots.js';
 import { ChunkBoundaries } from './history-chunks.js';
 import { filterFingerprint, HistoryCursorCodec, type CursorPosition } from './history-cursor.js';
 import { HistoryRepository, keyOf } from './history.repository.js';
@@ -12,6 +14,8 @@ import type { HistoryFilter, HistoryRow, NewHistoryRow } from './history.types.j
 /** Rows per chunk of history unless LAZY_CHUNK_SIZE says otherwise (the unit the page path caches). */
 export const HISTORY_CHUNK_SIZE = 1000;
 const KEY_PREFIX = 'history:';
+/** What a refused export is told to wait: exports run for seconds to minutes, so retrying sooner only adds load. */
+export const EXPORT_RETRY_AFTER_SECONDS = 5;
 
 export interface HistoryPageRequest {
   filter: HistoryFilter;
@@ -19,6 +23,12 @@ export interface HistoryPageRequest {
   pageSize: number;
   cursor?: string;
   includeTotal: boolean;
+}
+
+/** A running export: its rows, and `close()` (idempotent) that closes the cursor and frees the export's slot. */
+export interface HistoryExport {
+  rows: AsyncIterableIterator<HistoryRow>;
+  close(): Promise<void>;
 }
 
 export interface HistoryPage {
@@ -40,7 +50,10 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
   private dropAgain = false;
   private readonly bootId = randomUUID().slice(0, 8);
   private readonly boundaries: ChunkBoundaries;
+  private readonly maxOffset: number;
   private codec!: HistoryCursorCodec;
+  /** Running exports, in all and per client. */
+  readonly exportSlots: ExportSlots;
 
   constructor(
     private readonly repo: HistoryRepository,
@@ -49,6 +62,18 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
     config: AppConfig,
   ) {
     this.boundaries = new ChunkBoundaries(repo, config.lazyLoader.chunkSize ?? HISTORY_CHUNK_SIZE, config.lazyLoader.cacheTtlSeconds * 1000);
+    this.maxOffset = config.history.maxOffset;
+    this.exportSlots = new ExportSlots(config.exports.maxConcurrent, config.exports.maxPerClient);
+  }
+
+  /**
+   * Whether page `page` of `pageSize` rows may be read by number: its last row must lie within the
+   * configured depth (`page × pageSize ≤ HISTORY_MAX_OFFSET`), because reaching a page by number
+   * walks the index from the newest row. Deeper rows are read by cursor, which costs the same at
+   * any depth.
+   */
+  pageWithinReach(page: number, pageSize: number): boolean {
+    return page * pageSize <= this.maxOffset;
   }
 
   async onModuleInit(): Promise<void> {
@@ -113,9 +138,18 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
    * One page, by number (through chunks whose boundaries are learned lazily, see ChunkBoundaries)
    * or by cursor (one keyset read).
    * @throws ApiError 422 on `cursor` when it is forged or belongs to other filters.
+   * @throws ApiError 422 on `page` when, without a cursor, the page lies deeper than {@link pageWithinReach} allows.
    */
   async readPage(req: HistoryPageRequest): Promise<HistoryPage> {
     const started = process.hrtime.bigint();
+    if (req.cursor === undefined && !this.pageWithinReach(req.page, req.pageSize)) {
+      const last = Math.floor(this.maxOffset / req.pageSize);
+      throw ApiError.invalid(
+        'page',
+        `must keep page × page_size within the first ${this.maxOffset} rows (with page_size ${req.pageSize}, at most page ${last}); ` +
+          'read deeper with cursor pagination: pass a page\'s next_cursor as cursor',
+      );
+    }
     const position = req.cursor === undefined ? undefined : this.codec.decode(req.cursor, req.filter);
     const sourceKey = this.sourceKey(req.filter);
     const total = req.includeTotal ? await this.count(req.filter) : null;
@@ -162,8 +196,37 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
       : { items, hasNext: behind, hasPrevious: more };
   }
 
-  /** Every matching row, newest first, straight from a database cursor; returning it closes the cursor. */
-  exportRows(filter: HistoryFilter): AsyncIterableIterator<HistoryRow> {
-    return this.repo.streamRows(filter);
+  /**
+   * Starts an export for `client`: every matching row, newest first, straight from a database
+   * cursor (on a connection of its own). Call `close()` when the export ends, however it ends.
+   * @throws ApiError 429 `rate_limited` (with a retry delay) when `EXPORT_MAX_CONCURRENT` exports
+   *   run already, or `EXPORT_MAX_PER_CLIENT` of this client's.
+   */
+  openExport(filter: HistoryFilter, client: string): HistoryExport {
+    const slot = this.exportSlots.acquire(client);
+    if (slot === 'client' || slot === 'service') {
+      const why =
+        slot === 'client'
+          ? `You already run ${this.exportSlots.maxPerClient} exports at once, the most one client may`
+          : `The service already runs ${this.exportSlots.maxConcurrent} exports at once, the most it may`;
+      throw ApiError.rateLimited(`${why}: retry after the number of seconds in Retry-After`, EXPORT_RETRY_AFTER_SECONDS);
+    }
+    let rows: AsyncIterableIterator<HistoryRow>;
+    try {
+      rows = this.repo.streamRows(filter);
+    } catch (err) {
+      slot.release();
+      throw err;
+    }
+    return {
+      rows,
+      close: async () => {
+        try {
+          await rows.return?.();
+        } finally {
+          slot.release();
+        }
+      },
+    };
   }
 }

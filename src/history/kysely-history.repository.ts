@@ -60,6 +60,7 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
   /** INSERT text by row count, compiled once: bulk loads skip Kysely's per-statement compile. */
   private readonly insertSql = new Map<number, string>();
   private secret?: Buffer;
+  private closed = false;
 
   constructor(private readonly handle: HistoryDatabaseHandle) {
     super();
@@ -177,7 +178,13 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
     return this.secret;
   }
 
+  async maintain(): Promise<void> {
+    if (!this.closed) this.handle.checkpoint?.();
+  }
+
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.handle.destroy();
   }
 

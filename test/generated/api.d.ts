@@ -889,7 +889,10 @@ export interface operations {
     HistoryController_list: {
         parameters: {
             query?: {
-                /** @description Capped so `(page - 1) * page_size` stays an exact integer. */
+                /**
+                 * @description Pages by number reach the first `HISTORY_MAX_OFFSET` rows (`page × page_size`, 100,000 by
+                 *     default); deeper, a 422 names `page` and cursor pagination reads on.
+                 */
                 page?: number;
                 page_size?: number;
                 /** @description Opaque, from `next_cursor`/`prev_cursor`; when given, `page` is not used. */
@@ -981,7 +984,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every matching row, newest first, streamed in constant memory; `format` picks the format. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
+            /** @description Every matching row, newest first, streamed in constant memory; `format` picks the format. A client that takes nothing for `EXPORT_IDLE_TIMEOUT_MS` has its connection closed. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1010,7 +1013,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
+            /** @description `rate_limited`: over the rate limit, or `EXPORT_MAX_CONCURRENT` exports run already (`EXPORT_MAX_PER_CLIENT` for this API key, or this address when keys are off); retry after `Retry-After` seconds */
             429: {
                 headers: {
                     /** @description Seconds to wait before retrying */

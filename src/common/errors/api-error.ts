@@ -35,6 +35,9 @@ export interface ErrorBody {
 
 /** An HTTP error that carries its contract code and optional per-field details. */
 export class ApiError extends HttpException {
+  /** Seconds a client should wait before trying again (sent as `Retry-After`), when that is known. */
+  retryAfterSeconds?: number;
+
   constructor(
     status: number,
     readonly code: ErrorCode,
@@ -42,6 +45,13 @@ export class ApiError extends HttpException {
     readonly details?: ErrorDetail[],
   ) {
     super(message, status);
+  }
+
+  /** 429 `rate_limited`, answered with `Retry-After: retryAfterSeconds`. */
+  static rateLimited(message: string, retryAfterSeconds: number): ApiError {
+    const err = new ApiError(429, 'rate_limited', message);
+    err.retryAfterSeconds = retryAfterSeconds;
+    return err;
   }
 
   /** 422 `validation_failed` for one field; `message` is the rule it broke, without the name. */

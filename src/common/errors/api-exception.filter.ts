@@ -2,6 +2,7 @@ import { Catch, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs
 import type { Request, Response } from 'express';
 import { requestIdOf } from '../http/request-id.js';
 import { recordClientClosed } from '../security/client-errors.js';
+import { ApiError } from './api-error.js';
 import { errorBody, mapError } from './error-body.js';
 
 /** The one exception filter: every error, from any route, leaves with the contract's body. */
@@ -31,6 +32,9 @@ export class ApiExceptionFilter implements ExceptionFilter {
       // A stream already started cannot change its status; its own helper writes the error item.
       if (!res.writableEnded) res.end();
       return;
+    }
+    if (exception instanceof ApiError && exception.retryAfterSeconds !== undefined) {
+      res.setHeader('Retry-After', String(exception.retryAfterSeconds));
     }
     res.status(mapped.status).json(errorBody(mapped, requestIdOf(req)));
   }

@@ -24,7 +24,7 @@ export const activeStreams = new Gauge({
   registers: [metricsRegistry],
 });
 
-/** Streams that ended early, by reason (client_closed, failed, shutdown). */
+/** Streamed responses by how they ended (completed, client_closed, failed, shutdown, idle_timeout). */
 export const streamEndings = new Counter({
   name: 'http_streams_ended_total',
   help: 'Streamed responses by how they ended',

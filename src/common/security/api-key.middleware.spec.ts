@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { apiKeyMiddleware } from './api-key.middleware.js';
+import { apiKeyMiddleware, clientIdentity } from './api-key.middleware.js';
 
 const PUBLIC = ['/api/v14/lazy/health/live', '/metrics'];
 
@@ -38,5 +38,22 @@ describe(apiKeyMiddleware.name, () => {
     const outcome = run(sut, `${'/'.repeat(64_000)}x`);
     expect(outcome).toMatchObject({ passed: false, status: 401 });
     expect(outcome.ms).toBeLessThan(50);
+  });
+});
+
+const request = (headers: Record<string, string>, ip = '10.0.0.7') => ({ headers, ip }) as unknown as Request;
+
+describe(clientIdentity.name, () => {
+  it('is the API key when keys are on, however it is presented, and never the key itself', () => {
+    const bearer = clientIdentity(request({ authorization: 'Bearer secret-one' }), true);
+    expect(clientIdentity(request({ 'x-api-key': 'secret-one' }, '10.0.0.8'), true)).toBe(bearer);
+    expect(clientIdentity(request({ 'x-api-key': 'secret-two' }), true)).not.toBe(bearer);
+    expect(bearer).toMatch(/^key:[0-9a-f]{32}$/);
+    expect(bearer).not.toContain('secret');
+  });
+
+  it('is the address when keys are off, whatever key is sent', () => {
+    expect(clientIdentity(request({ 'x-api-key': 'secret-one' }), false)).toBe('ip:10.0.0.7');
+    expect(clientIdentity(request({}, '10.0.0.8'), false)).toBe('ip:10.0.0.8');
   });
 });

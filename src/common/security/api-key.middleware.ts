@@ -29,6 +29,15 @@ function presentedKey(req: Request): string | undefined {
 }
 
 /**
+ * Who a request is, for per-client limits: its API key (as a digest prefix, never the key itself)
+ * when keys are on, else its IP address as Express reports it.
+ */
+export function clientIdentity(req: Request, keysEnabled: boolean): string {
+  const key = keysEnabled ? presentedKey(req) : undefined;
+  return key !== undefined ? `key:${digest(key).toString('hex').slice(0, 32)}` : `ip:${req.ip ?? 'unknown'}`;
+}
+
+/**
  * Checks a presented key against every configured key in constant time: both sides are hashed
  * to equal-length SHA-256 digests (so neither the length nor the content of a key leaks through
  * timing), and every configured key is compared, with no early exit.

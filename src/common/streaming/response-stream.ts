@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { once, setMaxListeners } from 'node:events';
 import type { Writable } from 'node:stream';
@@ -5,10 +6,11 @@ import { constants as zlib, createBrotliCompress, createGzip, type BrotliCompres
 import { isObservable, type Observable, type Subscription } from 'rxjs';
 import { mapError } from '../errors/error-body.js';
 import { activeStreams, streamEndings } from '../metrics/metrics.js';
+import { LoopShare } from './loop-share.js';
 import { MEDIA_TYPES, negotiateEncoding, type ContentEncoding, type StreamFormat } from './negotiation.js';
 import { framingFor, type Framing, type FramingOptions } from './stream-serializers.js';
 
-export type StreamOutcome = 'completed' | 'client_closed' | 'failed' | 'shutdown';
+export type StreamOutcome = 'completed' | 'client_closed' | 'failed' | 'shutdown' | 'idle_timeout';
 
 export interface ResponseStreamOptions<T> extends FramingOptions<T> {
   format: StreamFormat;
@@ -20,9 +22,16 @@ export interface ResponseStreamOptions<T> extends FramingOptions<T> {
   headers?: Record<string, string>;
   /** Route template for metrics labels. */
   route: string;
+  /**
+   * Ends the stream, destroying its connection, when the client has taken nothing for this many
+   * milliseconds while a write waits for it to drain (outcome `idle_timeout`, logged and counted).
+   * Unset: a stalled client is waited for as long as it keeps the connection open.
+   */
+  idleTimeoutMs?: number;
 }
 
 const open = new Set<ResponseStream<unknown>>();
+const logger = new Logger('ResponseStream');
 
 /**
  * One streamed response: writes items from an RxJS Observable or an async iterable as a JSON
@@ -30,8 +39,10 @@ const open = new Set<ResponseStream<unknown>>();
  *
  * - Backpressure: an async iterable is pulled only when the socket can take more. An Observable
  *   producer should `await stream.ready()` before each item (the lazy loader and batch do).
- * - Cancellation: `signal` aborts when the client goes away or the server shuts down; the
- *   subscription is dropped and the iterable is returned, so producers stop.
+ * - Fairness: an async iterable is pulled for a bounded slice of time before the event loop gets a
+ *   turn ({@link LoopShare}), even when the client reads as fast as the source produces.
+ * - Cancellation: `signal` aborts when the client goes away, stalls past `idleTimeoutMs`, or the
+ *   server shuts down; the subscription is dropped and the iterable is returned, so producers stop.
  * - Compression: `Content-Encoding` is set only when the body really is gzip or br, and every
  *   write is flushed so compression never holds an item back.
  * - Failure after the first byte: the status cannot change, so the stream ends with the
@@ -53,7 +64,7 @@ export class ResponseStream<T> {
   private settle?: () => void;
   private drained?: Promise<void>;
 
-  /** Aborted when the client disconnects or the server shuts down. */
+  /** Aborted when the client disconnects or stalls past `idleTimeoutMs`, or the server shuts down. */
   readonly signal = this.controller.signal;
   /** What was actually sent: `identity` unless the body is compressed. */
   readonly encoding: ContentEncoding;
@@ -124,13 +135,38 @@ export class ResponseStream<T> {
    */
   async ready(): Promise<void> {
     if (this.ended || !this.out.writableNeedDrain) return;
-    this.drained ??= once(this.out, 'drain', { signal: this.signal })
-      .then(
-        () => undefined,
-        () => undefined,
-      )
-      .finally(() => (this.drained = undefined));
+    this.drained ??= this.waitForDrain().finally(() => (this.drained = undefined));
     await this.drained;
+  }
+
+  /** Resolves on `drain` or when the stream ends; past `idleTimeoutMs` without `drain`, ends it. */
+  private async waitForDrain(): Promise<void> {
+    const idleMs = this.options.idleTimeoutMs;
+    const timer = idleMs === undefined ? undefined : setTimeout(() => this.endIdle(idleMs), idleMs);
+    try {
+      await once(this.out, 'drain', { signal: this.signal });
+    } catch {
+      // Aborted: the stream ended meanwhile.
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A client that takes nothing holds a database cursor, memory and a socket: let it go. */
+  private endIdle(idleMs: number): void {
+    if (this.ended) return;
+    this.abort('idle_timeout');
+    this.cutIdle(idleMs);
+  }
+
+  private cutIdle(idleMs: number): void {
+    logger.warn({ route: this.options.route, idle_ms: idleMs, items_sent: this.count }, 'Stream ended: the client took nothing for too long');
+    this.compressor?.destroy();
+    // A reset, not a FIN: the kernel drops what the client left unread at once (a FIN would keep
+    // it queued for a reader that may never come), and the client, when it reads, sees the cut.
+    const socket = this.res.socket;
+    if (socket) socket.resetAndDestroy();
+    else this.res.destroy();
   }
 
   /** Writes every item of `source`, then the closing frame. Never rejects. */
@@ -163,14 +199,21 @@ export class ResponseStream<T> {
 
   private async drainIterable(source: AsyncIterable<T>): Promise<void> {
     const iterator = source[Symbol.asyncIterator]();
+    // A source that answers synchronously, read by a fast client, never waits on I/O: without
+    // turns given back, the loop would be held (probes, every other request) for the whole stream.
+    const share = LoopShare.join();
     try {
       while (!this.ended) {
         const next = await iterator.next();
         if (next.done || this.ended) break;
         this.push(next.value);
         if (this.out.writableNeedDrain) await this.ready();
+        // Even after a wait for `drain`: a write the socket took at once drains on the next tick,
+        // without a turn of the loop.
+        if (share.due()) await share.yield();
       }
     } finally {
+      share.leave();
       // Stops the producer (closes a database cursor, cancels prefetch).
       if (this.ended) await iterator.return?.();
     }
@@ -258,7 +301,18 @@ export class ResponseStream<T> {
     this.settle?.();
     const finished = once(this.res, 'close').catch(() => undefined);
     this.out.end();
+    // The tail (what the last writes left in the process's buffers) must reach the socket within
+    // the idle timeout too, or a client that stalls at the very end holds the response forever.
+    const idleMs = this.options.idleTimeoutMs;
+    const timer =
+      idleMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            this.outcome = 'idle_timeout';
+            this.cutIdle(idleMs);
+          }, idleMs);
     await finished;
+    clearTimeout(timer);
     this.release();
   }
 
