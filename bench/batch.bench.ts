@@ -49,6 +49,7 @@ async function startServer(): Promise<Server> {
       DATA_DIR: dataDir,
       LOG_LEVEL: 'silent',
       NODE_ENV: 'production',
+      ALLOW_ANONYMOUS: 'true',
       BATCH_MAX_REQUESTS: '10000',
       BATCH_MAX_NDJSON_LINES: '100000',
       BODY_LIMIT_BYTES: String(16 * 1024 * 1024),

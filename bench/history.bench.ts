@@ -102,7 +102,7 @@ describe('history benchmark', () => {
   it(`pages and exports ${ROWS.toLocaleString('en')} rows`, async () => {
     const build = spawnSync(process.execPath, ['scripts/start.mjs', '--build-only'], { stdio: 'inherit' });
     if (build.status !== 0) throw new Error('build failed');
-    const env = { DATA_DIR: dataDir, LOG_LEVEL: 'silent', NODE_ENV: 'production' };
+    const env = { DATA_DIR: dataDir, LOG_LEVEL: 'silent', NODE_ENV: 'production', ALLOW_ANONYMOUS: 'true' };
 
     // --- seeding ---
     const seed = spawnSync(process.execPath, ['dist/history/seed.cli.js', '--rows', String(ROWS), '--users', '5000', '--days', '365', '--quiet'], {

@@ -40,6 +40,14 @@ describe(loadConfig.name, () => {
     expect((caught as ConfigError).problems).toHaveLength(3);
   });
 
+  it('refuses production without API keys, naming API_KEYS and ALLOW_ANONYMOUS', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
+    expect(() => loadConfig({ NODE_ENV: 'production', API_KEYS: ' , ' })).toThrow(/API_KEYS.*ALLOW_ANONYMOUS/);
+    expect(loadConfig({ NODE_ENV: 'production', API_KEYS: 'k' }).security.apiKeys).toEqual(['k']);
+    expect(loadConfig({ NODE_ENV: 'production', ALLOW_ANONYMOUS: 'true' }).security.allowAnonymous).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'development' }).security.apiKeys).toEqual([]);
+  });
+
   it('treats an empty value as unset', () => {
     expect(loadConfig({ DATABASE_URL: '' }).databaseUrl).toMatch(/^sqlite:/);
   });

@@ -64,6 +64,8 @@ export class AppConfig {
   };
   readonly security!: {
     apiKeys: string[];
+    /** Production without API keys was asked for explicitly (`ALLOW_ANONYMOUS`). */
+    allowAnonymous: boolean;
     corsOrigins: string[];
     rateLimitWindowMs: number;
     rateLimitMax: number;
@@ -84,6 +86,17 @@ const splitList = (v?: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
+/** Rules between variables, checked once each variable is valid on its own. */
+function crossChecks(vars: EnvironmentVariables): string[] {
+  const problems: string[] = [];
+  if (vars.NODE_ENV === 'production' && splitList(vars.API_KEYS).length === 0 && !vars.ALLOW_ANONYMOUS) {
+    problems.push(
+      'API_KEYS=unset: production needs API keys; set API_KEYS, or ALLOW_ANONYMOUS=true to serve anonymous clients on purpose',
+    );
+  }
+  return problems;
+}
+
 /**
  * Validates `env` against {@link EnvironmentVariables} and builds the typed {@link AppConfig}.
  * @throws ConfigError naming every invalid variable (not just the first).
@@ -95,6 +108,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const vars = plainToInstance(EnvironmentVariables, picked);
   const errors = validateSync(vars, { whitelist: true, forbidUnknownValues: false });
   if (errors.length > 0) throw new ConfigError(flatten(errors));
+  const conflicts = crossChecks(vars);
+  if (conflicts.length > 0) throw new ConfigError(conflicts);
 
   const dataDir = resolve(vars.DATA_DIR);
   const config: AppConfig = {
@@ -141,6 +156,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     security: {
       apiKeys: splitList(vars.API_KEYS),
+      allowAnonymous: vars.ALLOW_ANONYMOUS,
       corsOrigins: splitList(vars.CORS_ORIGINS),
       rateLimitWindowMs: vars.RATE_LIMIT_WINDOW_MS,
       rateLimitMax: vars.RATE_LIMIT_MAX,

@@ -138,6 +138,9 @@ export class EnvironmentVariables {
   @IsOptional() @IsString()
   API_KEYS?: string;
 
+  @EnvBoolean() @IsBoolean()
+  ALLOW_ANONYMOUS = false;
+
   @IsOptional() @IsString()
   CORS_ORIGINS?: string;
 
