@@ -19,9 +19,10 @@ export interface TestApp {
  * `env` overrides configuration; `controllers` adds test-only routes (e.g. one that throws).
  */
 export async function createTestApp(
-  options: { env?: Record<string, string>; controllers?: Type[] } = {},
+  options: { env?: Record<string, string>; controllers?: Type[]; dataDir?: string } = {},
 ): Promise<TestApp> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'captions-e2e-'));
+  // `dataDir`: a directory the spec prepared (it is removed on close like a fresh one).
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'captions-e2e-'));
   const config = loadConfig({ LOG_LEVEL: 'silent', NODE_ENV: 'test', SHUTDOWN_DELAY_MS: '0', ...options.env, DATA_DIR: dataDir });
   const moduleRef = await Test.createTestingModule({
     imports: [AppModule.register(config)],
