@@ -10,6 +10,7 @@ import { BodyMediaTypeGuard } from './common/http/body-media-type.guard.js';
 import { SanitizeInputPipe } from './common/http/sanitize-input.pipe.js';
 import { createValidationPipe } from './common/http/validation.js';
 import { LoggingModule } from './common/logging.module.js';
+import { SecurityModule } from './common/security/security.module.js';
 import { throttlerOptions } from './common/security/throttling.js';
 import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
@@ -26,6 +27,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggingModule,
+        SecurityModule,
         ThrottlerModule.forRootAsync({ inject: [AppConfig], useFactory: throttlerOptions }),
         KeyedCacheModule,
         ScheduleModule.forRoot(),

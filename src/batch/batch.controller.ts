@@ -5,6 +5,7 @@ import { filter, map } from 'rxjs';
 import { BodyMediaTypes } from '../common/http/body-media-type.guard.js';
 import { ApiStreamedResponse } from '../common/openapi/api-streamed-response.decorator.js';
 import { negotiateFormat } from '../common/streaming/negotiation.js';
+import { RequestAuth } from '../common/security/request-auth.js';
 import { ResponseStream } from '../common/streaming/response-stream.js';
 import type { BatchItem, BatchProgress, BatchSummary } from './batch-item.js';
 import { BatchService } from './batch.service.js';
@@ -27,7 +28,10 @@ function sseEventOf(sent: Sent): string {
 @ApiTags('batch')
 @Controller()
 export class BatchController {
-  constructor(private readonly batch: BatchService) {}
+  constructor(
+    private readonly batch: BatchService,
+    private readonly auth: RequestAuth,
+  ) {}
 
   /**
    * The guide's `POST /batch-process`: a JSON `BatchCaptionRequest`, or an NDJSON upload of caption
@@ -49,8 +53,9 @@ export class BatchController {
     description: 'Results as they finish (a failed item never stops the others), then a `BatchSummaryDto`.',
     sse: '`event: result` per item, `event: progress` (BatchProgressDto) per chunk, `event: done` with the BatchSummaryDto',
   })
-  @ApiResponse({ status: 409, description: '`conflict`: a request with this Idempotency-Key is still running', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replays a finished batch with the same body; 422 with another body; 409 while it runs' })
+  @ApiResponse({ status: 409, description: '`conflict`: a request with this Idempotency-Key is still running, or it finished with results too large to keep for replay', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } })
+  @ApiResponse({ status: 503, description: '`not_ready`: the server is shutting down; `idempotency_unavailable`: no room to keep one more Idempotency-Key (retry after `Retry-After` seconds) or its store cannot be reached', headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } } }, content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Per API key. Replays a finished batch with the same body; 422 with another body; 409 while it runs' })
   async process(
     @Req() req: Request,
     @Res() res: Response,
@@ -59,7 +64,9 @@ export class BatchController {
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<void> {
     const format = negotiateFormat(req, ['json', 'ndjson', 'sse']);
-    const key = IdempotencyStore.validKey(idempotencyKey);
+    const raw = IdempotencyStore.validKey(idempotencyKey);
+    // Each client has its own keys: the same key from two API keys names two batches.
+    const key = raw === undefined ? undefined : `${this.auth.scope(req)}:${raw}`;
     const isNdjson = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === NDJSON;
     const job = isNdjson ? await this.batch.prepareNdjson(req, query, key) : await this.batch.prepareJson(body, query, key);
 

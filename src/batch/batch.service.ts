@@ -46,8 +46,9 @@ export class BatchService {
 
   /**
    * A JSON `BatchCaptionRequest`.
+   * `key` is the Idempotency-Key in its caller's scope.
    * @throws ApiError 422 for a bad body or query, too many requests, or two equal request ids;
-   *   409/422 for an idempotency key in use or used with another body.
+   *   409/422/503 for an idempotency key in use, used with another body, or no room to keep it.
    */
   async prepareJson(body: unknown, query: BatchQuery, key?: string): Promise<BatchJob> {
     for (const field of BATCH_OPTION_FIELDS) {
@@ -67,7 +68,7 @@ export class BatchService {
     if (key === undefined) return job;
     const fingerprint = Fingerprint.of(JSON.stringify(body));
     const claim = await this.idempotency.claim(key, fingerprint);
-    if (claim.kind === 'finished') return { kind: 'replay', results: claim.results };
+    if (claim.kind === 'finished') return { kind: 'replay', results: IdempotencyStore.resultsOf(claim, fingerprint) };
     return { ...job, idempotency: { key, fingerprint: () => fingerprint } };
   }
 
@@ -88,10 +89,7 @@ export class BatchService {
     const fingerprint = new Fingerprint();
     if (key !== undefined) {
       const claim = await this.idempotency.claim(key);
-      if (claim.kind === 'finished') {
-        IdempotencyStore.match(claim.fingerprint, await hashAll(body, fingerprint));
-        return { kind: 'replay', results: claim.results };
-      }
+      if (claim.kind === 'finished') return { kind: 'replay', results: IdempotencyStore.resultsOf(claim, await hashAll(body, fingerprint)) };
     }
     // Hashed only when a key needs it.
     const lines = readNdjsonLines(key === undefined ? body : hashing(body, fingerprint), {
@@ -122,7 +120,7 @@ export class BatchService {
       return defer(() => replayResults(job.results)).pipe(map((stored) => toOutput(stored as BatchItem)));
     }
     const { options } = job;
-    const recorder = job.idempotency ? new ResultRecorder() : undefined;
+    const recorder = job.idempotency ? new ResultRecorder(this.idempotency.maxRecordBytes) : undefined;
     const outputs$ = runBatch<CaptionGenerationRequest, BatchDraft>(job.inputs, {
       batchId: options.batchId,
       chunkSize: options.chunkSize,

@@ -60,6 +60,10 @@ export class AppConfig {
     maxRequests: number;
     maxNdjsonLines: number;
     idempotencyTtlSeconds: number;
+    /** Byte budget of the idempotency records. */
+    idempotencyMaxBytes: number;
+    /** The most one record may take; results beyond it are not kept (only the fingerprint is). */
+    idempotencyMaxRecordBytes: number;
     maxRegenerations: number;
   };
   readonly security!: {
@@ -92,6 +96,11 @@ function crossChecks(vars: EnvironmentVariables): string[] {
   if (vars.NODE_ENV === 'production' && splitList(vars.API_KEYS).length === 0 && !vars.ALLOW_ANONYMOUS) {
     problems.push(
       'API_KEYS=unset: production needs API keys; set API_KEYS, or ALLOW_ANONYMOUS=true to serve anonymous clients on purpose',
+    );
+  }
+  if (vars.BATCH_IDEMPOTENCY_MAX_RECORD_KB > vars.BATCH_IDEMPOTENCY_MAX_MB * 1024) {
+    problems.push(
+      `BATCH_IDEMPOTENCY_MAX_RECORD_KB=${vars.BATCH_IDEMPOTENCY_MAX_RECORD_KB}: must fit in BATCH_IDEMPOTENCY_MAX_MB=${vars.BATCH_IDEMPOTENCY_MAX_MB} (${vars.BATCH_IDEMPOTENCY_MAX_MB * 1024} KB)`,
     );
   }
   return problems;
@@ -152,6 +161,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxRequests: vars.BATCH_MAX_REQUESTS,
       maxNdjsonLines: vars.BATCH_MAX_NDJSON_LINES,
       idempotencyTtlSeconds: vars.BATCH_IDEMPOTENCY_TTL_S,
+      idempotencyMaxBytes: vars.BATCH_IDEMPOTENCY_MAX_MB * 1024 * 1024,
+      idempotencyMaxRecordBytes: vars.BATCH_IDEMPOTENCY_MAX_RECORD_KB * 1024,
       maxRegenerations: vars.BATCH_MAX_REGENERATIONS,
     },
     security: {

@@ -131,6 +131,12 @@ export class EnvironmentVariables {
   @EnvNumber() @IsInt() @Min(1)
   BATCH_IDEMPOTENCY_TTL_S = 86_400;
 
+  @EnvNumber() @IsInt() @Min(1) @Max(1_048_576)
+  BATCH_IDEMPOTENCY_MAX_MB = 64;
+
+  @EnvNumber() @IsInt() @Min(1) @Max(1_048_576)
+  BATCH_IDEMPOTENCY_MAX_RECORD_KB = 4096;
+
   @EnvNumber() @IsInt() @Min(0) @Max(10)
   BATCH_MAX_REGENERATIONS = 2;
 

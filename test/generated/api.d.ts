@@ -651,7 +651,7 @@ export interface operations {
             };
             header?: {
                 "idempotency-key"?: string;
-                /** @description Replays a finished batch with the same body; 422 with another body; 409 while it runs */
+                /** @description Per API key. Replays a finished batch with the same body; 422 with another body; 409 while it runs */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -703,7 +703,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `conflict`: a request with this Idempotency-Key is still running */
+            /** @description `conflict`: a request with this Idempotency-Key is still running, or it finished with results too large to keep for replay */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -759,9 +759,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `not_ready`: the server is shutting down */
+            /** @description `not_ready`: the server is shutting down; `idempotency_unavailable`: no room to keep one more Idempotency-Key (retry after `Retry-After` seconds) or its store cannot be reached */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'unhealthy'
   | 'load_timeout'
   | 'load_failed'
+  | 'idempotency_unavailable'
+  | 'forbidden'
   | 'internal_error';
 
 export interface ErrorDetail {
@@ -31,13 +33,17 @@ export interface ErrorBody {
   timestamp: number;
 }
 
-/** An HTTP error that carries its contract code and optional per-field details. */
+/**
+ * An HTTP error that carries its contract code, optional per-field details and optional response
+ * headers (`Retry-After`).
+ */
 export class ApiError extends HttpException {
   constructor(
     status: number,
     readonly code: ErrorCode,
     message: string,
     readonly details?: ErrorDetail[],
+    readonly headers?: Readonly<Record<string, string>>,
   ) {
     super(message, status);
   }

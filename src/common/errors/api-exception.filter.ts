@@ -1,6 +1,7 @@
 import { Catch, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { requestIdOf } from '../http/request-id.js';
+import { ApiError } from './api-error.js';
 import { errorBody, mapError } from './error-body.js';
 
 /** The one exception filter: every error, from any route, leaves with the contract's body. */
@@ -25,6 +26,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
       if (!res.writableEnded) res.end();
       return;
     }
+    if (exception instanceof ApiError && exception.headers) res.set(exception.headers);
     res.status(mapped.status).json(errorBody(mapped, requestIdOf(req)));
   }
 }

@@ -6,7 +6,7 @@ import { requestIdOf } from '../http/request-id.js';
 const digest = (key: string): Buffer => createHash('sha256').update(key, 'utf8').digest();
 
 /** The key a request presents: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
-function presentedKey(req: Request): string | undefined {
+export function presentedKey(req: Request): string | undefined {
   const auth = req.headers.authorization;
   if (typeof auth === 'string') {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
