@@ -53,7 +53,7 @@ async function startServer(): Promise<Server> {
       BATCH_MAX_REQUESTS: '10000',
       BATCH_MAX_NDJSON_LINES: '100000',
       BODY_LIMIT_BYTES: String(16 * 1024 * 1024),
-      RATE_LIMIT_MAX: '100000',
+      RATE_LIMIT_MAX: '0',
       SHUTDOWN_DELAY_MS: '0',
       // An NDJSON upload is read at processing speed: 100,000 lines take longer than the default 120 s.
       REQUEST_TIMEOUT_MS: '1800000',

@@ -10,6 +10,7 @@ import { httpMetricsMiddleware } from './common/metrics/http-metrics.middleware.
 import { apiKeyMiddleware } from './common/security/api-key.middleware.js';
 import { installClientErrorHandler } from './common/security/client-errors.js';
 import { corsOptions } from './common/security/cors.js';
+import { RateLimiter } from './common/security/rate-limit/rate-limiter.js';
 import { AppConfig } from './config/app-config.js';
 import { buildOpenApiDocument } from './monitoring/openapi.js';
 import { ShutdownState, shutdownGateMiddleware } from './monitoring/shutdown-state.js';
@@ -23,19 +24,25 @@ export { API_PREFIX } from './app.routes.js';
  * request id, so even a malformed body gets an id and the contract's error body.
  *
  * Order: timing first (so refused requests are timed too), the request id, the shutdown gate,
- * CORS (a preflight carries no credentials), security headers, API keys (before the body is
- * read), then the body parser. Rate limiting is a guard (@nestjs/throttler), after routing.
+ * CORS (a preflight carries no credentials), security headers, the rate limit (every request
+ * pays a unit at the door, so 401, 404, 400 and 413 answers count, and failed authentications are
+ * seen), API keys (before the body is read), then the body parser. A route's cost beyond the
+ * first unit is charged by a guard, after routing.
  */
 export function configureApp(app: NestExpressApplication): NestExpressApplication {
   const config = app.get(AppConfig);
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
+  // Which hops' X-Forwarded-For names the client (req.ip), for the rate limit and the logs.
+  app.set('trust proxy', config.security.trustProxy);
   app.use(httpMetricsMiddleware);
   app.use(requestIdMiddleware);
   app.use(shutdownGateMiddleware(app.get(ShutdownState), [LIVENESS_PATH]));
   const cors = corsOptions(config.security.corsOrigins);
   if (cors) app.enableCors(cors);
   app.use(helmet());
+  const limit = app.get(RateLimiter).middleware(PUBLIC_PATHS);
+  if (limit) app.use(limit);
   const auth = apiKeyMiddleware(config.security.apiKeys, PUBLIC_PATHS);
   if (auth) app.use(auth);
   app.use(jsonBodyParser(config.server.bodyLimitBytes));

@@ -5,7 +5,10 @@ import { filter, map } from 'rxjs';
 import { BodyMediaTypes } from '../common/http/body-media-type.guard.js';
 import { ApiStreamedResponse } from '../common/openapi/api-streamed-response.decorator.js';
 import { negotiateFormat } from '../common/streaming/negotiation.js';
+import { budgetOf } from '../common/security/rate-limit/rate-limiter.js';
+import { countOf, RateCost } from '../common/security/rate-limit/rate-cost.guard.js';
 import { RequestAuth } from '../common/security/request-auth.js';
+import type { AppConfig } from '../config/app-config.js';
 import { ResponseStream } from '../common/streaming/response-stream.js';
 import type { BatchItem, BatchProgress, BatchSummary } from './batch-item.js';
 import { BatchService } from './batch.service.js';
@@ -17,6 +20,22 @@ type Sent = BatchItem | BatchProgress | BatchSummary;
 
 const ROUTE = 'POST /batch-process';
 const NDJSON = 'application/x-ndjson';
+
+const isNdjson = (req: Request) => (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === NDJSON;
+
+/**
+ * Rate-limit units of a JSON batch: one per variation its requests ask for (`variation_count`,
+ * default 3), counted over at most `BATCH_MAX_REQUESTS` of them. An NDJSON upload is charged item
+ * by item as it is read.
+ */
+function batchCost(req: Request, config: AppConfig): number {
+  if (isNdjson(req)) return 1;
+  const requests = (req.body as { requests?: unknown } | undefined)?.requests;
+  if (!Array.isArray(requests)) return 1;
+  let units = 0;
+  for (const r of requests.slice(0, config.batch.maxRequests)) units += countOf((r as { variation_count?: unknown } | null)?.variation_count, 3, 1, 10);
+  return Math.max(1, units);
+}
 
 /** SSE event names: each result is a `result`, each chunk a `progress`, the summary is `done`. */
 function sseEventOf(sent: Sent): string {
@@ -39,6 +58,7 @@ export class BatchController {
    * a JSON array (default), NDJSON, or SSE with `progress` events per chunk and a `done` event.
    */
   @Post('batch-process')
+  @RateCost(batchCost)
   @BodyMediaTypes('application/json', NDJSON)
   @ApiConsumes('application/json', NDJSON)
   @ApiBody({
@@ -67,8 +87,7 @@ export class BatchController {
     const raw = IdempotencyStore.validKey(idempotencyKey);
     // Each client has its own keys: the same key from two API keys names two batches.
     const key = raw === undefined ? undefined : `${this.auth.scope(req)}:${raw}`;
-    const isNdjson = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === NDJSON;
-    const job = isNdjson ? await this.batch.prepareNdjson(req, query, key) : await this.batch.prepareJson(body, query, key);
+    const job = isNdjson(req) ? await this.batch.prepareNdjson(req, query, key, budgetOf(req)) : await this.batch.prepareJson(body, query, key);
 
     const headers: Record<string, string> = { 'X-Streaming': 'true', 'X-Chunk-Size': String(query.chunk_size) };
     if (job.kind === 'replay') headers['Idempotent-Replayed'] = 'true';

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { EnvironmentVariables } from './env.schema.js';
+import { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 
 /** Raised at boot when the environment is invalid; the message names every bad variable. */
 export class ConfigError extends Error {
@@ -72,7 +73,12 @@ export class AppConfig {
     allowAnonymous: boolean;
     corsOrigins: string[];
     rateLimitWindowMs: number;
+    /** Units per window: one per caption variation drafted, one for a request that drafts none. */
     rateLimitMax: number;
+    rateLimitMaxConcurrent: number;
+    rateLimitAuthFailures: number;
+    /** Express's `trust proxy`: which hops' `X-Forwarded-For` names the client. */
+    trustProxy: TrustProxy;
   };
 }
 
@@ -116,7 +122,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const picked = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const vars = plainToInstance(EnvironmentVariables, picked);
   const errors = validateSync(vars, { whitelist: true, forbidUnknownValues: false });
-  if (errors.length > 0) throw new ConfigError(flatten(errors));
+  const problems = flatten(errors);
+  const trustProxy = parseTrustProxy(vars.TRUST_PROXY);
+  if ('error' in trustProxy) problems.push(`TRUST_PROXY=${JSON.stringify(vars.TRUST_PROXY)}: ${trustProxy.error}`);
+  if (problems.length > 0) throw new ConfigError(problems);
   const conflicts = crossChecks(vars);
   if (conflicts.length > 0) throw new ConfigError(conflicts);
 
@@ -171,6 +180,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       corsOrigins: splitList(vars.CORS_ORIGINS),
       rateLimitWindowMs: vars.RATE_LIMIT_WINDOW_MS,
       rateLimitMax: vars.RATE_LIMIT_MAX,
+      rateLimitMaxConcurrent: vars.RATE_LIMIT_MAX_CONCURRENT,
+      rateLimitAuthFailures: vars.RATE_LIMIT_AUTH_FAILURES,
+      trustProxy: (trustProxy as { value: TrustProxy }).value,
     },
   };
   return Object.freeze(config);

@@ -154,5 +154,14 @@ export class EnvironmentVariables {
   RATE_LIMIT_WINDOW_MS = 60_000;
 
   @EnvNumber() @IsInt() @Min(0)
-  RATE_LIMIT_MAX = 1200;
+  RATE_LIMIT_MAX = 6000;
+
+  @EnvNumber() @IsInt() @Min(0) @Max(100_000)
+  RATE_LIMIT_MAX_CONCURRENT = 32;
+
+  @EnvNumber() @IsInt() @Min(0) @Max(1_000_000)
+  RATE_LIMIT_AUTH_FAILURES = 10;
+
+  @IsOptional() @IsString()
+  TRUST_PROXY?: string;
 }

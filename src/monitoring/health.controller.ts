@@ -1,6 +1,5 @@
 import { Controller, Get, Header, HttpCode, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiResponse } from '@nestjs/swagger';
-import { SkipThrottle } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import { ApiError } from '../common/errors/api-error.js';
 import { errorBody, mapError } from '../common/errors/error-body.js';
@@ -18,7 +17,6 @@ const UNHEALTHY_SCHEMA = {
 };
 
 /** The probes. Never rate limited, never behind an API key (Kubernetes sends none). */
-@SkipThrottle()
 @Controller('health')
 export class HealthController {
   constructor(

@@ -1,10 +1,8 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiProduces } from '@nestjs/swagger';
-import { SkipThrottle } from '@nestjs/throttler';
 import { metricsRegistry } from '../common/metrics/metrics.js';
 
 /** Prometheus scrape target, at the root (`/metrics`); no API key, no rate limit. */
-@SkipThrottle()
 @Controller()
 export class MetricsController {
   /** Every metric of the service in the Prometheus text format. */
