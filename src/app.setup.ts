@@ -3,7 +3,7 @@ import { SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import type { Server } from 'node:http';
 import { Logger } from 'nestjs-pino';
-import { API_PREFIX, LIVENESS_PATH, PUBLIC_PATHS, ROOT_ROUTES } from './app.routes.js';
+import { API_PREFIX, LIVENESS_PATH, METRICS_PATH, PROBE_PATHS, PUBLIC_PATHS, ROOT_ROUTES } from './app.routes.js';
 import { bodyErrorHandler, jsonBodyParser } from './common/http/body-parsing.js';
 import { requestIdMiddleware } from './common/http/request-id.js';
 import { httpMetricsMiddleware } from './common/metrics/http-metrics.middleware.js';
@@ -41,17 +41,19 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
   const cors = corsOptions(config.security.corsOrigins);
   if (cors) app.enableCors(cors);
   app.use(helmet());
-  const limit = app.get(RateLimiter).middleware(PUBLIC_PATHS);
+  const limit = app.get(RateLimiter).middleware({ exempt: PROBE_PATHS, unmetered: [METRICS_PATH] });
   if (limit) app.use(limit);
   const auth = apiKeyMiddleware(config.security.apiKeys, PUBLIC_PATHS);
   if (auth) app.use(auth);
   app.use(jsonBodyParser(config.server.bodyLimitBytes));
   app.use(bodyErrorHandler);
   setGlobalPrefix(app);
-  // Built on first request, from the routes as registered.
+  // Built on first request, from the routes as registered. The document is always served; the UI
+  // at /docs only when SWAGGER_ENABLED (off in production by default).
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
     jsonDocumentUrl: 'openapi.json',
     raw: ['json'],
+    swaggerUiEnabled: config.monitoring.swaggerEnabled,
     customSiteTitle: 'Instagram Captions API',
   });
   return app;

@@ -67,6 +67,14 @@ export class AppConfig {
     idempotencyMaxRecordBytes: number;
     maxRegenerations: number;
   };
+  readonly monitoring!: {
+    /** `/metrics` answers a request bearing this token (or a valid API key). */
+    metricsToken?: string;
+    /** `/metrics` is served on this port instead of the main one. */
+    metricsPort?: number;
+    /** Swagger UI at `/docs`: on by default, off in production unless asked for. */
+    swaggerEnabled: boolean;
+  };
   readonly security!: {
     apiKeys: string[];
     /** Production without API keys was asked for explicitly (`ALLOW_ANONYMOUS`). */
@@ -82,9 +90,12 @@ export class AppConfig {
   };
 }
 
+/** Variables whose value may hold a secret: a problem with one names it without its value. */
+const SECRET_VARIABLES = new Set(['API_KEYS', 'METRICS_TOKEN', 'DATABASE_URL', 'CACHE_REDIS_URL']);
+
 function flatten(errors: ValidationError[]): string[] {
   return errors.flatMap((e) => {
-    const shown = e.value === undefined ? 'unset' : JSON.stringify(e.value);
+    const shown = e.value === undefined ? 'unset' : SECRET_VARIABLES.has(e.property) ? '(hidden)' : JSON.stringify(e.value);
     const rules = Object.values(e.constraints ?? {}).join('; ');
     return [`${e.property}=${shown}: ${rules}`];
   });
@@ -103,6 +114,9 @@ function crossChecks(vars: EnvironmentVariables): string[] {
     problems.push(
       'API_KEYS=unset: production needs API keys; set API_KEYS, or ALLOW_ANONYMOUS=true to serve anonymous clients on purpose',
     );
+  }
+  if (vars.METRICS_PORT !== undefined && vars.METRICS_PORT === vars.PORT) {
+    problems.push(`METRICS_PORT=${vars.METRICS_PORT}: must differ from PORT=${vars.PORT}`);
   }
   if (vars.BATCH_IDEMPOTENCY_MAX_RECORD_KB > vars.BATCH_IDEMPOTENCY_MAX_MB * 1024) {
     problems.push(
@@ -173,6 +187,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       idempotencyMaxBytes: vars.BATCH_IDEMPOTENCY_MAX_MB * 1024 * 1024,
       idempotencyMaxRecordBytes: vars.BATCH_IDEMPOTENCY_MAX_RECORD_KB * 1024,
       maxRegenerations: vars.BATCH_MAX_REGENERATIONS,
+    },
+    monitoring: {
+      metricsToken: vars.METRICS_TOKEN,
+      metricsPort: vars.METRICS_PORT,
+      swaggerEnabled: vars.SWAGGER_ENABLED ?? vars.NODE_ENV !== 'production',
     },
     security: {
       apiKeys: splitList(vars.API_KEYS),

@@ -6,6 +6,7 @@ import {
   IsOptional,
   IsString,
   Matches,
+  MinLength,
   Max,
   Min,
 } from 'class-validator';
@@ -164,4 +165,14 @@ export class EnvironmentVariables {
 
   @IsOptional() @IsString()
   TRUST_PROXY?: string;
+
+  // --- monitoring ---
+  @IsOptional() @IsString() @MinLength(16)
+  METRICS_TOKEN?: string;
+
+  @EnvNumber() @IsOptional() @IsInt() @Min(1) @Max(65535)
+  METRICS_PORT?: number;
+
+  @EnvBoolean() @IsOptional() @IsBoolean()
+  SWAGGER_ENABLED?: boolean;
 }

@@ -6,6 +6,8 @@ import { HistoryModule } from '../history/history.module.js';
 import { HealthController } from './health.controller.js';
 import { HealthService } from './health.service.js';
 import { LoaderMetrics } from './loader-metrics.js';
+import { MetricsAccess } from './metrics-access.js';
+import { MetricsServer } from './metrics-server.js';
 import { MetricsController } from './metrics.controller.js';
 import { ShutdownState } from './shutdown-state.js';
 import { StatsController } from './stats.controller.js';
@@ -20,7 +22,7 @@ if (!metricsRegistry.getSingleMetric('process_cpu_user_seconds_total')) {
 @Module({
   imports: [TerminusModule.forRoot({ logger: false }), HistoryModule],
   controllers: [HealthController, StatsController, MetricsController],
-  providers: [HealthService, LoaderMetrics, ShutdownState],
+  providers: [HealthService, LoaderMetrics, ShutdownState, MetricsAccess, MetricsServer],
   exports: [ShutdownState],
 })
 export class MonitoringModule {}

@@ -34,7 +34,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Empties both tiers (memory and disk). Loads in flight finish but are not cached. */
+        /**
+         * Empties both tiers (memory and disk). Loads in flight finish but are not cached. An admin
+         *     operation: in production it needs API keys to be configured (anonymous production,
+         *     `ALLOW_ANONYMOUS`, does not open it: 403).
+         */
         post: operations["StatsController_clearCache"];
         delete?: never;
         options?: never;
@@ -454,15 +458,15 @@ export interface components {
             timestamp: number;
         };
         HealthResponseDto: {
-            /** @description Chunks held in memory plus page loads in progress. */
-            active_resources: number;
+            /** @description Chunks held in memory plus page loads in progress. Authenticated callers only. */
+            active_resources?: number;
             /**
              * @description `operational`, or `degraded` when a check fails.
              * @enum {string}
              */
             lazy_loader: "operational" | "degraded";
-            /** @description Resident memory of the process, MB. */
-            memory_usage_mb: number;
+            /** @description Resident memory of the process, MB. Authenticated callers only. */
+            memory_usage_mb?: number;
             /**
              * @description `healthy`, or `unhealthy` (with a 503).
              * @enum {string}
@@ -791,6 +795,15 @@ export interface operations {
             };
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: production without API keys: clearing the cache needs `API_KEYS` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1427,6 +1440,15 @@ export interface operations {
                 };
                 content: {
                     "text/plain; version=0.0.4; charset=utf-8": string;
+                };
+            };
+            /** @description `unauthorized`: `METRICS_TOKEN` or `API_KEYS` is configured and the request bears neither that token nor a valid key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description `internal_error`: a bug; the message leaks nothing */

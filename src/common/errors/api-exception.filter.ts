@@ -27,6 +27,8 @@ export class ApiExceptionFilter implements ExceptionFilter {
       return;
     }
     if (exception instanceof ApiError && exception.headers) res.set(exception.headers);
+    // A route may have declared another type for its success (`@Header('Content-Type', …)`).
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.status(mapped.status).json(errorBody(mapped, requestIdOf(req)));
   }
 }

@@ -70,19 +70,27 @@ export class RateLimiter {
 
   /**
    * Express middleware, before the API-key check so that failed authentications are counted.
-   * `exempt` paths (probes, metrics) are never limited: a busy client never makes a pod look
-   * unhealthy.
+   * `exempt` paths (the probes) are never limited: a busy client never makes a pod look unhealthy.
+   * `unmetered` paths (`/metrics`) cost nothing and hold no slot, but their failed
+   * authentications count like any other.
    */
-  middleware(exempt: readonly string[]): RequestHandler | undefined {
+  middleware(paths: { exempt: readonly string[]; unmetered: readonly string[] }): RequestHandler | undefined {
     if (!this.enabled) return undefined;
-    const open = new Set(exempt);
+    const exempt = new Set(paths.exempt);
+    const unmetered = new Set(paths.unmetered);
     return (req: Request, res: Response, next: NextFunction) => {
-      if (open.has(req.path)) return next();
+      if (exempt.has(req.path)) return next();
       const client = clientOf(req);
       if (this.authFailures && this.authFailures.level(client) < 1) {
         const refused = this.authFailures.charge(client, 1);
         return refuse(req, res, refused, 'Too many failed authentications from this address: retry after the number of seconds in Retry-After');
       }
+      if (this.authFailures) {
+        res.once('finish', () => {
+          if (res.statusCode === 401) this.authFailures!.charge(client, 1, 0);
+        });
+      }
+      if (unmetered.has(req.path)) return next();
       const charged = this.work?.charge(client, 1);
       if (charged && !charged.ok) return refuse(req, res, charged, 'Too many requests: retry after the number of seconds in Retry-After');
       if (charged) setLimitHeaders(res, this.work!.capacity, charged);
@@ -91,11 +99,6 @@ export class RateLimiter {
         return refuse(req, res, { ok: false, remaining: 0, retryAfterMs: 1000, resetMs: 0 }, 'Too many requests in progress from this address: retry when one has finished');
       }
       if (release) res.once('close', release);
-      if (this.authFailures) {
-        res.once('finish', () => {
-          if (res.statusCode === 401) this.authFailures!.charge(client, 1, 0);
-        });
-      }
       if (this.work) budgets.set(req, this.budget(client, res));
       next();
     };
