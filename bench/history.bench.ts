@@ -103,7 +103,7 @@ describe('history benchmark', () => {
     const build = spawnSync(process.execPath, ['scripts/start.mjs', '--build-only'], { stdio: 'inherit' });
     if (build.status !== 0) throw new Error('build failed');
     // Deep pages by number are what this measures: let them reach every row.
-    const env = { DATA_DIR: dataDir, LOG_LEVEL: 'silent', NODE_ENV: 'production', HISTORY_MAX_OFFSET: String(Math.max(1000, ROWS)) };
+    const env = { DATA_DIR: dataDir, LOG_LEVEL: 'silent', NODE_ENV: 'production', ALLOW_ANONYMOUS: 'true', HISTORY_MAX_OFFSET: String(Math.max(1000, ROWS)) };
 
     // --- seeding ---
     const seed = spawnSync(process.execPath, ['dist/history/seed.cli.js', '--rows', String(ROWS), '--users', '5000', '--days', '365', '--quiet'], {

@@ -1,7 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
-import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import { BatchModule } from './batch/batch.module.js';
 import { CaptionsModule } from './captions/captions.module.js';
 import { KeyedCacheModule } from './common/cache/keyed-cache.module.js';
@@ -10,8 +9,9 @@ import { BodyMediaTypeGuard } from './common/http/body-media-type.guard.js';
 import { SanitizeInputPipe } from './common/http/sanitize-input.pipe.js';
 import { createValidationPipe } from './common/http/validation.js';
 import { LoggingModule } from './common/logging.module.js';
-import { throttlerOptions } from './common/security/throttling.js';
-import { AppConfig } from './config/app-config.js';
+import { SecurityModule } from './common/security/security.module.js';
+import { RateCostGuard } from './common/security/rate-limit/rate-cost.guard.js';
+import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { HistoryModule } from './history/history.module.js';
 import { MonitoringModule } from './monitoring/monitoring.module.js';
@@ -25,7 +25,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggingModule,
-        ThrottlerModule.forRootAsync({ inject: [AppConfig], useFactory: throttlerOptions }),
+        SecurityModule,
         KeyedCacheModule,
         ScheduleModule.forRoot(),
         CaptionsModule,
@@ -35,8 +35,9 @@ export class AppModule {
       ],
       providers: [
         { provide: APP_FILTER, useClass: ApiExceptionFilter },
-        // Guards run in order: refuse a client over its rate before anything else.
-        { provide: APP_GUARD, useClass: ThrottlerGuard },
+        // Guards run in order: charge a route's cost to its client before anything else (every
+        // request already paid one unit at the door, in the rate limiter's middleware).
+        { provide: APP_GUARD, useClass: RateCostGuard },
         { provide: APP_GUARD, useClass: BodyMediaTypeGuard },
         // Pipes run in order: trim and bound the input, then validate it.
         { provide: APP_PIPE, useClass: SanitizeInputPipe },

@@ -29,7 +29,9 @@ describe(BatchController.name, () => {
   let delayMs = 0;
 
   beforeAll(async () => {
-    t = await createTestApp({ env: { BATCH_MAX_REQUESTS: '2000', BATCH_MAX_NDJSON_LINES: '20000', BODY_LIMIT_BYTES: '4194304' } });
+    // One client sends batches of up to 10,000 items here: the rate limit, which charges each
+    // variation, has its own specs (ops-rate-limit).
+    t = await createTestApp({ env: { BATCH_MAX_REQUESTS: '2000', BATCH_MAX_NDJSON_LINES: '20000', BODY_LIMIT_BYTES: '4194304', RATE_LIMIT_MAX: '0' } });
     const engine = t.app.get(CaptionEngine, { strict: false });
     const generate = engine.generate.bind(engine);
     vi.spyOn(engine, 'generate').mockImplementation((req, i) => {

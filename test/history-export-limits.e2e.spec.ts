@@ -1,7 +1,7 @@
 import { CompiledQuery } from 'kysely';
 import { once } from 'node:events';
 import { statSync } from 'node:fs';
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import pg from 'pg';
 import request from 'supertest';

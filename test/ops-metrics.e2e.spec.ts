@@ -35,8 +35,12 @@ describe('GET /metrics (e2e)', () => {
   });
   afterAll(async () => t.close());
 
-  it('serves the Prometheus text format at the root, without a key', async () => {
-    const res = await http().get('/metrics').expect(200);
+  /** A scrape, with the API key the app is configured with. */
+  const scrape = () => http().get('/metrics').set('X-API-Key', 'k');
+
+  it('serves the Prometheus text format at the root, to a request with a key', async () => {
+    await http().get('/metrics').expect(401);
+    const res = await scrape().expect(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(res.text).toMatch(/^# HELP /m);
     await http().get(`${P}/metrics`).expect(401);
@@ -46,7 +50,7 @@ describe('GET /metrics (e2e)', () => {
     for (const id of ['a1', 'b2', 'c3']) await http().get(`${P}/metrics-test/items/${id}`).set('X-API-Key', 'k').expect(200);
     await http().get(`${P}/metrics-test/items/zz`).expect(401);
     await http().get(`${P}/no-such/${'x'.repeat(20)}`).set('X-API-Key', 'k').expect(404);
-    const text = (await http().get('/metrics').expect(200)).text;
+    const text = (await scrape().expect(200)).text;
     const name = 'http_server_request_duration_seconds_count';
     expect(sample(text, name, { method: 'GET', route: `${P}/metrics-test/items/:id`, status_class: '2xx' })).toBe(3);
     expect(sample(text, name, { method: 'GET', route: 'unmatched', status_class: '4xx' })).toBeGreaterThanOrEqual(2);
@@ -62,7 +66,7 @@ describe('GET /metrics (e2e)', () => {
     await loader.getChunk(src, 0);
     await loader.getChunk(src, 1);
     await loader.flush();
-    const text = (await http().get('/metrics').expect(200)).text;
+    const text = (await scrape().expect(200)).text;
     for (const metric of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'http_active_streams']) {
       expect(text, metric).toContain(`# TYPE ${metric}`);
     }
@@ -77,7 +81,7 @@ describe('GET /metrics (e2e)', () => {
 
   it('counts caption generations by engine, batch items by outcome and stream endings after real traffic', async () => {
     const key = { 'X-API-Key': 'k' };
-    const before = (await http().get('/metrics')).text;
+    const before = (await scrape()).text;
     const generated = (t: string) => sample(t, 'caption_generations_total', { engine: 'template-engine@1.0.0' }) ?? 0;
     await http().post(`${P}/captions`).set(key).send({ content_description: 'Lavender fields at golden hour', variation_count: 3, request_id: 'metrics-1' }).expect(200);
     await http()
@@ -88,7 +92,7 @@ describe('GET /metrics (e2e)', () => {
     await http().post(`${P}/stream-captions?variations=2`).set(key).send({ content_description: 'Street tacos at midnight' }).expect(200);
     // A stream is counted when its socket closes, which the server sees just after the client read the end.
     await vi.waitFor(async () => {
-      const text = (await http().get('/metrics').expect(200)).text;
+      const text = (await scrape().expect(200)).text;
       expect(generated(text) - generated(before)).toBeGreaterThanOrEqual(3);
       expect(sample(text, 'batch_items_total', { outcome: 'failed' })).toBeGreaterThanOrEqual(1);
       expect(text).toMatch(/batch_items_total\{outcome="(succeeded|below_threshold)"\} [1-9]/);

@@ -1,7 +1,7 @@
 import { Controller, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { getEventListeners, once } from 'node:events';
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync, brotliDecompressSync } from 'node:zlib';
 import { Observable } from 'rxjs';

@@ -13,10 +13,11 @@ export const ROOT_ROUTES = [
 /** Liveness: must answer while the process lives, whatever else is going on. */
 export const LIVENESS_PATH = `/${API_PREFIX}/health/live`;
 
-/** Routes that never need an API key: the probes (Kubernetes sends no credentials) and `/metrics`. */
-export const PUBLIC_PATHS = [
-  `/${API_PREFIX}/health`,
-  LIVENESS_PATH,
-  `/${API_PREFIX}/health/ready`,
-  '/metrics',
-];
+/** The probes: Kubernetes sends no credentials, and a probe is never rate limited. */
+export const PROBE_PATHS = [`/${API_PREFIX}/health`, LIVENESS_PATH, `/${API_PREFIX}/health/ready`];
+
+/** The Prometheus scrape target; it checks its own credentials (`METRICS_TOKEN` or an API key). */
+export const METRICS_PATH = '/metrics';
+
+/** Routes the API-key middleware lets through: the probes and `/metrics`. */
+export const PUBLIC_PATHS = [...PROBE_PATHS, METRICS_PATH];

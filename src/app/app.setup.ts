@@ -3,13 +3,14 @@ import { SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import type { Server } from 'node:http';
 import { Logger } from 'nestjs-pino';
-import { API_PREFIX, LIVENESS_PATH, PUBLIC_PATHS, ROOT_ROUTES } from './app.routes.js';
+import { API_PREFIX, LIVENESS_PATH, METRICS_PATH, PROBE_PATHS, PUBLIC_PATHS, ROOT_ROUTES } from './app.routes.js';
 import { bodyErrorHandler, jsonBodyParser } from '../common/http/body-parsing.js';
 import { requestIdMiddleware } from '../common/http/request-id.js';
 import { httpMetricsMiddleware } from '../common/metrics/http-metrics.middleware.js';
 import { apiKeyMiddleware } from '../common/security/api-key.middleware.js';
 import { installClientErrorHandler } from '../common/security/client-errors.js';
 import { corsOptions } from '../common/security/cors.js';
+import { RateLimiter } from '../common/security/rate-limit/rate-limiter.js';
 import { AppConfig } from '../config/app-config.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { ShutdownState, shutdownGateMiddleware } from '../common/lifecycle/shutdown-state.js';
@@ -23,28 +24,36 @@ export { API_PREFIX } from './app.routes.js';
  * request id, so even a malformed body gets an id and the contract's error body.
  *
  * Order: timing first (so refused requests are timed too), the request id, the shutdown gate,
- * CORS (a preflight carries no credentials), security headers, API keys (before the body is
- * read), then the body parser. Rate limiting is a guard (@nestjs/throttler), after routing.
+ * CORS (a preflight carries no credentials), security headers, the rate limit (every request
+ * pays a unit at the door, so 401, 404, 400 and 413 answers count, and failed authentications are
+ * seen), API keys (before the body is read), then the body parser. A route's cost beyond the
+ * first unit is charged by a guard, after routing.
  */
 export function configureApp(app: NestExpressApplication): NestExpressApplication {
   const config = app.get(AppConfig);
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
+  // Which hops' X-Forwarded-For names the client (req.ip), for the rate limit and the logs.
+  app.set('trust proxy', config.security.trustProxy);
   app.use(httpMetricsMiddleware);
   app.use(requestIdMiddleware);
   app.use(shutdownGateMiddleware(app.get(ShutdownState), [LIVENESS_PATH]));
   const cors = corsOptions(config.security.corsOrigins);
   if (cors) app.enableCors(cors);
   app.use(helmet());
+  const limit = app.get(RateLimiter).middleware({ exempt: PROBE_PATHS, unmetered: [METRICS_PATH] });
+  if (limit) app.use(limit);
   const auth = apiKeyMiddleware(config.security.apiKeys, PUBLIC_PATHS);
   if (auth) app.use(auth);
   app.use(jsonBodyParser(config.server.bodyLimitBytes));
   app.use(bodyErrorHandler);
   setGlobalPrefix(app);
-  // Built on first request, from the routes as registered.
+  // Built on first request, from the routes as registered. The document is always served; the UI
+  // at /docs only when SWAGGER_ENABLED (off in production by default).
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app, config.server.publicUrl), {
     jsonDocumentUrl: 'openapi.json',
     raw: ['json'],
+    swaggerUiEnabled: config.monitoring.swaggerEnabled,
     customSiteTitle: 'Instagram Captions API',
   });
   return app;

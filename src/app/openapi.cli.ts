@@ -16,7 +16,7 @@ const out = process.argv[2] ?? 'openapi.json';
 const dataDir = mkdtempSync(join(tmpdir(), 'captions-openapi-'));
 try {
   // Defaults only (no .env), so the document never depends on who ran the script.
-  const config = loadConfig({ NODE_ENV: 'production', LOG_LEVEL: 'silent', DATA_DIR: dataDir });
+  const config = loadConfig({ NODE_ENV: 'production', ALLOW_ANONYMOUS: 'true', LOG_LEVEL: 'silent', DATA_DIR: dataDir });
   const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), {
     preview: true,
     logger: false,

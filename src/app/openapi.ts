@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { API_PREFIX, LIVENESS_PATH, PUBLIC_PATHS } from './app.routes.js';
+import { API_PREFIX, LIVENESS_PATH, METRICS_PATH, PUBLIC_PATHS } from './app.routes.js';
 import pluginMetadata from '../metadata.js';
 import { API_VERSION } from '../common/domain/api-version.js';
 
@@ -54,7 +54,7 @@ const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 
 /**
  * Adds the error responses every route can give, from what the operation takes: each route can
- * answer 500 and (but liveness) 503 when shutting down; protected ones 401 and 429; a body brings 400, 413, 415 and
+ * answer 500 and (but liveness) 503 when shutting down; protected ones 401 and 429 (`/metrics` 401 for its token); a body brings 400, 413, 415 and
  * 422; query or path parameters 422; path parameters 404. Routes document their own others (406 on
  * negotiated streams, 409 on idempotency conflicts); what a controller documents is kept.
  */
@@ -76,6 +76,14 @@ function addErrorResponses(path: string, op: Operation, isPublic: boolean): void
     };
   }
   if (isPublic) op.security = [];
+  if (path === METRICS_PATH) {
+    // Its own credentials: the metrics token or an API key, when either is configured.
+    op.responses['401'] ??= {
+      description: '`unauthorized`: `METRICS_TOKEN` or `API_KEYS` is configured and the request bears neither that token nor a valid key',
+      content: JSON_ERROR,
+    };
+    op.security = [{}, { bearer: [] }];
+  }
 }
 
 /**
@@ -125,7 +133,8 @@ export function buildOpenApiDocument(app: INestApplication, serverUrl: string): 
       `Captions generated and streamed, caption history paged through millions of rows, batch ` +
         `processing; all data loaded lazily through one chunked loader. Base path \`/${API_PREFIX}\`. ` +
         `Every error has the \`ErrorBody\` shape. When the server is configured with \`API_KEYS\`, every ` +
-        `route but the probes and \`/metrics\` needs \`Authorization: Bearer <key>\` or \`X-API-Key\`.`,
+        `route but the probes and \`/metrics\` needs \`Authorization: Bearer <key>\` or \`X-API-Key\`; \`/metrics\` ` +
+        `needs the metrics token (\`METRICS_TOKEN\`) or an API key when either is configured.`,
     )
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key as a bearer token' }, 'bearer')
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An API key' }, 'api_key')

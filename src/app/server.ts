@@ -10,7 +10,9 @@ import { GracefulShutdown } from './graceful-shutdown.js';
  * HTTP edge, the slow-client timeouts and the graceful shutdown on SIGTERM/SIGINT, and listens.
  */
 export async function startServer(rootModule: DynamicModule | Type, config: AppConfig): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(rootModule, { bufferLogs: true, bodyParser: false });
+  // abortOnError off: a provider that cannot start (a refused path, a database that does not
+  // answer) is thrown to the caller, which exits with its message, instead of process.abort().
+  const app = await NestFactory.create<NestExpressApplication>(rootModule, { bufferLogs: true, bodyParser: false, abortOnError: false });
   configureApp(app);
   const server = app.getHttpServer();
   applyServerTimeouts(server, config);

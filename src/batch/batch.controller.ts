@@ -5,6 +5,10 @@ import { filter, map } from 'rxjs';
 import { BodyMediaTypes } from '../common/http/body-media-type.guard.js';
 import { ApiStreamedResponse } from '../common/openapi/api-streamed-response.decorator.js';
 import { negotiateFormat } from '../common/streaming/negotiation.js';
+import { budgetOf } from '../common/security/rate-limit/rate-limiter.js';
+import { countOf, RateCost } from '../common/security/rate-limit/rate-cost.guard.js';
+import { RequestAuth } from '../common/security/request-auth.js';
+import type { AppConfig } from '../config/app-config.js';
 import { ResponseStream } from '../common/streaming/response-stream.js';
 import type { BatchItem, BatchProgress, BatchSummary } from './batch-item.js';
 import { BatchService } from './batch.service.js';
@@ -17,6 +21,22 @@ type Sent = BatchItem | BatchProgress | BatchSummary;
 const ROUTE = 'POST /batch-process';
 const NDJSON = 'application/x-ndjson';
 
+const isNdjson = (req: Request) => (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === NDJSON;
+
+/**
+ * Rate-limit units of a JSON batch: one per variation its requests ask for (`variation_count`,
+ * default 3), counted over at most `BATCH_MAX_REQUESTS` of them. An NDJSON upload is charged item
+ * by item as it is read.
+ */
+function batchCost(req: Request, config: AppConfig): number {
+  if (isNdjson(req)) return 1;
+  const requests = (req.body as { requests?: unknown } | undefined)?.requests;
+  if (!Array.isArray(requests)) return 1;
+  let units = 0;
+  for (const r of requests.slice(0, config.batch.maxRequests)) units += countOf((r as { variation_count?: unknown } | null)?.variation_count, 3, 1, 10);
+  return Math.max(1, units);
+}
+
 /** SSE event names: each result is a `result`, each chunk a `progress`, the summary is `done`. */
 function sseEventOf(sent: Sent): string {
   if ('batch_id' in sent) return 'done';
@@ -27,7 +47,10 @@ function sseEventOf(sent: Sent): string {
 @ApiTags('batch')
 @Controller()
 export class BatchController {
-  constructor(private readonly batch: BatchService) {}
+  constructor(
+    private readonly batch: BatchService,
+    private readonly auth: RequestAuth,
+  ) {}
 
   /**
    * `POST /batch-process`: a JSON `BatchCaptionRequest`, or an NDJSON upload of caption
@@ -35,6 +58,7 @@ export class BatchController {
    * a JSON array (default), NDJSON, or SSE with `progress` events per chunk and a `done` event.
    */
   @Post('batch-process')
+  @RateCost(batchCost)
   @BodyMediaTypes('application/json', NDJSON)
   @ApiConsumes('application/json', NDJSON)
   @ApiBody({
@@ -49,8 +73,9 @@ export class BatchController {
     description: 'Results as they finish (a failed item never stops the others), then a `BatchSummaryDto`.',
     sse: '`event: result` per item, `event: progress` (BatchProgressDto) per chunk, `event: done` with the BatchSummaryDto',
   })
-  @ApiResponse({ status: 409, description: '`conflict`: a request with this Idempotency-Key is still running', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Replays a finished batch with the same body; 422 with another body; 409 while it runs' })
+  @ApiResponse({ status: 409, description: '`conflict`: a request with this Idempotency-Key is still running, or it finished with results too large to keep for replay', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } })
+  @ApiResponse({ status: 503, description: '`not_ready`: the server is shutting down; `idempotency_unavailable`: no room to keep one more Idempotency-Key (retry after `Retry-After` seconds) or its store cannot be reached', headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } } }, content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Per API key. Replays a finished batch with the same body; 422 with another body; 409 while it runs' })
   async process(
     @Req() req: Request,
     @Res() res: Response,
@@ -59,9 +84,10 @@ export class BatchController {
     @Headers('idempotency-key') idempotencyKey?: string,
   ): Promise<void> {
     const format = negotiateFormat(req, ['json', 'ndjson', 'sse']);
-    const key = IdempotencyStore.validKey(idempotencyKey);
-    const isNdjson = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === NDJSON;
-    const job = isNdjson ? await this.batch.prepareNdjson(req, res, query, key) : await this.batch.prepareJson(body, query, key);
+    const raw = IdempotencyStore.validKey(idempotencyKey);
+    // Each client has its own keys: the same key from two API keys names two batches.
+    const key = raw === undefined ? undefined : `${this.auth.scope(req)}:${raw}`;
+    const job = isNdjson(req) ? await this.batch.prepareNdjson(req, res, query, key, budgetOf(req)) : await this.batch.prepareJson(body, query, key);
 
     const headers: Record<string, string> = { 'X-Streaming': 'true', 'X-Chunk-Size': String(query.chunk_size) };
     if (job.kind === 'replay') headers['Idempotent-Replayed'] = 'true';

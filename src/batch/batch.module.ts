@@ -1,9 +1,22 @@
-import { Module } from '@nestjs/common';
+import { Module, type OnApplicationShutdown } from '@nestjs/common';
 import { CaptionsModule } from '../captions/captions.module.js';
+import { AppConfig } from '../config/app-config.js';
 import { BatchController } from './batch.controller.js';
 import { BatchGenerator } from './batch.generator.js';
 import { BatchService } from './batch.service.js';
+import { IdempotencyRecords, MemoryIdempotencyRecords } from './idempotency-records.js';
+import { RedisIdempotencyRecords } from './idempotency-records.redis.js';
 import { IdempotencyStore } from './idempotency.store.js';
+
+/** Idempotency records in process, or in the shared Redis when `CACHE_REDIS_URL` is set. */
+const idempotencyRecords = {
+  provide: IdempotencyRecords,
+  inject: [AppConfig],
+  useFactory: (config: AppConfig): IdempotencyRecords => {
+    const options = { maxBytes: config.batch.idempotencyMaxBytes, ttlMs: config.batch.idempotencyTtlSeconds * 1000 };
+    return config.cacheRedisUrl ? RedisIdempotencyRecords.connect(config.cacheRedisUrl, options) : new MemoryIdempotencyRecords(options);
+  },
+};
 
 /**
  * Batch processing (`POST /batch-process`): uses the captions module's service and engine to
@@ -12,6 +25,12 @@ import { IdempotencyStore } from './idempotency.store.js';
 @Module({
   imports: [CaptionsModule],
   controllers: [BatchController],
-  providers: [BatchService, BatchGenerator, IdempotencyStore],
+  providers: [BatchService, BatchGenerator, IdempotencyStore, idempotencyRecords],
 })
-export class BatchModule {}
+export class BatchModule implements OnApplicationShutdown {
+  constructor(private readonly records: IdempotencyRecords) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.records.close();
+  }
+}

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { concat, defer, finalize, ignoreElements, map, tap, type Observable } from 'rxjs';
 import type { CaptionGenerationRequest } from '../captions/dto/caption-generation-request.dto.js';
 import { ApiError } from '../common/errors/api-error.js';
+import type { RequestBudget } from '../common/security/rate-limit/rate-limiter.js';
 import { batchItems } from '../common/metrics/metrics.js';
 import { AppConfig } from '../config/app-config.js';
 import { BatchGenerator } from './batch.generator.js';
@@ -24,6 +25,8 @@ export type BatchJob =
       total: number | null;
       inputs: AsyncIterable<BatchInput<CaptionGenerationRequest>>;
       idempotency?: { key: string; fingerprint: () => string };
+      /** Charged item by item (an NDJSON upload: its size is not known up front). */
+      budget?: RequestBudget;
     }
   | { kind: 'replay'; results: string };
 
@@ -46,8 +49,9 @@ export class BatchService {
 
   /**
    * A JSON `BatchCaptionRequest`.
+   * `key` is the Idempotency-Key in its caller's scope.
    * @throws ApiError 422 for a bad body or query, too many requests, or two equal request ids;
-   *   409/422 for an idempotency key in use or used with another body.
+   *   409/422/503 for an idempotency key in use, used with another body, or no room to keep it.
    */
   async prepareJson(body: unknown, query: BatchQuery, key?: string): Promise<BatchJob> {
     for (const field of BATCH_OPTION_FIELDS) {
@@ -67,7 +71,7 @@ export class BatchService {
     if (key === undefined) return job;
     const fingerprint = Fingerprint.of(JSON.stringify(body));
     const claim = await this.idempotency.claim(key, fingerprint);
-    if (claim.kind === 'finished') return { kind: 'replay', results: claim.results };
+    if (claim.kind === 'finished') return { kind: 'replay', results: IdempotencyStore.resultsOf(claim, fingerprint) };
     return { ...job, idempotency: { key, fingerprint: () => fingerprint } };
   }
 
@@ -75,12 +79,14 @@ export class BatchService {
    * An NDJSON upload: one caption request a line, the batch options in the query. Nothing is
    * read but the first line before the response starts. The upload is read within the
    * configured bounds on decoded bytes, compression ratio and lines, and no longer once `res`
-   * has closed.
+   * has closed. Each item's first generation is charged to `budget` (its `variation_count` in
+   * rate-limit units): an item the client's budget cannot cover fails with `rate_limited`, the
+   * others go on.
    * @throws ApiError 422 for an empty upload; 409/422 for an idempotency key in use or used with
    *   another body; 413 for an upload over a bound before its first line; 415 for a
    *   `Content-Encoding` it cannot decode.
    */
-  async prepareNdjson(req: Request, res: Response, query: BatchQuery, key?: string): Promise<BatchJob> {
+  async prepareNdjson(req: Request, res: Response, query: BatchQuery, key?: string, budget?: RequestBudget): Promise<BatchJob> {
     const options: BatchOptions = {
       batchId: query.batch_id ?? randomUUID(),
       chunkSize: query.chunk_size,
@@ -91,10 +97,7 @@ export class BatchService {
     const fingerprint = new Fingerprint();
     if (key !== undefined) {
       const claim = await this.idempotency.claim(key);
-      if (claim.kind === 'finished') {
-        IdempotencyStore.match(claim.fingerprint, await hashAll(body, fingerprint));
-        return { kind: 'replay', results: claim.results };
-      }
+      if (claim.kind === 'finished') return { kind: 'replay', results: IdempotencyStore.resultsOf(claim, await hashAll(body, fingerprint)) };
     }
     // Hashed only when a key needs it.
     const lines = readNdjsonLines(key === undefined ? body : hashing(body, fingerprint), {
@@ -112,7 +115,7 @@ export class BatchService {
     let digest: string | undefined;
     // Complete only once the whole upload was read, so the hash is of all of it.
     const fp = () => (digest ??= fingerprint.digest());
-    return { kind: 'run', options, total: null, inputs, idempotency: key === undefined ? undefined : { key, fingerprint: fp } };
+    return { kind: 'run', options, total: null, inputs, budget, idempotency: key === undefined ? undefined : { key, fingerprint: fp } };
   }
 
   /**
@@ -125,7 +128,7 @@ export class BatchService {
       return defer(() => replayResults(job.results)).pipe(map((stored) => toOutput(stored as BatchItem)));
     }
     const { options } = job;
-    const recorder = job.idempotency ? new ResultRecorder() : undefined;
+    const recorder = job.idempotency ? new ResultRecorder(this.idempotency.maxRecordBytes) : undefined;
     const outputs$ = runBatch<CaptionGenerationRequest, BatchDraft>(job.inputs, {
       batchId: options.batchId,
       chunkSize: options.chunkSize,
@@ -135,7 +138,11 @@ export class BatchService {
       total: job.total,
       signal: io.signal,
       ready: io.ready,
-      generate: (request, attempt, signal) => this.generator.draft(request, attempt, signal),
+      generate: (request, attempt, signal) => {
+        // Charged once an item: its regenerations are the service's choice, not the client's.
+        if (attempt === 0) job.budget?.charge(request.variation_count);
+        return this.generator.draft(request, attempt, signal);
+      },
       onItem: (item) => batchItems.inc({ outcome: !item.success ? 'failed' : item.below_threshold ? 'below_threshold' : 'succeeded' }),
       onError: (err, input) => this.logger.error({ err, request_id: input.request_id, index: input.index }, 'Batch item generation failed'),
     });

@@ -1,23 +1,18 @@
-import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { createGzip, gunzip } from 'node:zlib';
 import { ApiError } from '../common/errors/api-error.js';
 import { AppConfig } from '../config/app-config.js';
+import { IdempotencyRecords, recordBytes, type FinishedRecord, type RecordClaim } from './idempotency-records.js';
 
 const gunzipAsync = promisify(gunzip);
-
-/** What the cache holds under an idempotency key. */
-type IdempotencyRecord =
-  | { state: 'running' }
-  /** `results`: base64 of the gzipped NDJSON of every item, in the order sent. */
-  | { state: 'done'; fingerprint: string; results: string };
 
 /** The outcome of claiming a key: run the batch, or what a previous run left. */
 export type IdempotencyClaim =
   | { kind: 'new' }
-  | { kind: 'finished'; fingerprint: string; results: string };
+  /** `results` is null when they were too large to keep: only the fingerprint was. */
+  | { kind: 'finished'; fingerprint: string; results: string | null };
 
 /** `Idempotency-Key` (IETF draft): a short opaque string of visible ASCII. */
 const VALID_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -39,35 +34,57 @@ export class Fingerprint {
 
 /**
  * Collects a batch's results as they are sent, gzipped on the way, so a replay can send them
- * again. Only the compressed bytes are held (captions compress well), not the items.
+ * again. Only the compressed bytes are held (captions compress well), not the items, and at most
+ * `maxBytes` of them (counted as base64, the form they are stored in): past that the recorder
+ * drops what it holds and records nothing more, so a huge batch never holds its results twice.
  */
 export class ResultRecorder {
   private readonly gzip = createGzip({ level: 6 });
   private readonly out: Buffer[] = [];
   private readonly ended: Promise<void>;
+  private rawBytes = 0;
+  private over = false;
 
-  constructor() {
-    this.gzip.on('data', (c: Buffer) => this.out.push(c));
+  constructor(private readonly maxBytes = Infinity) {
+    this.gzip.on('data', (c: Buffer) => {
+      if (this.over) return;
+      this.rawBytes += c.length;
+      if (Math.ceil(this.rawBytes / 3) * 4 > this.maxBytes) this.overflow();
+      else this.out.push(c);
+    });
     this.ended = new Promise((resolve, reject) => {
       this.gzip.on('end', resolve);
+      this.gzip.on('close', resolve);
       this.gzip.on('error', reject);
     });
   }
 
-  add(item: unknown): void {
-    this.gzip.write(`${JSON.stringify(item)}\n`);
+  /** True once the results passed `maxBytes`: {@link finish} then gives null. */
+  get overflowed(): boolean {
+    return this.over;
   }
 
-  async finish(): Promise<string> {
-    this.gzip.end();
+  add(item: unknown): void {
+    if (!this.over) this.gzip.write(`${JSON.stringify(item)}\n`);
+  }
+
+  /** Base64 of the gzipped NDJSON, or null when it was over `maxBytes`. */
+  async finish(): Promise<string | null> {
+    if (!this.over) this.gzip.end();
     await this.ended;
-    return Buffer.concat(this.out).toString('base64');
+    return this.over ? null : Buffer.concat(this.out).toString('base64');
   }
 
   /** Drops what was collected (the batch did not finish). */
   discard(): void {
     this.gzip.destroy();
     this.out.length = 0;
+  }
+
+  private overflow(): void {
+    this.over = true;
+    this.out.length = 0;
+    this.gzip.destroy();
   }
 }
 
@@ -82,22 +99,25 @@ export async function* replayResults(results: string): AsyncGenerator<unknown> {
 }
 
 /**
- * Idempotency keys for batches (IETF `Idempotency-Key` draft), in the keyed cache (cache-manager,
- * TTLs in ms) so a shared Redis tier makes them hold across instances:
+ * Idempotency keys for batches (IETF `Idempotency-Key` draft), in their own store
+ * ({@link IdempotencyRecords}: in process, or in Redis with `CACHE_REDIS_URL` so keys hold across
+ * instances), never evicted before their TTL:
  * - a repeat of a finished batch with the same payload replays the stored results;
  * - the same key with another payload is a 422;
- * - a repeat while the first still runs is a 409.
- * Keys expire `BATCH_IDEMPOTENCY_TTL_S` after the batch finished. A batch that does not finish
- * (client gone, failure) releases its key so it can be retried.
+ * - a repeat while the first still runs is a 409;
+ * - a repeat of a batch whose results were over the per-record cap (`BATCH_IDEMPOTENCY_MAX_RECORD_KB`)
+ *   is a 409 saying so: only its fingerprint was kept, so another payload is still a 422;
+ * - when the byte budget (`BATCH_IDEMPOTENCY_MAX_MB`) has no room for one more record, a new key
+ *   is a 503 with `Retry-After` (when the next record expires); no live record is ever pushed out.
+ * Keys are scoped by the caller (per API key), expire `BATCH_IDEMPOTENCY_TTL_S` after the batch
+ * finished, and a batch that does not finish (client gone, failure) gives its key back.
  */
 @Injectable()
 export class IdempotencyStore {
-  /** Claims made by this process: cache-manager has no atomic set-if-absent, so two concurrent
-   * requests to one instance are told apart here before any await. */
-  private readonly local = new Set<string>();
+  private readonly logger = new Logger('IdempotencyStore');
 
   constructor(
-    @Inject(CACHE_MANAGER) private readonly cache: Cache,
+    private readonly records: IdempotencyRecords,
     private readonly config: AppConfig,
   ) {}
 
@@ -108,38 +128,49 @@ export class IdempotencyStore {
     return key;
   }
 
-  private cacheKey(key: string): string {
-    return `batch:idempotency:${key}`;
+  /** The most a record may take; a run's results beyond it are not kept. */
+  get maxRecordBytes(): number {
+    return this.config.batch.idempotencyMaxRecordBytes;
   }
 
   /**
    * Claims `key` for a new run, or returns what a finished run stored. When `fingerprint` is
    * known (JSON bodies) a finished run is checked against it here; an NDJSON upload is hashed
-   * while it streams, so its caller checks with {@link IdempotencyStore.match} instead.
-   * @throws ApiError 409 `conflict` while a run with this key is in progress; 422 on a mismatch.
+   * while it streams, so its caller checks with {@link IdempotencyStore.resultsOf} instead.
+   * @throws ApiError 409 `conflict` while a run with this key is in progress, or when the finished
+   *   run's results were not kept; 422 on a mismatch; 503 `idempotency_unavailable` when the store
+   *   is full (with `Retry-After`) or cannot be reached.
    */
   async claim(key: string, fingerprint?: string): Promise<IdempotencyClaim> {
-    if (this.local.has(key)) throw this.inProgress();
-    this.local.add(key);
+    let claim: RecordClaim;
     try {
-      const record = await this.cache.get<IdempotencyRecord>(this.cacheKey(key));
-      if (record?.state === 'running') throw this.inProgress();
-      if (record?.state === 'done') {
-        if (fingerprint !== undefined) IdempotencyStore.match(record.fingerprint, fingerprint);
-        this.local.delete(key);
-        return { kind: 'finished', fingerprint: record.fingerprint, results: record.results };
-      }
-      await this.cache.set<IdempotencyRecord>(this.cacheKey(key), { state: 'running' }, this.ttlMs());
-      return { kind: 'new' };
+      claim = await this.records.claim(key, this.maxRecordBytes);
     } catch (err) {
-      this.local.delete(key);
-      throw err;
+      throw this.unreachable(err);
     }
+    if (claim.kind === 'claimed') return { kind: 'new' };
+    if (claim.kind === 'full') {
+      throw new ApiError(
+        503,
+        'idempotency_unavailable',
+        'The idempotency store is full: retry after Retry-After seconds, or send the batch without Idempotency-Key',
+        undefined,
+        { 'Retry-After': String(Math.ceil(claim.retryAfterMs / 1000)) },
+      );
+    }
+    const { record } = claim;
+    if (record.state === 'running') throw new ApiError(409, 'conflict', 'A batch with this Idempotency-Key is still running');
+    const finished = { kind: 'finished' as const, fingerprint: record.fingerprint, results: record.results };
+    if (fingerprint !== undefined) IdempotencyStore.resultsOf(finished, fingerprint);
+    return finished;
   }
 
-  /** 422 when a repeat's payload differs from the first one's. */
-  static match(stored: string, fingerprint: string): void {
-    if (stored !== fingerprint) {
+  /**
+   * The stored results of a finished run, for a repeat whose payload hashes to `fingerprint`.
+   * @throws ApiError 422 when the payload differs; 409 when the results were too large to keep.
+   */
+  static resultsOf(finished: Extract<IdempotencyClaim, { kind: 'finished' }>, fingerprint: string): string {
+    if (finished.fingerprint !== fingerprint) {
       throw new ApiError(
         422,
         'validation_failed',
@@ -147,31 +178,34 @@ export class IdempotencyStore {
         [{ field: 'Idempotency-Key', message: 'was already used with a different request body' }],
       );
     }
+    if (finished.results === null) {
+      throw new ApiError(
+        409,
+        'conflict',
+        'A batch with this Idempotency-Key finished, but its results were over the per-record limit and were not kept: send it with a new Idempotency-Key to run it again',
+        [{ field: 'Idempotency-Key', message: 'results too large to replay' }],
+      );
+    }
+    return finished.results;
   }
 
-  /** Stores a finished run's results under its claimed key. */
-  async complete(key: string, fingerprint: string, results: string): Promise<void> {
-    try {
-      await this.cache.set<IdempotencyRecord>(this.cacheKey(key), { state: 'done', fingerprint, results }, this.ttlMs());
-    } finally {
-      this.local.delete(key);
-    }
+  /**
+   * Stores a finished run under its claimed key: its results, or (null, or over the per-record
+   * cap) only its fingerprint.
+   */
+  async complete(key: string, fingerprint: string, results: string | null): Promise<void> {
+    let record: FinishedRecord = { state: 'done', fingerprint, results };
+    if (results !== null && recordBytes(key, record) > this.maxRecordBytes) record = { state: 'done', fingerprint, results: null };
+    await this.records.complete(key, record, recordBytes(key, record));
   }
 
   /** Gives a claimed key back (the run did not finish), so the client can retry. */
   async release(key: string): Promise<void> {
-    try {
-      await this.cache.del(this.cacheKey(key));
-    } finally {
-      this.local.delete(key);
-    }
+    await this.records.release(key);
   }
 
-  private ttlMs(): number {
-    return this.config.batch.idempotencyTtlSeconds * 1000;
-  }
-
-  private inProgress(): ApiError {
-    return new ApiError(409, 'conflict', 'A batch with this Idempotency-Key is still running');
+  private unreachable(err: unknown): ApiError {
+    this.logger.error({ err }, 'Idempotency store unreachable');
+    return new ApiError(503, 'idempotency_unavailable', 'The idempotency store cannot be reached: retry later, or send the batch without Idempotency-Key');
   }
 }

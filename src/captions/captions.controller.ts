@@ -1,12 +1,17 @@
 import { Body, Controller, Headers, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ApiStreamedResponse } from '../common/openapi/api-streamed-response.decorator.js';
+import { countOf, RateCost } from '../common/security/rate-limit/rate-cost.guard.js';
 import { negotiateFormat } from '../common/streaming/negotiation.js';
 import { ResponseStream } from '../common/streaming/response-stream.js';
 import { CaptionsService } from './captions.service.js';
 import { CaptionGenerationRequest } from './dto/caption-generation-request.dto.js';
 import { CaptionStreamItem, type CaptionGenerationResponse } from './dto/caption-generation-response.dto.js';
 import { StreamCaptionsQuery } from './dto/stream-captions-query.dto.js';
+
+/** Rate-limit units: one per variation drafted (the defaults are the DTOs'). */
+const variationCount = (req: Request) => countOf((req.body as { variation_count?: unknown } | undefined)?.variation_count, 3, 1, 10);
+const streamedVariations = (req: Request) => countOf(req.query.variations, 5, 1, 100);
 
 /** `POST /captions` and `POST /stream-captions`. */
 @Controller()
@@ -19,6 +24,7 @@ export class CaptionsController {
    */
   @Post('captions')
   @HttpCode(200)
+  @RateCost(variationCount)
   async generate(
     @Body() body: CaptionGenerationRequest,
     @Headers('cache-control') cacheControl: string | undefined,
@@ -45,6 +51,7 @@ export class CaptionsController {
    */
   @Post('stream-captions')
   @HttpCode(200)
+  @RateCost(streamedVariations)
   @ApiStreamedResponse({
     item: CaptionStreamItem,
     formats: ['json', 'ndjson', 'sse'],

@@ -46,6 +46,36 @@ describe(loadConfig.name, () => {
     expect((caught as ConfigError).problems).toHaveLength(3);
   });
 
+  it('refuses production without API keys, naming API_KEYS and ALLOW_ANONYMOUS', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
+    expect(() => loadConfig({ NODE_ENV: 'production', API_KEYS: ' , ' })).toThrow(/API_KEYS.*ALLOW_ANONYMOUS/);
+    expect(loadConfig({ NODE_ENV: 'production', API_KEYS: 'k' }).security.apiKeys).toEqual(['k']);
+    expect(loadConfig({ NODE_ENV: 'production', ALLOW_ANONYMOUS: 'true' }).security.allowAnonymous).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'development' }).security.apiKeys).toEqual([]);
+  });
+
+  it('checks the new limits against each other, naming both variables', () => {
+    expect(() => loadConfig({ PORT: '8080', METRICS_PORT: '8080' })).toThrow(/METRICS_PORT=8080: must differ from PORT=8080/);
+    expect(() => loadConfig({ BATCH_IDEMPOTENCY_MAX_MB: '1', BATCH_IDEMPOTENCY_MAX_RECORD_KB: '2048' })).toThrow(
+      /BATCH_IDEMPOTENCY_MAX_RECORD_KB=2048: must fit in BATCH_IDEMPOTENCY_MAX_MB=1/,
+    );
+    const sut = loadConfig({});
+    expect(sut.batch).toMatchObject({ idempotencyMaxBytes: 64 * 1024 * 1024, idempotencyMaxRecordBytes: 4096 * 1024 });
+    expect(sut.security).toMatchObject({ rateLimitMax: 6000, rateLimitMaxConcurrent: 32, rateLimitAuthFailures: 10, trustProxy: false });
+  });
+
+  it('turns Swagger UI off in production unless SWAGGER_ENABLED says otherwise', () => {
+    expect(loadConfig({}).monitoring.swaggerEnabled).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', API_KEYS: 'k' }).monitoring.swaggerEnabled).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', API_KEYS: 'k', SWAGGER_ENABLED: 'true' }).monitoring.swaggerEnabled).toBe(true);
+    expect(loadConfig({ SWAGGER_ENABLED: 'false' }).monitoring.swaggerEnabled).toBe(false);
+  });
+
+  it('names a bad secret without printing it', () => {
+    expect(() => loadConfig({ METRICS_TOKEN: 'short-secret' })).toThrow(/METRICS_TOKEN=\(hidden\)/);
+    expect(() => loadConfig({ METRICS_TOKEN: 'short-secret' })).not.toThrow(/short-secret/);
+  });
+
   it('treats an empty value as unset', () => {
     expect(loadConfig({ DATABASE_URL: '' }).databaseUrl).toMatch(/^sqlite:/);
   });

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { EnvironmentVariables } from './env.schema.js';
+import { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 
 /** Raised at boot when the environment is invalid; the message names every bad variable. */
 export class ConfigError extends Error {
@@ -82,19 +83,41 @@ export class AppConfig {
     /** Most decoded bytes per compressed byte of an NDJSON upload (past its first MiB). */
     ndjsonMaxRatio: number;
     idempotencyTtlSeconds: number;
+    /** Byte budget of the idempotency records. */
+    idempotencyMaxBytes: number;
+    /** The most one record may take; results beyond it are not kept (only the fingerprint is). */
+    idempotencyMaxRecordBytes: number;
     maxRegenerations: number;
+  };
+  readonly monitoring!: {
+    /** `/metrics` answers a request bearing this token (or a valid API key). */
+    metricsToken?: string;
+    /** `/metrics` is served on this port instead of the main one. */
+    metricsPort?: number;
+    /** Swagger UI at `/docs`: on by default, off in production unless asked for. */
+    swaggerEnabled: boolean;
   };
   readonly security!: {
     apiKeys: string[];
+    /** Production without API keys was asked for explicitly (`ALLOW_ANONYMOUS`). */
+    allowAnonymous: boolean;
     corsOrigins: string[];
     rateLimitWindowMs: number;
+    /** Units per window: one per caption variation drafted, one for a request that drafts none. */
     rateLimitMax: number;
+    rateLimitMaxConcurrent: number;
+    rateLimitAuthFailures: number;
+    /** Express's `trust proxy`: which hops' `X-Forwarded-For` names the client. */
+    trustProxy: TrustProxy;
   };
 }
 
+/** Variables whose value may hold a secret: a problem with one names it without its value. */
+const SECRET_VARIABLES = new Set(['API_KEYS', 'METRICS_TOKEN', 'DATABASE_URL', 'CACHE_REDIS_URL']);
+
 function flatten(errors: ValidationError[]): string[] {
   return errors.flatMap((e) => {
-    const shown = e.value === undefined ? 'unset' : JSON.stringify(e.value);
+    const shown = e.value === undefined ? 'unset' : SECRET_VARIABLES.has(e.property) ? '(hidden)' : JSON.stringify(e.value);
     const rules = Object.values(e.constraints ?? {}).join('; ');
     return [`${e.property}=${shown}: ${rules}`];
   });
@@ -106,6 +129,25 @@ const splitList = (v?: string) =>
     .map((s) => s.trim())
     .filter(Boolean);
 
+/** Rules between variables, checked once each variable is valid on its own. */
+function crossChecks(vars: EnvironmentVariables): string[] {
+  const problems: string[] = [];
+  if (vars.NODE_ENV === 'production' && splitList(vars.API_KEYS).length === 0 && !vars.ALLOW_ANONYMOUS) {
+    problems.push(
+      'API_KEYS=unset: production needs API keys; set API_KEYS, or ALLOW_ANONYMOUS=true to serve anonymous clients on purpose',
+    );
+  }
+  if (vars.METRICS_PORT !== undefined && vars.METRICS_PORT === vars.PORT) {
+    problems.push(`METRICS_PORT=${vars.METRICS_PORT}: must differ from PORT=${vars.PORT}`);
+  }
+  if (vars.BATCH_IDEMPOTENCY_MAX_RECORD_KB > vars.BATCH_IDEMPOTENCY_MAX_MB * 1024) {
+    problems.push(
+      `BATCH_IDEMPOTENCY_MAX_RECORD_KB=${vars.BATCH_IDEMPOTENCY_MAX_RECORD_KB}: must fit in BATCH_IDEMPOTENCY_MAX_MB=${vars.BATCH_IDEMPOTENCY_MAX_MB} (${vars.BATCH_IDEMPOTENCY_MAX_MB * 1024} KB)`,
+    );
+  }
+  return problems;
+}
+
 /**
  * Validates `env` against {@link EnvironmentVariables} and builds the typed {@link AppConfig}.
  * @throws ConfigError naming every invalid variable (not just the first).
@@ -116,7 +158,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const picked = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const vars = plainToInstance(EnvironmentVariables, picked);
   const errors = validateSync(vars, { whitelist: true, forbidUnknownValues: false });
-  if (errors.length > 0) throw new ConfigError(flatten(errors));
+  const problems = flatten(errors);
+  const trustProxy = parseTrustProxy(vars.TRUST_PROXY);
+  if ('error' in trustProxy) problems.push(`TRUST_PROXY=${JSON.stringify(vars.TRUST_PROXY)}: ${trustProxy.error}`);
+  if (problems.length > 0) throw new ConfigError(problems);
+  const conflicts = crossChecks(vars);
+  if (conflicts.length > 0) throw new ConfigError(conflicts);
 
   const dataDir = resolve(vars.DATA_DIR);
   const config: AppConfig = {
@@ -173,13 +220,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ndjsonMaxBytes: vars.BATCH_NDJSON_MAX_BYTES,
       ndjsonMaxRatio: vars.BATCH_NDJSON_MAX_RATIO,
       idempotencyTtlSeconds: vars.BATCH_IDEMPOTENCY_TTL_S,
+      idempotencyMaxBytes: vars.BATCH_IDEMPOTENCY_MAX_MB * 1024 * 1024,
+      idempotencyMaxRecordBytes: vars.BATCH_IDEMPOTENCY_MAX_RECORD_KB * 1024,
       maxRegenerations: vars.BATCH_MAX_REGENERATIONS,
+    },
+    monitoring: {
+      metricsToken: vars.METRICS_TOKEN,
+      metricsPort: vars.METRICS_PORT,
+      swaggerEnabled: vars.SWAGGER_ENABLED ?? vars.NODE_ENV !== 'production',
     },
     security: {
       apiKeys: splitList(vars.API_KEYS),
+      allowAnonymous: vars.ALLOW_ANONYMOUS,
       corsOrigins: splitList(vars.CORS_ORIGINS),
       rateLimitWindowMs: vars.RATE_LIMIT_WINDOW_MS,
       rateLimitMax: vars.RATE_LIMIT_MAX,
+      rateLimitMaxConcurrent: vars.RATE_LIMIT_MAX_CONCURRENT,
+      rateLimitAuthFailures: vars.RATE_LIMIT_AUTH_FAILURES,
+      trustProxy: (trustProxy as { value: TrustProxy }).value,
     },
   };
   return Object.freeze(config);

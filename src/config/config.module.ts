@@ -1,6 +1,6 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
-import { mkdirSync } from 'node:fs';
 import { AppConfig } from './app-config.js';
+import { prepareDataDir } from './data-dir.js';
 
 /** Makes the one validated {@link AppConfig} injectable everywhere. */
 @Global()
@@ -8,7 +8,7 @@ import { AppConfig } from './app-config.js';
 export class ConfigModule {
   static forRoot(config: AppConfig): DynamicModule {
     // Everything the service writes by default lives under DATA_DIR.
-    mkdirSync(config.dataDir, { recursive: true });
+    prepareDataDir(config);
     return {
       module: ConfigModule,
       providers: [{ provide: AppConfig, useValue: config }],

@@ -6,6 +6,7 @@ import {
   IsOptional,
   IsString,
   Matches,
+  MinLength,
   Max,
   Min,
 } from 'class-validator';
@@ -169,12 +170,21 @@ export class EnvironmentVariables {
   @EnvNumber() @IsInt() @Min(1)
   BATCH_IDEMPOTENCY_TTL_S = 86_400;
 
+  @EnvNumber() @IsInt() @Min(1) @Max(1_048_576)
+  BATCH_IDEMPOTENCY_MAX_MB = 64;
+
+  @EnvNumber() @IsInt() @Min(1) @Max(1_048_576)
+  BATCH_IDEMPOTENCY_MAX_RECORD_KB = 4096;
+
   @EnvNumber() @IsInt() @Min(0) @Max(10)
   BATCH_MAX_REGENERATIONS = 2;
 
   // --- security ---
   @IsOptional() @IsString()
   API_KEYS?: string;
+
+  @EnvBoolean() @IsBoolean()
+  ALLOW_ANONYMOUS = false;
 
   @IsOptional() @IsString()
   CORS_ORIGINS?: string;
@@ -183,5 +193,24 @@ export class EnvironmentVariables {
   RATE_LIMIT_WINDOW_MS = 60_000;
 
   @EnvNumber() @IsInt() @Min(0)
-  RATE_LIMIT_MAX = 1200;
+  RATE_LIMIT_MAX = 6000;
+
+  @EnvNumber() @IsInt() @Min(0) @Max(100_000)
+  RATE_LIMIT_MAX_CONCURRENT = 32;
+
+  @EnvNumber() @IsInt() @Min(0) @Max(1_000_000)
+  RATE_LIMIT_AUTH_FAILURES = 10;
+
+  @IsOptional() @IsString()
+  TRUST_PROXY?: string;
+
+  // --- monitoring ---
+  @IsOptional() @IsString() @MinLength(16)
+  METRICS_TOKEN?: string;
+
+  @EnvNumber() @IsOptional() @IsInt() @Min(1) @Max(65535)
+  METRICS_PORT?: number;
+
+  @EnvBoolean() @IsOptional() @IsBoolean()
+  SWAGGER_ENABLED?: boolean;
 }

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { mkdirSync } from 'node:fs';
+import { PRIVATE_DIR_MODE, refuseSymlinks, restrictFiles, sqliteFiles } from '../common/fs/private-paths.js';
 import { dirname } from 'node:path';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
@@ -80,9 +81,17 @@ export function openHistoryDatabase(url: string, options: HistoryDatabaseOptions
   throw new Error('DATABASE_URL must start with sqlite: or postgres://');
 }
 
+/**
+ * The file and its journals are 0600 (the database holds the cursor secret), and none of them may
+ * be a symbolic link: SQLite would create or write the file wherever the link points.
+ * @throws SymlinkRefusedError naming the link.
+ */
 function openSqlite(file: string, options: HistoryDatabaseOptions): HistoryDatabaseHandle {
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
+  refuseSymlinks(sqliteFiles(file));
   const conn = new Database(file);
+  // Before WAL is on: SQLite gives the -wal and -shm files the database file's mode.
+  restrictFiles(sqliteFiles(file));
   // WAL: readers (exports) never block the writer; NORMAL sync is still atomic per transaction in WAL.
   conn.pragma('journal_mode = WAL');
   conn.pragma('synchronous = NORMAL');

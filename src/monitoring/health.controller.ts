@@ -1,10 +1,10 @@
 import { Controller, Get, Header, HttpCode, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiResponse } from '@nestjs/swagger';
-import { SkipThrottle } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import { ApiError } from '../common/errors/api-error.js';
 import { errorBody, mapError } from '../common/errors/error-body.js';
 import { requestIdOf } from '../common/http/request-id.js';
+import { RequestAuth } from '../common/security/request-auth.js';
 import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
 import { HealthResponseDto, LivenessResponseDto, ReadinessResponseDto } from './dto/health-response.dto.js';
 import { HealthService } from './health.service.js';
@@ -17,13 +17,17 @@ const UNHEALTHY_SCHEMA = {
   ],
 };
 
-/** The probes. Never rate limited, never behind an API key (Kubernetes sends none). */
-@SkipThrottle()
+/**
+ * The probes. Never rate limited, never behind an API key (Kubernetes sends none). Their status
+ * codes are the same for every caller; their figures (memory, disk, heap) go only to an
+ * authenticated caller ({@link RequestAuth.trusted}).
+ */
 @Controller('health')
 export class HealthController {
   constructor(
     private readonly health: HealthService,
     private readonly loader: LazyLoaderService,
+    private readonly auth: RequestAuth,
   ) {}
 
   /**
@@ -35,14 +39,16 @@ export class HealthController {
   @ApiOkResponse({ type: HealthResponseDto, description: 'Healthy' })
   @ApiResponse({ status: 503, description: 'Unhealthy or shutting down: the health body and the error body in one', schema: UNHEALTHY_SCHEMA })
   async overall(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<HealthResponseDto> {
+    const figures = this.auth.trusted(req);
     const stats = this.loader.getStats();
     const body = {
-      memory_usage_mb: Math.round((process.memoryUsage.rss() / MB) * 10) / 10,
-      active_resources: stats.active_chunks + stats.active_pages,
+      ...(figures
+        ? { memory_usage_mb: Math.round((process.memoryUsage.rss() / MB) * 10) / 10, active_resources: stats.active_chunks + stats.active_pages }
+        : {}),
       timestamp: Date.now() / 1000,
     };
     try {
-      await this.health.ready();
+      await this.health.ready({ figures });
       return { status: 'healthy', lazy_loader: 'operational', ...body };
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
@@ -68,7 +74,7 @@ export class HealthController {
   @Header('Cache-Control', 'no-store')
   @ApiOkResponse({ type: ReadinessResponseDto, description: 'Ready: every check is up' })
   @ApiResponse({ status: 503, description: '`unhealthy` (a check failed; `details` names it) or `not_ready` (shutting down)', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } })
-  ready(): Promise<ReadinessResponseDto> {
-    return this.health.ready() as Promise<ReadinessResponseDto>;
+  ready(@Req() req: Request): Promise<ReadinessResponseDto> {
+    return this.health.ready({ figures: this.auth.trusted(req) }) as Promise<ReadinessResponseDto>;
   }
 }

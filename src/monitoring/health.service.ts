@@ -16,6 +16,19 @@ const round = (n: number) => Math.round(n * 10) / 10;
 /** A dependency is down: the message names the problem, never a path or a driver's text. */
 class CheckFailed extends Error {}
 
+/** Each check of `result` with its status alone (no figures, no timings). */
+function statusOnly(result: HealthCheckResult): HealthCheckResult {
+  const strip = (checks: Partial<Record<string, { status: string }>> | undefined) =>
+    Object.fromEntries(Object.entries(checks ?? {}).map(([name, check]) => [name, { status: check!.status }])) as HealthCheckResult['details'];
+  return { status: result.status, info: strip(result.info), error: strip(result.error), details: strip(result.details) };
+}
+
+/** What a caller of the probes may see. */
+export interface ReadinessView {
+  /** Figures (free disk, resident memory, heap) in results and failure messages. */
+  figures: boolean;
+}
+
 /**
  * The readiness checks behind `/health/ready` and `/health`, run through @nestjs/terminus.
  * Each indicator reports a short reason of its own when down, so no path, SQL or driver message
@@ -35,19 +48,20 @@ export class HealthService {
   ) {}
 
   /**
-   * Runs every readiness check. Resolves with terminus' result when all are up.
+   * Runs every readiness check. Resolves with terminus' result when all are up; without
+   * `view.figures`, each check reports its status alone and failure messages carry no figure.
    * @throws ApiError 503 `not_ready` while shutting down, 503 `unhealthy` naming each failed check.
    */
-  async ready(): Promise<HealthCheckResult> {
+  async ready(view: ReadinessView = { figures: true }): Promise<HealthCheckResult> {
     if (this.shutdown.shuttingDown) {
       throw new ApiError(503, 'not_ready', 'The server is shutting down', [
         { field: 'shutdown', message: 'the server is shutting down' },
       ]);
     }
     try {
-      const result = await this.health.check([() => this.database(), () => this.diskCache(), () => this.memory()]);
+      const result = await this.health.check([() => this.database(), () => this.diskCache(view), () => this.memory(view)]);
       this.noteHealthy(true);
-      return result;
+      return view.figures ? result : statusOnly(result);
     } catch (err) {
       const result = (err as { getResponse?: () => unknown }).getResponse?.() as HealthCheckResult | undefined;
       if (!result?.details) throw err;
@@ -76,19 +90,20 @@ export class HealthService {
   }
 
   /** The lazy loader's disk tier: open, its directory writable, room left on the volume. Up when the tier is off. */
-  private diskCache(): PromiseLike<HealthIndicatorResult<'disk_cache'>> {
+  private diskCache(view: ReadinessView): PromiseLike<HealthIndicatorResult<'disk_cache'>> {
     return this.indicator
       .check('disk_cache')
       .attempt(async () => {
-        if (!this.loader.disk) return { enabled: false };
+        if (!this.loader.disk) return view.figures ? { enabled: false } : {};
         const { ok, detail } = await this.loader.isDiskCacheHealthy();
         const free_mb = detail.free_mb === null ? null : Math.round(detail.free_mb);
         if (!ok) {
           if (detail.error) this.logger.warn({ err: detail.error }, 'Disk cache check failed');
-          const why = !detail.open ? 'not open' : !detail.writable ? 'directory not writable' : `only ${free_mb} MB free`;
+          const low = view.figures ? `only ${free_mb} MB free` : 'low on free space';
+          const why = !detail.open ? 'not open' : !detail.writable ? 'directory not writable' : low;
           throw new CheckFailed(`disk cache ${why}`);
         }
-        return { enabled: true, free_mb, size_mb: round(detail.size_mb), entries: detail.entries };
+        return view.figures ? { enabled: true, free_mb, size_mb: round(detail.size_mb), entries: detail.entries } : {};
       })
       .withTimeout(CHECK_TIMEOUT_MS);
   }
@@ -97,7 +112,7 @@ export class HealthService {
    * Resident memory against the lazy loader's limit (`max_memory_mb`; both in MB, never GB against a
    * fraction), and V8's heap against its own limit.
    */
-  private memory(): PromiseLike<HealthIndicatorResult<'memory'>> {
+  private memory(view: ReadinessView): PromiseLike<HealthIndicatorResult<'memory'>> {
     return this.indicator
       .check('memory')
       .attempt(() => {
@@ -105,11 +120,13 @@ export class HealthService {
         const limit = this.loader.maxMemoryBytes;
         const heap = getHeapStatistics();
         const figures = { rss_mb: round(rss / MB), limit_mb: round(limit / MB), heap_used_mb: round(heap.used_heap_size / MB) };
-        if (rss > limit) throw new CheckFailed(`resident memory ${figures.rss_mb} MB is over the ${figures.limit_mb} MB limit`);
-        if (heap.used_heap_size > heap.heap_size_limit * HEAP_LIMIT_SHARE) {
-          throw new CheckFailed(`heap ${figures.heap_used_mb} MB of ${round(heap.heap_size_limit / MB)} MB`);
+        if (rss > limit) {
+          throw new CheckFailed(view.figures ? `resident memory ${figures.rss_mb} MB is over the ${figures.limit_mb} MB limit` : 'resident memory over the limit');
         }
-        return figures;
+        if (heap.used_heap_size > heap.heap_size_limit * HEAP_LIMIT_SHARE) {
+          throw new CheckFailed(view.figures ? `heap ${figures.heap_used_mb} MB of ${round(heap.heap_size_limit / MB)} MB` : 'heap near its limit');
+        }
+        return view.figures ? figures : {};
       })
       .withTimeout(CHECK_TIMEOUT_MS);
   }

@@ -6,6 +6,8 @@ import { HistoryModule } from '../history/history.module.js';
 import { HealthController } from './health.controller.js';
 import { HealthService } from './health.service.js';
 import { LoaderMetrics } from './loader-metrics.js';
+import { MetricsAccess } from './metrics-access.js';
+import { MetricsServer } from './metrics-server.js';
 import { MetricsController } from './metrics.controller.js';
 import { ShutdownState } from '../common/lifecycle/shutdown-state.js';
 import { StatsController } from './stats.controller.js';
@@ -21,7 +23,7 @@ if (!metricsRegistry.getSingleMetric('process_cpu_user_seconds_total')) {
 @Module({
   imports: [TerminusModule.forRoot({ logger: false }), LazyLoaderModule, HistoryModule],
   controllers: [HealthController, StatsController, MetricsController],
-  providers: [HealthService, LoaderMetrics, ShutdownState],
+  providers: [HealthService, LoaderMetrics, ShutdownState, MetricsAccess, MetricsServer],
   exports: [ShutdownState],
 })
 export class MonitoringModule {}

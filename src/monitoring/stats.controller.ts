@@ -1,4 +1,7 @@
 import { Controller, Get, Header, HttpCode, Post } from '@nestjs/common';
+import { ApiOkResponse, ApiResponse } from '@nestjs/swagger';
+import { ApiError } from '../common/errors/api-error.js';
+import { AppConfig } from '../config/app-config.js';
 import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
 import { CacheClearResponseDto, CacheStatusResponseDto } from './dto/cache-response.dto.js';
 import { StatsResponseDto } from './dto/stats-response.dto.js';
@@ -8,7 +11,10 @@ const MB = 1024 * 1024;
 /** The lazy loader's figures and cache control. */
 @Controller()
 export class StatsController {
-  constructor(private readonly loader: LazyLoaderService) {}
+  constructor(
+    private readonly loader: LazyLoaderService,
+    private readonly config: AppConfig,
+  ) {}
 
   /** The lazy loader's metrics, each a true figure measured since start, plus `cache_hit_rate` (≤ 1). */
   @Get('stats')
@@ -46,10 +52,19 @@ export class StatsController {
     };
   }
 
-  /** Empties both tiers (memory and disk). Loads in flight finish but are not cached. */
+  /**
+   * Empties both tiers (memory and disk). Loads in flight finish but are not cached. An admin
+   * operation: in production it needs API keys to be configured (anonymous production,
+   * `ALLOW_ANONYMOUS`, does not open it: 403).
+   */
   @Post('cache/clear')
   @HttpCode(200)
+  @ApiOkResponse({ type: CacheClearResponseDto })
+  @ApiResponse({ status: 403, description: '`forbidden`: production without API keys: clearing the cache needs `API_KEYS`', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } })
   async clearCache(): Promise<CacheClearResponseDto> {
+    if (this.config.env === 'production' && this.config.security.apiKeys.length === 0) {
+      throw new ApiError(403, 'forbidden', 'Clearing the cache needs API keys (API_KEYS) in production');
+    }
     const before = this.loader.getStats().tiers;
     await this.loader.clearCache();
     const after = this.loader.getStats().tiers;

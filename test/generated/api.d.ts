@@ -34,7 +34,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Empties both tiers (memory and disk). Loads in flight finish but are not cached. */
+        /**
+         * Empties both tiers (memory and disk). Loads in flight finish but are not cached. An admin
+         *     operation: in production it needs API keys to be configured (anonymous production,
+         *     `ALLOW_ANONYMOUS`, does not open it: 403).
+         */
         post: operations["StatsController_clearCache"];
         delete?: never;
         options?: never;
@@ -456,15 +460,15 @@ export interface components {
             timestamp: number;
         };
         HealthResponseDto: {
-            /** @description Chunks held in memory plus page loads in progress. */
-            active_resources: number;
+            /** @description Chunks held in memory plus page loads in progress. Authenticated callers only. */
+            active_resources?: number;
             /**
              * @description `operational`, or `degraded` when a check fails.
              * @enum {string}
              */
             lazy_loader: "operational" | "degraded";
-            /** @description Resident memory of the process, MB. */
-            memory_usage_mb: number;
+            /** @description Resident memory of the process, MB. Authenticated callers only. */
+            memory_usage_mb?: number;
             /**
              * @description `healthy`, or `unhealthy` (with a 503).
              * @enum {string}
@@ -653,7 +657,7 @@ export interface operations {
             };
             header?: {
                 "idempotency-key"?: string;
-                /** @description Replays a finished batch with the same body; 422 with another body; 409 while it runs */
+                /** @description Per API key. Replays a finished batch with the same body; 422 with another body; 409 while it runs */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -705,7 +709,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `conflict`: a request with this Idempotency-Key is still running */
+            /** @description `conflict`: a request with this Idempotency-Key is still running, or it finished with results too large to keep for replay */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -761,9 +765,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `not_ready`: the server is shutting down */
+            /** @description `not_ready`: the server is shutting down; `idempotency_unavailable`: no room to keep one more Idempotency-Key (retry after `Retry-After` seconds) or its store cannot be reached */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -791,6 +797,15 @@ export interface operations {
             };
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: production without API keys: clearing the cache needs `API_KEYS` */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1430,6 +1445,15 @@ export interface operations {
                 };
                 content: {
                     "text/plain; version=0.0.4; charset=utf-8": string;
+                };
+            };
+            /** @description `unauthorized`: `METRICS_TOKEN` or `API_KEYS` is configured and the request bears neither that token nor a valid key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description `internal_error`: a bug; the message leaks nothing */

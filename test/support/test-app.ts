@@ -20,9 +20,10 @@ export interface TestApp {
  * `imports` the modules whose exports those routes use.
  */
 export async function createTestApp(
-  options: { env?: Record<string, string>; controllers?: Type[]; imports?: Type[] } = {},
+  options: { env?: Record<string, string>; controllers?: Type[]; imports?: Type[]; dataDir?: string } = {},
 ): Promise<TestApp> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'captions-e2e-'));
+  // `dataDir`: a directory the spec prepared (it is removed on close like a fresh one).
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'captions-e2e-'));
   const config = loadConfig({ LOG_LEVEL: 'silent', NODE_ENV: 'test', SHUTDOWN_DELAY_MS: '0', ...options.env, DATA_DIR: dataDir });
   const moduleRef = await Test.createTestingModule({
     imports: [AppModule.register(config), ...(options.imports ?? [])],

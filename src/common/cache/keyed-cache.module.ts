@@ -34,7 +34,8 @@ class BoundedMapStore {
 }
 
 /**
- * The small keyed caches (history counts, idempotency keys, responses) behind cache-manager 7.
+ * The small keyed caches (history counts, responses) behind cache-manager 7. Idempotency records
+ * are not here: a cache may evict, and they must not be (they have a store of their own).
  * Tier 1 is an in-process LRU bounded to `LAZY_CACHE_SIZE` entries; with `CACHE_REDIS_URL` a
  * shared Redis tier is added behind it (cache-manager reads tiers in order and fills the nearer
  * one on the way back). Inject `CACHE_MANAGER` (type `Cache`); TTLs are in milliseconds.

@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'load_timeout'
   | 'load_failed'
   | 'client_closed'
+  | 'idempotency_unavailable'
+  | 'forbidden'
   | 'internal_error';
 
 export interface ErrorDetail {
@@ -33,25 +35,24 @@ export interface ErrorBody {
   timestamp: number;
 }
 
-/** An HTTP error that carries its contract code and optional per-field details. */
+/**
+ * An HTTP error that carries its contract code, optional per-field details and optional response
+ * headers (`Retry-After`).
+ */
 export class ApiError extends HttpException {
-  /** Seconds a client should wait before trying again (sent as `Retry-After`), when that is known. */
-  retryAfterSeconds?: number;
-
   constructor(
     status: number,
     readonly code: ErrorCode,
     message: string,
     readonly details?: ErrorDetail[],
+    readonly headers?: Readonly<Record<string, string>>,
   ) {
     super(message, status);
   }
 
   /** 429 `rate_limited`, answered with `Retry-After: retryAfterSeconds`. */
   static rateLimited(message: string, retryAfterSeconds: number): ApiError {
-    const err = new ApiError(429, 'rate_limited', message);
-    err.retryAfterSeconds = retryAfterSeconds;
-    return err;
+    return new ApiError(429, 'rate_limited', message, undefined, { 'Retry-After': String(retryAfterSeconds) });
   }
 
   /** 422 `validation_failed` for one field; `message` is the rule it broke, without the name. */

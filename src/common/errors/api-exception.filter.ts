@@ -33,9 +33,9 @@ export class ApiExceptionFilter implements ExceptionFilter {
       if (!res.writableEnded) res.end();
       return;
     }
-    if (exception instanceof ApiError && exception.retryAfterSeconds !== undefined) {
-      res.setHeader('Retry-After', String(exception.retryAfterSeconds));
-    }
+    if (exception instanceof ApiError && exception.headers) res.set(exception.headers);
+    // A route may have declared another type for its success (`@Header('Content-Type', …)`).
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.status(mapped.status).json(errorBody(mapped, requestIdOf(req)));
   }
 }

@@ -18,7 +18,7 @@ export function withoutTrailingSlashes(path: string): string {
 }
 
 /** The key a request presents: `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
-function presentedKey(req: Request): string | undefined {
+export function presentedKey(req: Request): string | undefined {
   const auth = req.headers.authorization;
   if (typeof auth === 'string') {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);

@@ -95,11 +95,15 @@ describe(DiskTier.name, () => {
   });
 
   it('keeps path-like chunk ids inside the cache: they are keys, never file names', async () => {
+    // One level down, so that `..` is this test's own directory: nothing else writes there.
+    sut.close();
+    const dir = join(tmp.dir, 'nested');
+    sut = open({ dir });
     const ids = ['../x', '../../etc/passwd', '/etc/passwd', 'a\0b', 'C:\\Windows\\win.ini', '%2e%2e%2fx', '.'];
     for (const [i, id] of ids.entries()) await sut.set(id, json([i]));
     for (const [i, id] of ids.entries()) expect((await sut.get(id))?.items).toEqual([i]);
-    expect(readdirSync(tmp.dir).sort()).toEqual([DISK_CACHE_FILE, `${DISK_CACHE_FILE}-shm`, `${DISK_CACHE_FILE}-wal`]);
-    expect(existsSync(join(tmp.dir, '..', 'x'))).toBe(false);
+    expect(readdirSync(dir).sort()).toEqual([DISK_CACHE_FILE, `${DISK_CACHE_FILE}-shm`, `${DISK_CACHE_FILE}-wal`]);
+    expect(existsSync(join(dir, '..', 'x'))).toBe(false);
     expect(sut.entries).toBe(ids.length);
   });
 

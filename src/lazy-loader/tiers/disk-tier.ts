@@ -1,14 +1,15 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { access, statfs } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import { join } from 'node:path';
+import { ensurePrivateDir, refuseSymlinks, restrictFiles, sqliteFiles, SymlinkRefusedError } from '../../common/fs/private-paths.js';
 import { Codec, decodeChunk, encodeChunk } from '../compression.js';
 import type { CompressionType } from '../data-size.js';
 
 export interface DiskTierOptions {
-  /** Directory of the cache file (created if missing). */
+  /** Directory of the cache file (created mode 0700 if missing; never a symbolic link). */
   dir: string;
   /** Bound on stored (compressed) bytes. */
   maxBytes: number;
@@ -62,7 +63,8 @@ function digestOf(key: string, codec: number, rawBytes: number, data: Buffer): B
  * Each write is one transaction (WAL): a crash leaves the old row or the new one. Each read
  * checks the row's sha256 (which covers the key, so another entry's bytes fail too); a mismatch
  * or a damaged file is a counted miss and the row is removed. A write that fails (full disk,
- * read-only directory) is skipped and counted; nothing here ever throws at a caller.
+ * read-only directory) is skipped and counted; nothing here ever throws at a caller, but for
+ * the constructor refusing a symbolic link (below). The directory is 0700 and the files 0600.
  */
 export class DiskTier {
   private db: Database.Database | null = null;
@@ -82,6 +84,13 @@ export class DiskTier {
   /** Code of the last failure (`SQLITE_FULL`, `EACCES`…): never a message, which could carry a path. */
   lastError: string | undefined;
 
+  /**
+   * Opens (or creates) the tier. A tier that cannot be opened (read-only directory, full disk)
+   * starts closed and counts its writes as errors.
+   * @throws SymlinkRefusedError when the directory, the database file or one of its journal
+   *   files is a symbolic link, dangling or not: SQLite would create or write the file wherever
+   *   the link points.
+   */
   constructor(readonly options: DiskTierOptions) {
     // Read through `Date` on each call, so fake timers drive expiry.
     this.now = options.now ?? (() => Date.now());
@@ -95,9 +104,10 @@ export class DiskTier {
 
   private open(): void {
     try {
-      mkdirSync(this.options.dir, { recursive: true });
+      ensurePrivateDir(this.options.dir);
       this.db = this.connect();
     } catch (err) {
+      if (err instanceof SymlinkRefusedError) throw err;
       if (CORRUPT_CODES.has((err as { code?: string }).code ?? '')) {
         this.corrupt++;
         this.reset();
@@ -108,8 +118,11 @@ export class DiskTier {
   }
 
   private connect(): Database.Database {
+    refuseSymlinks(sqliteFiles(this.file));
     const db = new Database(this.file);
     try {
+      // Before WAL is on: SQLite gives the -wal and -shm files the database file's mode.
+      restrictFiles(sqliteFiles(this.file));
       db.pragma('auto_vacuum = INCREMENTAL');
       db.pragma('journal_mode = WAL');
       // NORMAL in WAL mode survives a killed process; only an OS crash may lose the last commits.

@@ -1,13 +1,17 @@
-/** `GET /health`: overall health, with true values. */
+/**
+ * `GET /health`: overall health, with true values. The figures (`memory_usage_mb`,
+ * `active_resources`) are sent only to an authenticated caller (a valid API key; without API keys,
+ * to anyone outside production).
+ */
 export class HealthResponseDto {
   /** `healthy`, or `unhealthy` (with a 503). */
   status!: 'healthy' | 'unhealthy';
   /** `operational`, or `degraded` when a check fails. */
   lazy_loader!: 'operational' | 'degraded';
-  /** Resident memory of the process, MB. */
-  memory_usage_mb!: number;
-  /** Chunks held in memory plus page loads in progress. */
-  active_resources!: number;
+  /** Resident memory of the process, MB. Authenticated callers only. */
+  memory_usage_mb?: number;
+  /** Chunks held in memory plus page loads in progress. Authenticated callers only. */
+  active_resources?: number;
   /** Unix time in seconds. */
   timestamp!: number;
 }
@@ -17,7 +21,10 @@ export class CheckResultDto {
   status!: 'up' | 'down';
 }
 
-/** `GET /health/ready` when ready: every check and its figures (terminus' shape). */
+/**
+ * `GET /health/ready` when ready: every check (terminus' shape), with its figures (free disk,
+ * resident memory, heap) for an authenticated caller only; others see each check's status.
+ */
 export class ReadinessResponseDto {
   status!: 'ok';
   /** The checks that are up, by name (`database`, `disk_cache`, `memory`). */

@@ -1,0 +1,157 @@
+import { Logger } from '@nestjs/common';
+import { createClient } from '@keyv/redis';
+import {
+  FULL_RETRY_GUESS_MS,
+  IdempotencyRecords,
+  type FinishedRecord,
+  type IdempotencyRecord,
+  type RecordClaim,
+  type RecordsOptions,
+  type RecordsUsage,
+} from './idempotency-records.js';
+
+/** Commands fail at once while disconnected: a claim answers 503 instead of waiting. */
+const newClient = (url: string) => createClient({ url, disableOfflineQueue: true });
+type RedisClient = ReturnType<typeof newClient>;
+
+/**
+ * One script for every operation, so each is atomic across instances. It first expires the
+ * accounting of records whose TTL is over (Redis drops the records themselves), then:
+ * - claim: returns the record if one exists, `full` when the reservation does not fit, else
+ *   writes a running record and charges the reservation;
+ * - complete / release: takes the key's charge back, then writes the finished record and charges
+ *   its size (complete) or deletes the record (release);
+ * - usage: the bytes charged and the number of records.
+ * KEYS: record, sizes (hash member → bytes), expiry (zset member → expires at), used (counter).
+ * ARGV: op, now (ms), member, ttl (ms), bytes, max bytes, record JSON.
+ */
+const SCRIPT = `
+local now = tonumber(ARGV[2])
+local used = tonumber(redis.call('GET', KEYS[4]) or '0')
+local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
+for _, m in ipairs(expired) do
+  used = used - tonumber(redis.call('HGET', KEYS[2], m) or '0')
+  redis.call('HDEL', KEYS[2], m)
+end
+if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now) end
+local op, member, ttl, bytes = ARGV[1], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local result = {'ok'}
+if op == 'claim' then
+  local existing = redis.call('GET', KEYS[1])
+  if existing then
+    result = {'exists', existing}
+  elseif used + bytes > tonumber(ARGV[6]) then
+    local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+    result = {'full', first[2] or ''}
+  else
+    redis.call('SET', KEYS[1], ARGV[7], 'PX', ttl)
+    redis.call('HSET', KEYS[2], member, bytes)
+    redis.call('ZADD', KEYS[3], now + ttl, member)
+    used = used + bytes
+    result = {'claimed'}
+  end
+elseif op == 'complete' or op == 'release' then
+  used = used - tonumber(redis.call('HGET', KEYS[2], member) or '0')
+  redis.call('HDEL', KEYS[2], member)
+  redis.call('ZREM', KEYS[3], member)
+  if op == 'complete' then
+    redis.call('SET', KEYS[1], ARGV[7], 'PX', ttl)
+    redis.call('HSET', KEYS[2], member, bytes)
+    redis.call('ZADD', KEYS[3], now + ttl, member)
+    used = used + bytes
+  else
+    redis.call('DEL', KEYS[1])
+  end
+elseif op == 'usage' then
+  result = {'usage', tostring(math.max(used, 0)), tostring(redis.call('ZCARD', KEYS[3]))}
+end
+if used < 0 then used = 0 end
+redis.call('SET', KEYS[4], tostring(used))
+return result
+`;
+
+export interface RedisRecordsOptions extends RecordsOptions {
+  /** Key prefix; a `{hash tag}` keeps every key of the store in one cluster slot. */
+  prefix?: string;
+}
+
+/**
+ * The store in Redis, shared by every instance on it (`CACHE_REDIS_URL`), with the same rules as
+ * the in-process one: a byte budget across all instances, reservations at claim, nothing evicted
+ * before its TTL. Running records carry the TTL too, so the key of an instance that died mid-run
+ * is freed in the end. Redis must not evict keys itself (`maxmemory-policy noeviction`): a record
+ * Redis dropped would let a repeat run again; a warning is logged at start when it can.
+ */
+export class RedisIdempotencyRecords extends IdempotencyRecords {
+  private readonly logger = new Logger('IdempotencyRecords');
+  private readonly prefix: string;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly client: RedisClient,
+    private readonly options: RedisRecordsOptions,
+  ) {
+    super();
+    this.prefix = options.prefix ?? '{captions:idempotency}';
+    this.now = options.now ?? (() => Date.now());
+  }
+
+  /** The store on a client for `url`, connecting in the background: a Redis that is down does not stop the start. */
+  static connect(url: string, options: RedisRecordsOptions): RedisIdempotencyRecords {
+    const client = newClient(url);
+    const store = new RedisIdempotencyRecords(client, options);
+    client.on('error', (err: unknown) => store.logger.warn({ err }, 'Idempotency store: Redis connection error'));
+    client
+      .connect()
+      .then(() => store.warnIfEvicting())
+      .catch((err: unknown) => store.logger.error({ err }, 'Idempotency store: cannot connect to Redis'));
+    return store;
+  }
+
+  async claim(key: string, reserveBytes: number): Promise<RecordClaim> {
+    const now = this.now();
+    const reply = await this.run('claim', key, now, reserveBytes, JSON.stringify({ state: 'running' }));
+    if (reply[0] === 'claimed') return { kind: 'claimed' };
+    if (reply[0] === 'exists') return { kind: 'exists', record: JSON.parse(reply[1]!) as IdempotencyRecord };
+    const next = Number(reply[1]);
+    return { kind: 'full', retryAfterMs: reply[1] ? Math.max(1, next - now) : FULL_RETRY_GUESS_MS };
+  }
+
+  async complete(key: string, record: FinishedRecord, bytes: number): Promise<void> {
+    await this.run('complete', key, this.now(), bytes, JSON.stringify(record));
+  }
+
+  async release(key: string): Promise<void> {
+    await this.run('release', key, this.now(), 0, '');
+  }
+
+  async usage(): Promise<RecordsUsage> {
+    const reply = await this.run('usage', '', this.now(), 0, '');
+    return { bytes: Number(reply[1]), records: Number(reply[2]), maxBytes: this.options.maxBytes };
+  }
+
+  async close(): Promise<void> {
+    if (this.client.isReady) await this.client.close();
+    else if (this.client.isOpen) this.client.destroy();
+  }
+
+  private async run(op: string, member: string, now: number, bytes: number, record: string): Promise<string[]> {
+    const p = this.prefix;
+    const reply = await this.client.eval(SCRIPT, {
+      keys: [`${p}:rec:${member}`, `${p}:sizes`, `${p}:expiry`, `${p}:used`],
+      arguments: [op, String(now), member, String(this.options.ttlMs), String(bytes), String(this.options.maxBytes), record],
+    });
+    return (reply as unknown[]).map(String);
+  }
+
+  private async warnIfEvicting(): Promise<void> {
+    try {
+      const policy = (await this.client.configGet('maxmemory-policy'))['maxmemory-policy'];
+      if (policy && policy !== 'noeviction') {
+        this.logger.warn(`Redis maxmemory-policy is ${policy}: Redis may drop idempotency records before their TTL; noeviction is required`);
+      }
+    } catch {
+      // CONFIG is often disabled on managed Redis: nothing to check then.
+    }
+  }
+}

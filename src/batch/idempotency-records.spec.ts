@@ -1,0 +1,139 @@
+import { createClient } from '@keyv/redis';
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { IdempotencyRecords, MemoryIdempotencyRecords, recordBytes, type FinishedRecord, type RecordsOptions } from './idempotency-records.js';
+import { RedisIdempotencyRecords } from './idempotency-records.redis.js';
+
+const redisUrl = process.env.TEST_REDIS_URL;
+if (!redisUrl) console.warn('\n*** SKIPPED: idempotency records in Redis (set TEST_REDIS_URL to run them) ***\n');
+
+const TTL = 60_000;
+const done = (fingerprint: string, results: string | null = 'r'.repeat(100)): FinishedRecord => ({ state: 'done', fingerprint, results });
+
+/** The same rules for every store; `clock.now` drives expiry. */
+function contract(name: string, make: (options: RecordsOptions) => Promise<IdempotencyRecords>) {
+  describe(name, () => {
+    const clock = { now: 1_000_000 };
+    let sut: IdempotencyRecords;
+    const open = async (maxBytes: number) => {
+      sut = await make({ maxBytes, ttlMs: TTL, now: () => clock.now });
+      return sut;
+    };
+    afterEach(async () => sut?.close());
+
+    it('claims once, returns what is stored afterwards, and gives a released key back', async () => {
+      await open(10_000);
+      expect(await sut.claim('k', 1000)).toEqual({ kind: 'claimed' });
+      expect(await sut.claim('k', 1000)).toEqual({ kind: 'exists', record: { state: 'running' } });
+      await sut.complete('k', done('fp'), 300);
+      expect(await sut.claim('k', 1000)).toEqual({ kind: 'exists', record: done('fp') });
+      await sut.release('k');
+      expect(await sut.claim('k', 1000)).toEqual({ kind: 'claimed' });
+    });
+
+    it('stays within its byte budget: a claim that does not fit is refused and no record is pushed out', async () => {
+      await open(2500);
+      expect((await sut.claim('a', 1000)).kind).toBe('claimed');
+      expect((await sut.claim('b', 1000)).kind).toBe('claimed');
+      const full = await sut.claim('c', 1000);
+      expect(full.kind).toBe('full');
+      expect((await sut.usage()).bytes).toBe(2000);
+      // A finished record is charged its size, not its reservation.
+      await sut.complete('a', done('fp-a'), 200);
+      expect((await sut.usage()).bytes).toBe(1200);
+      expect((await sut.claim('c', 1000)).kind).toBe('claimed');
+      expect((await sut.claim('d', 1000)).kind).toBe('full');
+      const usage = await sut.usage();
+      expect(usage.bytes).toBeLessThanOrEqual(usage.maxBytes);
+      expect(await sut.claim('a', 1000)).toEqual({ kind: 'exists', record: done('fp-a') });
+      expect((await sut.claim('b', 1000)).kind).toBe('exists');
+    });
+
+    it('says when the next finished record expires when full', async () => {
+      await open(1500);
+      await sut.claim('a', 1000);
+      await sut.complete('a', done('fp'), 1000);
+      clock.now += 20_000;
+      const full = await sut.claim('b', 1000);
+      expect(full).toEqual({ kind: 'full', retryAfterMs: TTL - 20_000 });
+    });
+
+    it('frees a finished record\'s bytes once its TTL is over', async () => {
+      await open(1500);
+      await sut.claim('a', 1000);
+      await sut.complete('a', done('fp'), 1000);
+      clock.now += TTL - 1;
+      expect((await sut.usage()).bytes).toBe(1000);
+      clock.now += 2;
+      expect((await sut.usage()).bytes).toBe(0);
+    });
+
+    it('charges a record by its key, fingerprint and results', () => {
+      const small = recordBytes('k', done('fp', null));
+      expect(recordBytes('k', done('fp', 'x'.repeat(1000)))).toBe(small + 1000);
+      expect(recordBytes('kk', done('fp', null))).toBe(small + 1);
+    });
+  });
+}
+
+contract(MemoryIdempotencyRecords.name, async (options) => new MemoryIdempotencyRecords(options));
+
+describe(`${MemoryIdempotencyRecords.name}: expiry`, () => {
+  it('drops a finished record after its TTL, never before, whatever else is stored meanwhile', async () => {
+    const clock = { now: 0 };
+    const sut = new MemoryIdempotencyRecords({ maxBytes: 10 * 1024 * 1024, ttlMs: TTL, now: () => clock.now });
+    await sut.claim('kept', 100);
+    await sut.complete('kept', done('fp'), 100);
+    for (let i = 0; i < 2000; i++) {
+      await sut.claim(`other-${i}`, 100);
+      await sut.complete(`other-${i}`, done('fp'), 100);
+    }
+    clock.now = TTL - 1;
+    expect((await sut.claim('kept', 100)).kind).toBe('exists');
+    clock.now = TTL;
+    expect((await sut.claim('kept', 100)).kind).toBe('claimed');
+  });
+});
+
+describe.skipIf(!redisUrl)(RedisIdempotencyRecords.name, () => {
+  const prefixes: string[] = [];
+  const make = async (options: RecordsOptions) => {
+    // Each store on its own keys: other runs may share this Redis.
+    const prefix = `{test-idempotency-${randomUUID()}}`;
+    prefixes.push(prefix);
+    const store = RedisIdempotencyRecords.connect(redisUrl!, { ...options, prefix });
+    await expect.poll(() => store.usage().then(() => true, () => false)).toBe(true);
+    return store;
+  };
+  afterAll(async () => {
+    const client = createClient({ url: redisUrl });
+    await client.connect();
+    for (const prefix of prefixes) {
+      const keys: string[] = [];
+      for await (const batch of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) keys.push(...batch);
+      if (keys.length) await client.del(keys);
+    }
+    await client.close();
+  });
+
+  contract('(contract)', make);
+
+  it('is shared by two instances: a key claimed on one exists on the other, within one budget', async () => {
+    const prefix = `{test-idempotency-${randomUUID()}}`;
+    prefixes.push(prefix);
+    const options = { maxBytes: 1500, ttlMs: TTL, prefix };
+    const a = RedisIdempotencyRecords.connect(redisUrl!, options);
+    const b = RedisIdempotencyRecords.connect(redisUrl!, options);
+    try {
+      await expect.poll(() => Promise.all([a.usage(), b.usage()]).then(() => true, () => false)).toBe(true);
+      expect((await a.claim('k', 1000)).kind).toBe('claimed');
+      expect(await b.claim('k', 1000)).toEqual({ kind: 'exists', record: { state: 'running' } });
+      expect((await b.claim('other', 1000)).kind).toBe('full');
+      const outcomes = await Promise.all([a.claim('race', 100), b.claim('race', 100)]);
+      expect(outcomes.map((o) => o.kind).sort()).toEqual(['claimed', 'exists']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});

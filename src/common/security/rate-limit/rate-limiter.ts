@@ -1,0 +1,138 @@
+import { Injectable } from '@nestjs/common';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { isIPv6 } from 'node:net';
+import { AppConfig } from '../../../config/app-config.js';
+import { ApiError } from '../../errors/api-error.js';
+import { errorBody } from '../../errors/error-body.js';
+import { requestIdOf } from '../../http/request-id.js';
+import { ConcurrencyLimit, TokenBuckets, type Charge } from './token-buckets.js';
+
+/**
+ * The client a request is counted against: its address (`req.ip`, which honours `TRUST_PROXY`),
+ * with an IPv6 address reduced to its /64 (one host usually holds a whole /64, so per-address
+ * buckets would be free to multiply) and an IPv4-mapped IPv6 address to the IPv4 one.
+ */
+export function clientOf(req: Request): string {
+  const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+  if (ip.startsWith('::ffff:') && ip.includes('.')) return ip.slice(7);
+  if (!isIPv6(ip)) return ip;
+  const [head = '', tail = ''] = ip.split('::');
+  const groups = head ? head.split(':') : [];
+  const tailGroups = tail ? tail.split(':') : [];
+  const full = ip.includes('::') ? [...groups, ...Array<string>(8 - groups.length - tailGroups.length).fill('0'), ...tailGroups] : groups;
+  return `${full.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
+/** The work budget of one request: what the guard and the batch charge on top of its first unit. */
+export interface RequestBudget {
+  /**
+   * Charges `units` more. `total` is the whole request's cost when the charge completes it (the
+   * first unit was taken at the door): a request larger than the whole bucket then needs a full one.
+   * @throws ApiError 429 `rate_limited` with `Retry-After` when the client's budget cannot cover it.
+   */
+  charge(units: number, total?: number): void;
+}
+
+const budgets = new WeakMap<Request, RequestBudget>();
+
+/** The budget of `req`, or undefined when it is not rate limited (limit off, or a probe). */
+export function budgetOf(req: Request): RequestBudget | undefined {
+  return budgets.get(req);
+}
+
+/**
+ * Rate limiting, per client address:
+ * - a work budget: every request costs 1 unit at the door, whatever its answer (401, 404, 400 and
+ *   413 included); routes that draft captions cost one unit per caption variation (the guard
+ *   charges the rest from the route's `@RateCost`); `RATE_LIMIT_MAX` units per
+ *   `RATE_LIMIT_WINDOW_MS`, refilled continuously (`0` turns it off);
+ * - `RATE_LIMIT_MAX_CONCURRENT` requests in flight (streams until they end; `0`: no cap);
+ * - `RATE_LIMIT_AUTH_FAILURES` failed authentications (401) per window: past them every request
+ *   from that address is refused until the bucket refills (`0`: no such bucket).
+ * Over any of them: 429 `rate_limited` with `Retry-After` in seconds.
+ */
+@Injectable()
+export class RateLimiter {
+  readonly work?: TokenBuckets;
+  readonly authFailures?: TokenBuckets;
+  readonly concurrency?: ConcurrencyLimit;
+
+  constructor(config: AppConfig) {
+    const { rateLimitMax, rateLimitWindowMs, rateLimitMaxConcurrent, rateLimitAuthFailures } = config.security;
+    if (rateLimitMax > 0) this.work = new TokenBuckets({ capacity: rateLimitMax, windowMs: rateLimitWindowMs });
+    if (rateLimitAuthFailures > 0) this.authFailures = new TokenBuckets({ capacity: rateLimitAuthFailures, windowMs: rateLimitWindowMs });
+    if (rateLimitMaxConcurrent > 0) this.concurrency = new ConcurrencyLimit(rateLimitMaxConcurrent);
+  }
+
+  get enabled(): boolean {
+    return this.work !== undefined || this.authFailures !== undefined || this.concurrency !== undefined;
+  }
+
+  /**
+   * Express middleware, before the API-key check so that failed authentications are counted.
+   * `exempt` paths (the probes) are never limited: a busy client never makes a pod look unhealthy.
+   * `unmetered` paths (`/metrics`) cost nothing and hold no slot, but their failed
+   * authentications count like any other.
+   */
+  middleware(paths: { exempt: readonly string[]; unmetered: readonly string[] }): RequestHandler | undefined {
+    if (!this.enabled) return undefined;
+    const exempt = new Set(paths.exempt);
+    const unmetered = new Set(paths.unmetered);
+    return (req: Request, res: Response, next: NextFunction) => {
+      if (exempt.has(req.path)) return next();
+      const client = clientOf(req);
+      if (this.authFailures && this.authFailures.level(client) < 1) {
+        const refused = this.authFailures.charge(client, 1);
+        return refuse(req, res, refused, 'Too many failed authentications from this address: retry after the number of seconds in Retry-After');
+      }
+      if (this.authFailures) {
+        res.once('finish', () => {
+          if (res.statusCode === 401) this.authFailures!.charge(client, 1, 0);
+        });
+      }
+      if (unmetered.has(req.path)) return next();
+      const charged = this.work?.charge(client, 1);
+      if (charged && !charged.ok) return refuse(req, res, charged, 'Too many requests: retry after the number of seconds in Retry-After');
+      if (charged) setLimitHeaders(res, this.work!.capacity, charged);
+      const release = this.concurrency?.acquire(client);
+      if (this.concurrency && !release) {
+        return refuse(req, res, { ok: false, remaining: 0, retryAfterMs: 1000, resetMs: 0 }, 'Too many requests in progress from this address: retry when one has finished');
+      }
+      if (release) res.once('close', release);
+      if (this.work) budgets.set(req, this.budget(client, res));
+      next();
+    };
+  }
+
+  private budget(client: string, res: Response): RequestBudget {
+    const work = this.work!;
+    return {
+      charge: (units, total) => {
+        if (units <= 0) return;
+        const need = total === undefined ? Math.min(units, work.capacity) : Math.max(0, Math.min(total, work.capacity) - 1);
+        const charged = work.charge(client, units, need);
+        if (!res.headersSent) setLimitHeaders(res, work.capacity, charged);
+        if (!charged.ok) {
+          throw new ApiError(
+            429,
+            'rate_limited',
+            `This needs ${total ?? units} units of the rate limit (one per caption variation), more than this client has left: retry after the number of seconds in Retry-After`,
+            undefined,
+            { 'Retry-After': String(Math.max(1, Math.ceil(charged.retryAfterMs / 1000))) },
+          );
+        }
+      },
+    };
+  }
+}
+
+function setLimitHeaders(res: Response, limit: number, c: Charge): void {
+  res.setHeader('X-RateLimit-Limit', String(limit));
+  res.setHeader('X-RateLimit-Remaining', String(c.remaining));
+  res.setHeader('X-RateLimit-Reset', String(Math.ceil(c.resetMs / 1000)));
+}
+
+function refuse(req: Request, res: Response, c: Charge, message: string): void {
+  res.setHeader('Retry-After', String(Math.max(1, Math.ceil(c.retryAfterMs / 1000))));
+  res.status(429).json(errorBody({ status: 429, code: 'rate_limited', message, unexpected: false }, requestIdOf(req)));
+}

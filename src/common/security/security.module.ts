@@ -1,0 +1,11 @@
+import { Global, Module } from '@nestjs/common';
+import { RateLimiter } from './rate-limit/rate-limiter.js';
+import { RequestAuth } from './request-auth.js';
+
+/** The HTTP edge's knowledge of callers and their rate limits, for every module. */
+@Global()
+@Module({
+  providers: [RequestAuth, RateLimiter],
+  exports: [RequestAuth, RateLimiter],
+})
+export class SecurityModule {}
