@@ -1,16 +1,27 @@
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
+const SLOW = '**/*.slow.spec.ts';
+
 // SWC compiles the specs because esbuild (Vitest's default) emits no decorator metadata,
 // which Nest's dependency injection and class-validator need.
+// Three tiers, chosen by where a spec lives and its name (`npm test` runs all of them):
+// - unit: specs beside their code in src/ (no HTTP app, no network; real temp directories and
+//   SQLite files are fine);
+// - e2e: specs in test/ (the app over HTTP, and the adapters against real PostgreSQL and Redis);
+// - slow: `*.slow.spec.ts` anywhere (fuzzing, crash loops, large uploads, child server processes).
 export default defineConfig({
   plugins: [swc.vite({ module: { type: 'es6' } })],
   test: {
-    include: ['src/**/*.spec.ts', 'test/**/*.spec.ts'],
     environment: 'node',
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
     env: { LOG_LEVEL: 'silent', NODE_ENV: 'test' },
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['src/**/*.spec.ts'], exclude: [SLOW] } },
+      { extends: true, test: { name: 'e2e', include: ['test/**/*.spec.ts'], exclude: [SLOW] } },
+      { extends: true, test: { name: 'slow', include: [SLOW], testTimeout: 180_000 } },
+    ],
   },
 });

@@ -1,24 +1,43 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import { Test } from '@nestjs/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { firstValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CaptionsService } from '../src/captions/captions.service.js';
-import { withDefaults } from '../src/captions/dto/caption-generation-request.dto.js';
-import { ApiError } from '../src/common/errors/api-error.js';
-import { captionGenerations } from '../src/common/metrics/metrics.js';
-import { HistoryService } from '../src/history/history.service.js';
-import { createTestApp, type TestApp } from './support/test-app.js';
+import { KeyedCacheModule } from '../common/cache/keyed-cache.module.js';
+import { ApiError } from '../common/errors/api-error.js';
+import { captionGenerations } from '../common/metrics/metrics.js';
+import { loadConfig } from '../config/app-config.js';
+import { ConfigModule } from '../config/config.module.js';
+import { HistoryService } from '../history/history.service.js';
+import { CaptionsModule } from './captions.module.js';
+import { CaptionsService } from './captions.service.js';
+import { withDefaults } from './dto/caption-generation-request.dto.js';
 
 const generated = async () => (await captionGenerations.get()).values.reduce((s, v) => s + v.value, 0);
 
 describe(CaptionsService.name, () => {
-  let t: TestApp;
+  let app: INestApplicationContext;
+  let dataDir: string;
   let sut: CaptionsService;
   let history: HistoryService;
   beforeAll(async () => {
-    t = await createTestApp();
-    sut = t.app.get(CaptionsService);
-    history = t.app.get(HistoryService);
+    // The captions module with what it needs (configuration, keyed cache, scheduler), no HTTP.
+    dataDir = mkdtempSync(join(tmpdir(), 'captions-service-'));
+    const config = loadConfig({ LOG_LEVEL: 'silent', NODE_ENV: 'test', DATA_DIR: dataDir });
+    const moduleRef = await Test.createTestingModule({
+      imports: [ConfigModule.forRoot(config), KeyedCacheModule, ScheduleModule.forRoot(), CaptionsModule],
+    }).compile();
+    app = await moduleRef.init();
+    sut = app.get(CaptionsService);
+    history = app.get(HistoryService);
   });
-  afterAll(async () => t.close());
+  afterAll(async () => {
+    await app.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
 
   const request = (extra: Record<string, unknown> = {}) =>
     withDefaults({ content_description: 'Homemade sourdough bread on a rainy Sunday', variation_count: 7, request_id: 'svc-1', user_id: 'baker', ...extra });

@@ -1,9 +1,9 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from '../../test/support/test-app.js';
-import { LazyLoaderModule } from './lazy-loader.module.js';
-import { LazyLoaderService } from './lazy-loader.service.js';
+import { createTestApp, type TestApp } from './support/test-app.js';
+import { LazyLoaderModule } from '../src/lazy-loader/lazy-loader.module.js';
+import { LazyLoaderService } from '../src/lazy-loader/lazy-loader.service.js';
 
 /** A test-only route that reads through the real service, as the feature modules do. */
 @Controller('loader-probe')

@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { withDefaults, type CaptionGenerationRequest } from '../src/captions/dto/caption-generation-request.dto.js';
-import { AUDIENCES, CAPTION_STYLES, CONTENT_TYPES, OPTIMIZATION_LEVELS } from '../src/captions/dto/caption-options.js';
-import { ENGLISH } from '../src/captions/engine/english-bank.js';
-import { SPANISH } from '../src/captions/engine/spanish-bank.js';
-import { VALID_HASHTAG } from '../src/captions/engine/hashtag-picker.js';
-import { TemplateCaptionEngine } from '../src/captions/engine/template-caption.engine.js';
+import { withDefaults, type CaptionGenerationRequest } from '../dto/caption-generation-request.dto.js';
+import { AUDIENCES, CAPTION_STYLES, CONTENT_TYPES, OPTIMIZATION_LEVELS } from '../dto/caption-options.js';
+import { ENGLISH } from './english-bank.js';
+import { SPANISH } from './spanish-bank.js';
+import { VALID_HASHTAG } from './hashtag-picker.js';
+import { TemplateCaptionEngine } from './template-caption.engine.js';
 
 const NOUNS = ['pancakes', 'bicycle', 'lighthouse', 'sneakers', 'espresso', 'notebook', 'waterfall', 'puppy', 'skyline', 'guitar'];
 const ADJECTIVES = ['golden', 'tiny', 'handmade', 'vintage', 'bright', 'quiet', 'colorful'];

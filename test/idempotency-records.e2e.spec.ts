@@ -1,8 +1,8 @@
 import { createClient } from '@keyv/redis';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { IdempotencyRecords, MemoryIdempotencyRecords, recordBytes, type FinishedRecord, type RecordsOptions } from './idempotency-records.js';
-import { RedisIdempotencyRecords } from './idempotency-records.redis.js';
+import { IdempotencyRecords, MemoryIdempotencyRecords, recordBytes, type FinishedRecord, type RecordsOptions } from '../src/batch/idempotency-records.js';
+import { RedisIdempotencyRecords } from '../src/batch/idempotency-records.redis.js';
 
 const redisUrl = process.env.TEST_REDIS_URL;
 if (!redisUrl) console.warn('\n*** SKIPPED: idempotency records in Redis (set TEST_REDIS_URL to run them) ***\n');

@@ -10,15 +10,15 @@ import { validateSync } from 'class-validator';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { toBatchInput } from '../src/batch/batch-requests.js';
-import { BatchCaptionRequest, BatchQuery } from '../src/batch/dto/batch-caption-request.dto.js';
-import { IdempotencyStore } from '../src/batch/idempotency.store.js';
-import { CaptionGenerationRequest, withDefaults } from '../src/captions/dto/caption-generation-request.dto.js';
-import { analyse } from '../src/captions/engine/caption-analysis.js';
-import { ENGLISH } from '../src/captions/engine/english-bank.js';
-import { toHashtag } from '../src/captions/engine/hashtag-picker.js';
-import { SPANISH } from '../src/captions/engine/spanish-bank.js';
-import { TemplateCaptionEngine } from '../src/captions/engine/template-caption.engine.js';
+import { toBatchInput } from './batch/batch-requests.js';
+import { BatchCaptionRequest, BatchQuery } from './batch/dto/batch-caption-request.dto.js';
+import { IdempotencyStore } from './batch/idempotency.store.js';
+import { CaptionGenerationRequest, withDefaults } from './captions/dto/caption-generation-request.dto.js';
+import { analyse } from './captions/engine/caption-analysis.js';
+import { ENGLISH } from './captions/engine/english-bank.js';
+import { toHashtag } from './captions/engine/hashtag-picker.js';
+import { SPANISH } from './captions/engine/spanish-bank.js';
+import { TemplateCaptionEngine } from './captions/engine/template-caption.engine.js';
 import {
   emojiCount,
   englishSyllables,
@@ -29,10 +29,10 @@ import {
   stripEmoji,
   trimToWords,
   words,
-} from '../src/captions/engine/text-analysis.js';
-import { requestIdMiddleware } from '../src/common/http/request-id.js';
-import { apiKeyMiddleware } from '../src/common/security/api-key.middleware.js';
-import { HistoryPageQueryDto } from '../src/history/history-query.dto.js';
+} from './captions/engine/text-analysis.js';
+import { requestIdMiddleware } from './common/http/request-id.js';
+import { apiKeyMiddleware } from './common/security/api-key.middleware.js';
+import { HistoryPageQueryDto } from './history/history-query.dto.js';
 
 const BODY_FIELD = 1024 * 1024;
 const QUERY_OR_HEADER = 64 * 1024;

@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openHistoryDatabase } from '../src/history/history-database.js';
-import { HISTORY_INDEXES } from '../src/history/history.migrations.js';
-import { HISTORY_STYLES } from '../src/history/history.types.js';
-import { KyselyHistoryRepository } from '../src/history/kysely-history.repository.js';
-import { seedRows } from '../src/history/seed-rows.js';
+import { openHistoryDatabase } from './history-database.js';
+import { HISTORY_INDEXES } from './history.migrations.js';
+import { HISTORY_STYLES } from './history.types.js';
+import { KyselyHistoryRepository } from './kysely-history.repository.js';
+import { seedRows } from './seed-rows.js';
 
 describe(seedRows.name, () => {
   const dir = mkdtempSync(join(tmpdir(), 'history-seed-'));
