@@ -188,6 +188,8 @@ describe(ResponseStream.name, () => {
     expect(new TextDecoder().decode(first.value)).toMatch(/^\{"i":0\}/);
     expect(produced.count - before).toBe(1);
     await reader.cancel();
+    // Closed (its producer stopped) before the next spec counts what is produced.
+    await vi.waitFor(() => expect(ResponseStream.openCount()).toBe(0), SETTLED);
   });
 
   it('ends with the error item when the source fails after the first byte, leaking nothing', async () => {
