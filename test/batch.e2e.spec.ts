@@ -2,14 +2,21 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BatchController } from '../src/batch/batch.controller.js';
+import { IdempotencyStore } from '../src/batch/idempotency.store.js';
 import { CaptionsService } from '../src/captions/captions.service.js';
 import { CaptionEngine } from '../src/captions/engine/caption-engine.js';
 import { batchItems } from '../src/common/metrics/metrics.js';
+import { ResponseStream } from '../src/common/streaming/response-stream.js';
+import { orFailAfter } from './support/export-clients.js';
+import { Gate } from './support/gate.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 type Item = Record<string, unknown> & { index?: number; success?: boolean; request_id?: string | null };
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A bound on waits for the server: generous, as the machine may be busy. */
+const SETTLED = { timeout: 10_000 };
 
 const captionRequest = (i: number, extra: Record<string, unknown> = {}) => ({
   content_description: `Handmade ceramic mug number ${i}, glazed in ocean blue`,
@@ -23,9 +30,11 @@ const captionRequest = (i: number, extra: Record<string, unknown> = {}) => ({
 describe(BatchController.name, () => {
   let t: TestApp;
   let base: string;
-  /** Generations counted on the real engine, and generations in flight through the real service. */
-  const counts = { engine: 0, inFlight: 0, maxInFlight: 0 };
+  /** Generations counted on the real engine, and generations through the real service: all, and in flight. */
+  const counts = { engine: 0, service: 0, inFlight: 0, maxInFlight: 0 };
   let delayMs = 0;
+  /** Every service generation passes it first: a spec that needs the batch to stand still sets one that holds. */
+  let gate = new Gate();
 
   beforeAll(async () => {
     // One client sends batches of up to 10,000 items here: the rate limit, which charges each
@@ -40,12 +49,15 @@ describe(BatchController.name, () => {
     const captions = t.app.get(CaptionsService, { strict: false });
     const serviceGenerate = captions.generate.bind(captions);
     // The engine is synchronous: generations overlap only through the service's async path, so
-    // that is where "in flight" is measured (optionally slowed, to make overlap observable).
+    // that is where "in flight" is measured, and where a spec holds or paces them.
     vi.spyOn(captions, 'generate').mockImplementation(async (...args: Parameters<CaptionsService['generate']>) => {
+      counts.service += 1;
       counts.inFlight += 1;
       counts.maxInFlight = Math.max(counts.maxInFlight, counts.inFlight);
       try {
+        // Pacing only: generations overlap so the most in flight shows; no assertion reads the clock.
         if (delayMs > 0) await tick(delayMs);
+        await gate.pass();
         return await serviceGenerate(...args);
       } finally {
         counts.inFlight -= 1;
@@ -58,6 +70,8 @@ describe(BatchController.name, () => {
   afterEach(() => {
     delayMs = 0;
     counts.maxInFlight = 0;
+    gate.open();
+    gate = new Gate();
   });
 
   const post = (body: unknown, opts: { query?: string; headers?: Record<string, string>; signal?: AbortSignal } = {}) =>
@@ -100,15 +114,17 @@ describe(BatchController.name, () => {
   }, 60_000);
 
   it('sends the first result long before the last is generated', async () => {
-    delayMs = 2;
+    // The first generation goes through; the others wait until the client has the first result.
+    gate = new Gate(1);
     const before = counts.engine;
     const requests = Array.from({ length: 1000 }, (_, i) => captionRequest(i, { request_id: undefined }));
     const res = await post({ requests, max_concurrent: 5 }, { headers: { accept: 'application/x-ndjson' } });
     const reader = res.body!.getReader();
-    const first = await reader.read();
+    const first = await orFailAfter(reader.read(), SETTLED.timeout, 'the first result was held back');
     const generatedAtFirst = counts.engine - before;
     expect(JSON.parse(new TextDecoder().decode(first.value).split('\n')[0]!)).toMatchObject({ success: true });
     expect(generatedAtFirst).toBeLessThan(100);
+    gate.open();
     let rest = 0;
     for (;;) {
       const { done, value } = await reader.read();
@@ -140,18 +156,20 @@ describe(BatchController.name, () => {
   });
 
   it('stops generating when the client disconnects mid-batch', async () => {
-    delayMs = 3;
-    const before = counts.engine;
+    gate = new Gate(2);
+    const before = counts.service;
     const controller = new AbortController();
     const requests = Array.from({ length: 1000 }, (_, i) => captionRequest(i, { request_id: undefined }));
     const res = await post({ requests, max_concurrent: 2 }, { signal: controller.signal, headers: { accept: 'application/x-ndjson' } });
     await res.body!.getReader().read();
+    // Two generations are done and the next two wait in both slots: the batch stands still.
+    await vi.waitFor(() => expect(gate.held).toBe(2), SETTLED);
     controller.abort();
-    await tick(100);
-    const atStop = counts.engine - before;
-    await tick(200);
-    expect(counts.engine - before).toBe(atStop);
-    expect(atStop).toBeLessThan(200);
+    await vi.waitFor(() => expect(ResponseStream.openCount()).toBe(0), SETTLED);
+    // The server has seen the client go: the held two may finish, and nothing after them may start.
+    gate.open();
+    await vi.waitFor(() => expect(counts.inFlight).toBe(0), SETTLED);
+    expect(counts.service - before).toBe(4);
   });
 
   it('never has more than max_concurrent generations in flight; parallel_processing=false means one', async () => {
@@ -206,8 +224,17 @@ describe(BatchController.name, () => {
     });
 
     it('answers 409 while the first is still running, and runs again once a disconnected run released the key', async () => {
-      delayMs = 5;
       const key = `running-${Date.now()}`;
+      const store = t.app.get(IdempotencyStore, { strict: false });
+      const release = store.release.bind(store);
+      let released = false;
+      const releases = vi.spyOn(store, 'release').mockImplementation(async (k) => {
+        await release(k);
+        // Stored under the client's scope: `<client>:<key>`.
+        if (k.endsWith(key)) released = true;
+      });
+      // The first run sends one result, then waits: it is still running whatever the machine's speed.
+      gate = new Gate(1);
       const controller = new AbortController();
       const big = Array.from({ length: 500 }, (_, i) => captionRequest(i));
       const first = await post({ requests: big }, { headers: { 'idempotency-key': key }, signal: controller.signal });
@@ -216,8 +243,12 @@ describe(BatchController.name, () => {
       expect(second.status).toBe(409);
       expect(await second.json()).toMatchObject({ error: 'conflict' });
       controller.abort();
-      await tick(100);
-      delayMs = 0;
+      try {
+        await vi.waitFor(() => expect(released).toBe(true), SETTLED);
+      } finally {
+        releases.mockRestore();
+      }
+      gate.open();
       const third = await post({ requests: big }, { headers: { 'idempotency-key': key } });
       expect(third.status).toBe(200);
       expect(third.headers.get('idempotent-replayed')).toBeNull();

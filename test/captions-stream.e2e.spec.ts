@@ -3,10 +3,18 @@ import type { AddressInfo } from 'node:net';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CaptionsController } from '../src/captions/captions.controller.js';
+import { CaptionsService } from '../src/captions/captions.service.js';
 import { CaptionEngine } from '../src/captions/engine/caption-engine.js';
 import { ResponseStream } from '../src/common/streaming/response-stream.js';
+import { HistoryService } from '../src/history/history.service.js';
 import { LazyLoaderService } from '../src/lazy-loader/lazy-loader.service.js';
+import type { ChunkSource } from '../src/lazy-loader/lazy-loader.types.js';
+import { orFailAfter } from './support/export-clients.js';
+import { Gate } from './support/gate.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
+
+/** A bound on waits for the server: generous, as the machine may be busy. */
+const SETTLED = { timeout: 10_000 };
 
 let body = '';
 /** Each test streams its own request, so nothing it checks was cached by another test. */
@@ -27,35 +35,81 @@ function rawPost(url: string, headers: Record<string, string>): Promise<{ header
   });
 }
 
-/** Blocks for `ms` inside a draft, as a slow engine would (drafting is synchronous). */
-function busy(ms: number) {
-  const end = performance.now() + ms;
-  while (performance.now() < end);
-}
-
-/** Makes every draft of the real engine slow (`ms` each) and counts them. */
-function slowDrafts(engine: CaptionEngine, ms: number): { count: number } {
+/** Counts the drafts of the real engine. */
+function countDrafts(engine: CaptionEngine): { count: number } {
   const drafts = { count: 0 };
   const generate = engine.generate.bind(engine);
   vi.spyOn(engine, 'generate').mockImplementation((req, i) => {
-    busy(ms);
     drafts.count += 1;
     return generate(req, i);
   });
   return drafts;
 }
 
+/**
+ * Makes every history write pass `gate` first. A chunk of variations is stored once drafted and
+ * returned only after, so a held write holds its chunk, and the chunks queued behind it, at a
+ * known point: the engine is synchronous and cannot be slowed without blocking the server.
+ */
+function holdHistory(history: HistoryService, gate: Gate): void {
+  const record = history.record.bind(history);
+  vi.spyOn(history, 'record').mockImplementation(async (rows) => {
+    await gate.pass();
+    return record(rows);
+  });
+}
+
+/** Counts the loads of every chunk source handed to the loader: started, and settled however they ended. */
+function watchLoads(loader: LazyLoaderService): { started: number; settled: number } {
+  const loads = { started: 0, settled: 0 };
+  const wrapped = new WeakMap<object, ChunkSource<unknown>>();
+  const wrap = <T>(source: ChunkSource<T>): ChunkSource<T> => {
+    let w = wrapped.get(source) as ChunkSource<T> | undefined;
+    if (!w) {
+      w = {
+        ...source,
+        loadChunk: (index, ctx) => {
+          loads.started += 1;
+          const loading = source.loadChunk(index, ctx);
+          const settle = () => void (loads.settled += 1);
+          loading.then(settle, settle);
+          return loading;
+        },
+      };
+      wrapped.set(source, w);
+    }
+    return w;
+  };
+  const getChunk = loader.getChunk.bind(loader);
+  const prefetch = loader.prefetch.bind(loader);
+  vi.spyOn(loader, 'getChunk').mockImplementation((source, index, opts) => getChunk(wrap(source), index, opts));
+  vi.spyOn(loader, 'prefetch').mockImplementation((source, index, signal) => prefetch(wrap(source), index, signal));
+  return loads;
+}
+
 describe(`${CaptionsController.name} streaming`, () => {
   let t: TestApp;
   let url: string;
   let engine: CaptionEngine;
+  let history: HistoryService;
+  let loader: LazyLoaderService;
+  let gate = new Gate();
   beforeAll(async () => {
-    t = await createTestApp();
+    // The scheduled background prefetch drafts chunks after recent reads on a clock of its own:
+    // kept out, so a spec counts only the drafts its own request asked for.
+    t = await createTestApp({ env: { LAZY_PREFETCH_INTERVAL_MS: String(24 * 3600 * 1000) } });
     await t.app.listen(0, '127.0.0.1');
     url = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}/api/v14/lazy/stream-captions`;
     engine = t.app.get(CaptionEngine);
+    history = t.app.get(HistoryService);
+    loader = t.app.get(LazyLoaderService);
   });
-  afterEach(() => vi.restoreAllMocks());
+  afterEach(() => {
+    // Whatever a spec held is let go before the next one starts.
+    gate.open();
+    gate = new Gate();
+    vi.restoreAllMocks();
+  });
   afterAll(async () => t.close());
 
   const post = (query: string, headers: Record<string, string> = {}, signal?: AbortSignal) =>
@@ -119,33 +173,58 @@ describe(`${CaptionsController.name} streaming`, () => {
 
   it('delivers the first item before the last is made', async () => {
     useRequest('stream-4');
-    const drafts = slowDrafts(engine, 5);
+    const drafts = countDrafts(engine);
+    // Chunk 0 is stored and sent; chunk 1 waits to be stored, and every later chunk waits behind it.
+    gate = new Gate(1);
+    holdHistory(history, gate);
     const res = await post('?variations=100', { accept: 'application/x-ndjson', 'accept-encoding': 'gzip' });
     const reader = res.body!.getReader();
-    const first = await reader.read();
+    const first = await orFailAfter(reader.read(), SETTLED.timeout, 'the first items were held back');
     expect(new TextDecoder().decode(first.value)).toMatch(/^\{"variation_index":0,/);
-    expect(drafts.count).toBeLessThan(100);
+    expect(drafts.count).toBeLessThanOrEqual(10);
     await reader.cancel();
+    // Over before the next spec counts drafts of its own.
+    await vi.waitFor(() => expect(ResponseStream.openCount()).toBe(0), SETTLED);
   });
 
   it('stops generating as soon as the client disconnects, and closes the stream', async () => {
     useRequest('stream-5');
-    const drafts = slowDrafts(engine, 5);
+    const drafts = countDrafts(engine);
+    const loads = watchLoads(loader);
+    gate = new Gate(1);
+    holdHistory(history, gate);
     const controller = new AbortController();
     const res = await post('?variations=100', { accept: 'application/x-ndjson' }, controller.signal);
     await res.body!.getReader().read();
-    expect(t.app.get(LazyLoaderService).getStats().active_streams).toBeGreaterThan(0);
+    // Chunk 1 is drafted whole and waits to be stored; the prefetched chunks wait behind it.
+    await vi.waitFor(() => expect(gate.held).toBe(1), SETTLED);
+    expect(drafts.count).toBe(10);
+    expect(loader.getStats().active_streams).toBeGreaterThan(0);
     controller.abort();
-    await vi.waitFor(() => expect(ResponseStream.openCount()).toBe(0));
-    await vi.waitFor(() => expect(t.app.get(LazyLoaderService).getStats().active_streams).toBe(0));
-    const afterClose = drafts.count;
-    await new Promise((r) => setTimeout(r, 200));
-    expect(drafts.count).toBe(afterClose);
-    expect(drafts.count).toBeLessThan(100);
+    await vi.waitFor(() => expect(ResponseStream.openCount()).toBe(0), SETTLED);
+    await vi.waitFor(() => expect(loader.getStats().active_streams).toBe(0), SETTLED);
+    // Let the queue move: every load must now end, and the ones that had not begun draft nothing.
+    gate.open();
+    await vi.waitFor(() => expect(loads.settled).toBe(loads.started), SETTLED);
+    expect(loads.started).toBeGreaterThan(2);
+    expect(drafts.count).toBe(10);
   });
 
   it('stops drafting POST /captions variations when the client leaves before the answer', async () => {
-    const drafts = slowDrafts(engine, 20);
+    const drafts = countDrafts(engine);
+    // Chunk 0 is drafted, then waits to be stored: the request stands still until the gate opens.
+    gate = new Gate(0);
+    holdHistory(history, gate);
+    const captions = t.app.get(CaptionsService);
+    const generate = captions.generate.bind(captions);
+    const call: { signal?: AbortSignal; settled: boolean } = { settled: false };
+    vi.spyOn(captions, 'generate').mockImplementation((request, opts) => {
+      call.signal = opts?.signal;
+      const answer = generate(request, opts);
+      const settle = () => void (call.settled = true);
+      answer.then(settle, settle);
+      return answer;
+    });
     const controller = new AbortController();
     const pending = fetch(url.replace('stream-captions', 'captions'), {
       method: 'POST',
@@ -153,14 +232,15 @@ describe(`${CaptionsController.name} streaming`, () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ content_description: 'Morning trail run through the misty pine forest', variation_count: 10, request_id: 'leaves-early' }),
     }).catch((err: unknown) => err);
-    await vi.waitFor(() => expect(drafts.count).toBeGreaterThan(0));
+    await vi.waitFor(() => expect(gate.held).toBe(1), SETTLED);
+    expect(drafts.count).toBe(5);
     controller.abort();
     await pending;
-    await new Promise((r) => setTimeout(r, 150));
-    const afterLeave = drafts.count;
-    await new Promise((r) => setTimeout(r, 150));
-    expect(drafts.count).toBe(afterLeave);
-    expect(drafts.count).toBeLessThan(10);
+    await vi.waitFor(() => expect(call.signal?.aborted).toBe(true), SETTLED);
+    // The server has seen the client go: once chunk 0 is let through, chunk 1 must not be drafted.
+    gate.open();
+    await vi.waitFor(() => expect(call.settled).toBe(true), SETTLED);
+    expect(drafts.count).toBe(5);
   });
 
   it('ends with the error item when drafting fails after the first byte', async () => {

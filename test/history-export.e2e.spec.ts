@@ -1,4 +1,5 @@
-import { get, type IncomingMessage } from 'node:http';
+import { once } from 'node:events';
+import { get, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HistoryRepository } from '../src/history/history.repository.js';
@@ -105,20 +106,24 @@ describe(`${HistoryService.name} export`, () => {
     pulled.returned = false;
     // A plain HTTP client that reads one chunk and then stops reading: only kernel and stream
     // buffers (a few hundred KB) sit between it and the server.
+    const accepted = once(t.app.getHttpServer(), 'request') as Promise<[IncomingMessage, ServerResponse]>;
     const req = get(`${base}?format=ndjson`, { headers: { 'accept-encoding': 'identity' } });
     const res = await new Promise<IncomingMessage>((resolve) => req.on('response', resolve));
     await new Promise((r) => res.once('data', r));
     res.pause();
     try {
-      await new Promise((r) => setTimeout(r, 300));
+      const [, serverRes] = await accepted;
+      // The server must come to wait on `drain`; without backpressure it never does, and reads
+      // the whole table (closing the cursor at the end) instead.
+      await vi.waitFor(() => expect(serverRes.listenerCount('drain') > 0 || pulled.returned).toBe(true), { timeout: 10_000 });
+      expect(pulled.returned).toBe(false);
       expect(pulled.count).toBeGreaterThan(0);
       expect(pulled.count).toBeLessThan(N / 2);
     } finally {
       req.destroy();
     }
-    await vi.waitFor(() => expect(pulled.returned).toBe(true), { timeout: 2000 });
-    const after = pulled.count;
-    await new Promise((r) => setTimeout(r, 100));
-    expect(pulled.count).toBe(after);
+    await vi.waitFor(() => expect(pulled.returned).toBe(true), { timeout: 10_000 });
+    // The cursor is closed: nothing more can be read, so this count is final.
+    expect(pulled.count).toBeLessThan(N / 2);
   });
 });

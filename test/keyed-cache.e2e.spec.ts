@@ -1,5 +1,5 @@
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 const redisUrl = process.env.TEST_REDIS_URL;
@@ -13,12 +13,16 @@ describe('KeyedCacheModule', () => {
     t = await createTestApp({ env: { LAZY_CACHE_SIZE: '2' } });
   });
   afterAll(async () => t.close());
+  afterEach(() => vi.useRealTimers());
 
   it('stores and expires values with millisecond TTLs', async () => {
+    // Only the clock the expiry reads is fake: timers and I/O run as usual.
+    vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] });
     const sut = t.app.get<Cache>(CACHE_MANAGER);
     await sut.set('k', { n: 1 }, 50);
+    vi.advanceTimersByTime(49);
     expect(await sut.get('k')).toEqual({ n: 1 });
-    await new Promise((r) => setTimeout(r, 80));
+    vi.advanceTimersByTime(2);
     expect(await sut.get('k')).toBeUndefined();
   });
 

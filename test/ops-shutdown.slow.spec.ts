@@ -6,8 +6,7 @@ import { get as httpGet, request as httpRequest, type IncomingMessage } from 'no
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { GracefulShutdown } from '../src/app/graceful-shutdown.js';
 
 const P = '/api/v14/lazy';
@@ -63,18 +62,27 @@ function postCaptions(port: number): Promise<Answer> {
   });
 }
 
-/** An open stream, collecting its text until the server ends it. */
-function openStream(port: number, accept: string): { text: () => string; ended: Promise<number> } {
+/** An open stream, collecting its text until the server ends it; `started` once its first bytes came. */
+function openStream(port: number, accept: string): { text: () => string; started: Promise<void>; ended: Promise<number> } {
   let text = '';
+  let started!: Promise<void>;
   const ended = new Promise<number>((resolve, reject) => {
-    httpGet({ host: '127.0.0.1', port, path: `${P}/shutdown-test/stream`, headers: { accept }, agent: false }, (res) => {
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve(Date.now()));
-      res.on('error', reject);
-    }).on('error', reject);
+    started = new Promise<void>((resolveStarted, rejectStarted) => {
+      httpGet({ host: '127.0.0.1', port, path: `${P}/shutdown-test/stream`, headers: { accept }, agent: false }, (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          text += c;
+          resolveStarted();
+        });
+        res.on('end', () => resolve(Date.now()));
+        res.on('error', reject);
+      }).on('error', (err) => {
+        rejectStarted(err);
+        reject(err);
+      });
+    });
   });
-  return { text: () => text, ended };
+  return { text: () => text, started, ended };
 }
 
 function startChild(port: number, dataDir: string, extraEnv: Record<string, string> = {}): ChildProcess {
@@ -127,7 +135,7 @@ describe(GracefulShutdown.name, () => {
     const ndjson = openStream(port, 'application/x-ndjson');
     const sse = openStream(port, 'text/event-stream');
     const json = openStream(port, 'application/json');
-    await sleep(200);
+    await Promise.all([ndjson.started, sse.started, json.started]);
 
     // Load: ordinary requests on fresh connections until the server stops accepting them.
     const answers: Answer[] = [];
@@ -150,17 +158,23 @@ describe(GracefulShutdown.name, () => {
         ]);
       }
     })();
-    await sleep(150);
+    // The load is under way: a first round has been answered before the signal.
+    await vi.waitFor(() => expect(answers.length).toBeGreaterThanOrEqual(4), { timeout: 10_000 });
 
     const signalledAt = Date.now();
-    // A slow request in flight across the moment the server stops accepting.
-    const inFlight = (async () => {
-      await sleep(DELAY_MS - 100);
-      return fetchOnce(port, `${P}/shutdown-test/slow?ms=600`);
-    })();
     child.kill('SIGTERM');
-    await sleep(100);
-    const readyDuringDelay = await fetchOnce(port, `${P}/health/ready`);
+    // Readiness flips first: polled, as the child handles the signal in its own time.
+    const readyDuringDelay = await vi.waitFor(
+      async () => {
+        const answer = await fetchOnce(port, `${P}/health/ready`);
+        expect(answer.status).toBe(503);
+        return answer;
+      },
+      { timeout: 10_000, interval: 20 },
+    );
+    // Accepted during the delay and still running when it ends: in flight across the moment the
+    // server stops accepting, whenever that comes.
+    const inFlight = fetchOnce(port, `${P}/shutdown-test/slow?ms=${DELAY_MS + 600}`);
     const servedDuringDelay = await fetchOnce(port, `${P}/shutdown-test/slow?ms=5`);
 
     const [code, signal] = await exited;
@@ -175,7 +189,7 @@ describe(GracefulShutdown.name, () => {
 
     // Every request the server accepted succeeded; the only failures are connections refused after it closed.
     expect(answers.length).toBeGreaterThan(10);
-    expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+    expect(answers.filter((a) => a.status !== 200).map((a) => `${a.status} ${a.body}`)).toEqual([]);
     for (const e of refused) expect((e as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
 
     // Streams were served through the delay, then ended with the shutdown item.

@@ -1,17 +1,32 @@
 import { Controller, Post, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { getEventListeners, once } from 'node:events';
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync, brotliDecompressSync } from 'node:zlib';
 import { Observable } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { negotiateFormat } from '../src/common/streaming/negotiation.js';
 import { ResponseStream } from '../src/common/streaming/response-stream.js';
 import { orFailAfter } from './support/export-clients.js';
+import { Gate } from './support/gate.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
-const produced: { count: number; returned: boolean; unsubscribed: boolean; outcome?: string } = { count: 0, returned: false, unsubscribed: false };
+/**
+ * What the test routes' producers did. `gate` paces the Observable producer (every item passes it
+ * before it is made; a spec that needs a slow source sets a `Gate` that holds); `active` counts
+ * its loops still running.
+ */
+const produced: { count: number; returned: boolean; unsubscribed: boolean; outcome?: string; gate: Gate; active: number } = {
+  count: 0,
+  returned: false,
+  unsubscribed: false,
+  gate: new Gate(),
+  active: 0,
+};
+
+/** A bound on waits for the server: generous, as the machine may be busy. */
+const SETTLED = { timeout: 10_000 };
 
 /** Routes that exercise the streaming helper the way feature controllers use it. */
 @Controller('stream-test')
@@ -22,15 +37,21 @@ class StreamTestController {
     const stream = new ResponseStream<{ i: number }>(req, res, { format, compress: true, route: 'test', sseEvent: 'variation' });
     const items$ = new Observable<{ i: number }>((sub) => {
       let stopped = false;
+      produced.active += 1;
       void (async () => {
-        for (let i = 0; i < Number(n) && !stopped; i++) {
-          await stream.ready();
-          if (failAt !== undefined && i === Number(failAt)) return sub.error(new Error('engine exploded at /secret/path'));
-          await new Promise((r) => setTimeout(r, 5));
-          produced.count += 1;
-          sub.next({ i });
+        try {
+          for (let i = 0; i < Number(n) && !stopped; i++) {
+            await stream.ready();
+            if (failAt !== undefined && i === Number(failAt)) return sub.error(new Error('engine exploded at /secret/path'));
+            await produced.gate.pass();
+            if (stopped) break;
+            produced.count += 1;
+            sub.next({ i });
+          }
+          sub.complete();
+        } finally {
+          produced.active -= 1;
         }
-        sub.complete();
       })();
       return () => {
         stopped = true;
@@ -117,6 +138,11 @@ describe(ResponseStream.name, () => {
     base = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}/api/v14/lazy/stream-test`;
   });
   afterAll(async () => t.close());
+  afterEach(() => {
+    // A producer a spec held is let go, and the next spec starts with a source that never waits.
+    produced.gate.open();
+    produced.gate = new Gate();
+  });
 
   const post = (path: string, headers: Record<string, string> = {}) => fetch(`${base}/${path}`, { method: 'POST', headers });
 
@@ -153,13 +179,17 @@ describe(ResponseStream.name, () => {
   });
 
   it('delivers the first item before the last is made', async () => {
-    const res = await post('observable?n=40', { accept: 'application/x-ndjson', 'accept-encoding': 'gzip' });
+    // The source makes its first item, then waits: the client can only see it if it was sent on its own.
+    produced.gate = new Gate(1);
     const before = produced.count;
+    const res = await post('observable?n=40', { accept: 'application/x-ndjson', 'accept-encoding': 'gzip' });
     const reader = res.body!.getReader();
-    const first = await reader.read();
+    const first = await orFailAfter(reader.read(), SETTLED.timeout, 'the first item was held back');
     expect(new TextDecoder().decode(first.value)).toMatch(/^\{"i":0\}/);
-    expect(produced.count - before).toBeLessThan(40);
+    expect(produced.count - before).toBe(1);
     await reader.cancel();
+    // Closed (its producer stopped) before the next spec counts what is produced.
+    await vi.waitFor(() => expect(ResponseStream.openCount()).toBe(0), SETTLED);
   });
 
   it('ends with the error item when the source fails after the first byte, leaking nothing', async () => {
@@ -174,31 +204,38 @@ describe(ResponseStream.name, () => {
 
   it('stops the producer when the client disconnects', async () => {
     produced.unsubscribed = false;
+    produced.gate = new Gate(1);
+    const before = produced.count;
     const controller = new AbortController();
     const res = await fetch(`${base}/observable?n=1000`, { method: 'POST', signal: controller.signal, headers: { accept: 'application/x-ndjson' } });
     const reader = res.body!.getReader();
     await reader.read();
     controller.abort();
-    await new Promise((r) => setTimeout(r, 100));
-    expect(produced.unsubscribed).toBe(true);
-    const after = produced.count;
-    await new Promise((r) => setTimeout(r, 100));
-    expect(produced.count).toBe(after);
+    await vi.waitFor(() => expect(produced.unsubscribed).toBe(true), SETTLED);
+    // Held before its second item until now: let go, the producer must find itself stopped.
+    produced.gate.open();
+    await vi.waitFor(() => expect(produced.active).toBe(0), SETTLED);
+    expect(produced.count - before).toBe(1);
   });
 
   it('pulls an iterable only as fast as the client reads (backpressure), and returns it on disconnect', async () => {
     produced.count = 0;
     produced.returned = false;
+    const accepted = once(t.app.getHttpServer(), 'request') as Promise<[IncomingMessage, ServerResponse]>;
     const controller = new AbortController();
     const res = await fetch(`${base}/iterable?n=100000`, { method: 'POST', signal: controller.signal });
     const reader = res.body!.getReader();
     await reader.read();
-    // The client stops reading: the server may fill socket buffers, but not produce 100 MB of rows.
-    await new Promise((r) => setTimeout(r, 300));
+    const [, serverRes] = await accepted;
+    // The client stops reading: the server may fill socket buffers, then must park on `drain`.
+    // Without backpressure it never does, and runs through all 100 MB of rows instead.
+    await vi.waitFor(() => expect(serverRes.listenerCount('drain') > 0 || produced.returned).toBe(true), SETTLED);
+    expect(produced.returned).toBe(false);
     expect(produced.count).toBeLessThan(20_000);
     controller.abort();
-    await new Promise((r) => setTimeout(r, 100));
-    expect(produced.returned).toBe(true);
+    await vi.waitFor(() => expect(produced.returned).toBe(true), SETTLED);
+    // Returned, the generator yields nothing more: the count is final.
+    expect(produced.count).toBeLessThan(20_000);
   });
 
   it('shares one wait among concurrent ready() calls and leaves no listener behind', async () => {
@@ -233,6 +270,8 @@ describe(ResponseStream.name, () => {
   });
 
   it('ends open streams with the shutdown item', async () => {
+    // Held after its first item, the stream is still open whatever the machine's speed.
+    produced.gate = new Gate(1);
     const res = await post('observable?n=1000', { accept: 'application/x-ndjson', 'accept-encoding': 'identity' });
     const reader = res.body!.getReader();
     await reader.read();

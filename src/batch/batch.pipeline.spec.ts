@@ -1,5 +1,5 @@
 import { lastValueFrom, take, toArray } from 'rxjs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../common/errors/api-error.js';
 import type { BatchDraft, BatchInput, BatchItem, BatchOutput } from './batch-item.js';
 import { runBatch, type PipelineOptions } from './batch.pipeline.js';
@@ -8,6 +8,7 @@ interface Req {
   n: number;
 }
 
+/** A real delay: the engine stand-in takes time, so generations overlap; no assertion reads the clock. */
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
 /** An async generator of `count` requests that counts how many were pulled. */
@@ -128,33 +129,40 @@ describe(runBatch.name, () => {
     const { source, state } = inputs(1_000_000);
     const outs = await lastValueFrom(runBatch(source, options({ concurrency: 4 })).pipe(take(5), toArray()));
     expect(outs).toHaveLength(5);
-    await tick(10);
+    // Once the generator has returned it can yield nothing more: the count read after is final.
+    await vi.waitFor(() => expect(state.returned).toBe(true));
     expect(state.pulled).toBeLessThanOrEqual(5 + 4 + 1);
-    expect(state.returned).toBe(true);
   });
 
   it('reads nothing more while the response cannot take more', async () => {
     let open = true;
-    let release!: () => void;
-    const ready = () => (open ? Promise.resolve() : new Promise<void>((r) => (release = r)));
+    const waiting: (() => void)[] = [];
+    const ready = () => (open ? Promise.resolve() : new Promise<void>((r) => waiting.push(r)));
     const { source, state } = inputs(100);
     const seen: BatchOutput[] = [];
+    let completed = false;
     const done = new Promise<void>((resolve) =>
       runBatch(source, options({ ready, concurrency: 2 })).subscribe({
         next: (o) => {
           seen.push(o);
           if (seen.length === 3) open = false;
         },
-        complete: resolve,
+        complete: () => {
+          completed = true;
+          resolve();
+        },
       }),
     );
-    await tick(30);
-    const pulledWhileBlocked = state.pulled;
-    expect(pulledWhileBlocked).toBeLessThan(8);
-    await tick(30);
-    expect(state.pulled).toBe(pulledWhileBlocked);
+    // Settled: a read waits on `ready`, and every request read so far has its result out. Nothing
+    // else can move now, so the count is final without waiting any longer.
+    await vi.waitFor(() => {
+      expect(waiting.length).toBeGreaterThan(0);
+      expect(itemsOf(seen)).toHaveLength(state.pulled);
+    });
+    expect(completed).toBe(false);
+    expect(state.pulled).toBeLessThan(8);
     open = true;
-    release();
+    for (const release of waiting.splice(0)) release();
     await done;
     expect(itemsOf(seen)).toHaveLength(100);
   });
@@ -164,18 +172,21 @@ describe(runBatch.name, () => {
     const gen = engine(() => 90, 2);
     const { source } = inputs(1000);
     const seen: BatchOutput[] = [];
+    let ended = false;
     const sub = runBatch(source, options({ signal: controller.signal, generate: gen.generate, concurrency: 2 })).subscribe({
       next: (o) => {
         seen.push(o);
         if (seen.length === 6) controller.abort();
       },
-      error: () => undefined,
+      error: () => (ended = true),
+      complete: () => (ended = true),
     });
-    await tick(50);
-    const calls = gen.stats.calls;
-    expect(calls).toBeLessThanOrEqual(6 + 2);
-    await tick(50);
-    expect(gen.stats.calls).toBe(calls);
+    // Drained: the run is over and no generation is in flight, so nothing can start any more.
+    await vi.waitFor(() => {
+      expect(ended).toBe(true);
+      expect(gen.stats.inFlight).toBe(0);
+    });
+    expect(gen.stats.calls).toBeLessThanOrEqual(6 + 2);
     sub.unsubscribe();
   });
 });

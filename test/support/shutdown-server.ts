@@ -1,5 +1,5 @@
 // The real server (startServer: the same edge, timeouts and graceful shutdown as main.ts), plus two
-// test-only routes, run as a child process by test/ops-shutdown.e2e.spec.ts:
+// test-only routes, run as a child process by test/ops-shutdown.slow.spec.ts:
 //   GET /api/v14/lazy/shutdown-test/slow?ms=N  answers after N ms;
 //   GET /api/v14/lazy/shutdown-test/stream     streams a numbered item every 50 ms, forever
 //                                              (Accept picks JSON array, NDJSON or SSE).
@@ -17,6 +17,7 @@ import { startServer } from '../../src/app/server.js';
 class ShutdownTestController {
   @Get('slow')
   async slow(@Query('ms') ms: string): Promise<{ waited: number }> {
+    // A slow handler by design: the spec asserts that it is answered, never how long it took.
     await sleep(Number(ms));
     return { waited: Number(ms) };
   }
@@ -31,6 +32,7 @@ class ShutdownTestController {
     async function* forever(signal: AbortSignal) {
       for (let n = 0; !signal.aborted; n++) {
         yield { n };
+        // Paces the stream: open through the shutdown delay without flooding the client; the spec counts items, never gaps.
         await sleep(50, undefined, { signal }).catch(() => undefined);
       }
     }

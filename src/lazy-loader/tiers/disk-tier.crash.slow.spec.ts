@@ -36,6 +36,7 @@ function writeAndKill(tierJs: string, dir: string, seed: number, ms: number): Pr
     });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // Only varies where the kill lands among the writes: the checks hold wherever that is.
     child.stdout.once('data', () => setTimeout(() => child.kill('SIGKILL'), ms));
     child.on('exit', (_code, signal) => (signal === 'SIGKILL' ? resolveDone() : reject(new Error(`writer exited by itself: ${stderr}`))));
   });
