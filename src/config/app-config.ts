@@ -154,7 +154,9 @@ function crossChecks(vars: EnvironmentVariables): string[] {
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
   // Unknown variables (PATH, HOME…) are dropped by `whitelist`; an empty value (`FOO=` in a
-  // .env file) means "not set", so the default applies.
+  // .env file) means "not set", so the default applies. These options differ from the request
+  // validator's on purpose: the environment always holds variables that are not ours (so they are
+  // dropped, not refused), and each problem names the bad value (secrets hidden by `flatten`).
   const picked = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const vars = plainToInstance(EnvironmentVariables, picked);
   const errors = validateSync(vars, { whitelist: true, forbidUnknownValues: false });
