@@ -2,6 +2,7 @@ import { plainToInstance, type ClassConstructor } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { randomUUID } from 'node:crypto';
 import { CaptionGenerationRequest } from '../captions/dto/caption-generation-request.dto.js';
+import { PLAIN_ID } from '../common/domain/ids.js';
 import { ApiError } from '../common/errors/api-error.js';
 import { SanitizeInputPipe } from '../common/http/sanitize-input.pipe.js';
 import { VALIDATOR_OPTIONS, validationDetails, validationException } from '../common/http/validation.js';
@@ -9,7 +10,6 @@ import type { BatchInput } from './batch-item.js';
 import type { NdjsonLine } from './ndjson-body.reader.js';
 
 const sanitizer = new SanitizeInputPipe();
-const PLAIN_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /**
  * Validates a plain body as the global pipe would (the batch route reads its body itself, since
