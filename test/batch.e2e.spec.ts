@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { BatchController } from '../src/batch/batch.controller.js';
 import { CaptionsService } from '../src/captions/captions.service.js';
 import { CaptionEngine } from '../src/captions/engine/caption-engine.js';
-import { batchItems } from '../src/common/metrics/metrics.js';
+import { batchItems } from '../src/batch/batch.metrics.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 type Item = Record<string, unknown> & { index?: number; success?: boolean; request_id?: string | null };

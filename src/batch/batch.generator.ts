@@ -3,7 +3,7 @@ import { CaptionsService } from '../captions/captions.service.js';
 import type { CaptionGenerationRequest } from '../captions/dto/caption-generation-request.dto.js';
 import type { CaptionVariation } from '../captions/dto/caption-generation-response.dto.js';
 import { CaptionEngine } from '../captions/engine/caption-engine.js';
-import { captionGenerations } from '../common/metrics/metrics.js';
+import { captionGenerations } from '../captions/captions.metrics.js';
 import type { BatchDraft } from './batch-item.js';
 
 const best = (variations: CaptionVariation[]): CaptionVariation =>

@@ -5,9 +5,9 @@ import { concat, defer, finalize, ignoreElements, map, tap, type Observable } fr
 import type { CaptionGenerationRequest } from '../captions/dto/caption-generation-request.dto.js';
 import { ApiError } from '../common/errors/api-error.js';
 import type { RequestBudget } from '../common/security/rate-limit/rate-limiter.js';
-import { batchItems } from '../common/metrics/metrics.js';
 import { AppConfig } from '../config/app-config.js';
 import { BatchGenerator } from './batch.generator.js';
+import { batchItems } from './batch.metrics.js';
 import type { BatchDraft, BatchInput, BatchItem, BatchOutput } from './batch-item.js';
 import { runBatch } from './batch.pipeline.js';
 import { assertUniqueRequestIds, fromArray, fromNdjson, validateBody } from './batch-requests.js';

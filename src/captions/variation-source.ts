@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { captionGenerations } from '../common/metrics/metrics.js';
 import type { ChunkSource } from '../lazy-loader/lazy-loader.types.js';
+import { captionGenerations } from './captions.metrics.js';
 import type { CaptionGenerationRequest } from './dto/caption-generation-request.dto.js';
 import type { CaptionVariation } from './dto/caption-generation-response.dto.js';
 import type { CaptionEngine } from './engine/caption-engine.js';
