@@ -15,7 +15,7 @@ import { gzipSync } from 'node:zlib';
 import { MB } from '../src/config/units.js';
 import { DiskTier } from '../src/lazy-loader/tiers/disk-tier.js';
 import { afterAll, describe, it } from 'vitest';
-import { LoadStrategy, resolveLoaderConfig, type LazyLoaderOptions } from '../src/lazy-loader/data-size.js';
+import { LoadStrategy, resolveLoaderConfig, type LazyLoaderOptions } from '../src/lazy-loader/loader-config.js';
 import { LazyLoader } from '../src/lazy-loader/lazy-loader.js';
 import type { ChunkSource } from '../src/lazy-loader/lazy-loader.types.js';
 

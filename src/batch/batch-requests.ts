@@ -6,7 +6,7 @@ import { PLAIN_ID } from '../common/domain/ids.js';
 import { ApiError } from '../common/errors/api-error.js';
 import { SanitizeInputPipe } from '../common/http/sanitize-input.pipe.js';
 import { VALIDATOR_OPTIONS, validationDetails, validationException } from '../common/http/validation.js';
-import type { BatchInput } from './batch-item.js';
+import type { BatchInput } from './batch.types.js';
 import type { NdjsonLine } from './ndjson-body.reader.js';
 
 const sanitizer = new SanitizeInputPipe();

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { Observable } from 'rxjs';
 import { MB } from '../config/units.js';
 import { Coalescer, type FlightContext } from './coalescer.js';
-import { type LargeDataConfig, LoadStrategy } from './data-size.js';
+import { type LargeDataConfig, LoadStrategy } from './loader-config.js';
 import { LoadFailedError, LoadTimeoutError } from './load-errors.js';
 import { LoaderCounters, secondsSince, statsOf } from './loader-stats.js';
 import type {

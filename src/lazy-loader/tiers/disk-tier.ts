@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { MB } from '../../config/units.js';
 import { ensurePrivateDir, refuseSymlinks, restrictFiles, sqliteFiles, SymlinkRefusedError } from '../../common/fs/private-paths.js';
 import { Codec, decodeChunk, encodeChunk } from '../compression.js';
-import type { CompressionType } from '../data-size.js';
+import type { CompressionType } from '../loader-config.js';
 
 export interface DiskTierOptions {
   /** Directory of the cache file (created mode 0700 if missing; never a symbolic link). */

@@ -4,7 +4,7 @@ import type { CaptionGenerationRequest } from '../captions/dto/caption-generatio
 import type { CaptionVariation } from '../captions/dto/caption-generation-response.dto.js';
 import { CaptionEngine } from '../captions/engine/caption-engine.js';
 import { captionGenerations } from '../captions/captions.metrics.js';
-import type { BatchDraft } from './batch-item.js';
+import type { BatchDraft } from './batch.types.js';
 
 const best = (variations: CaptionVariation[]): CaptionVariation =>
   variations.reduce((b, v) => (v.quality_score > b.quality_score ? v : b));
@@ -18,7 +18,7 @@ const toDraft = (v: CaptionVariation): BatchDraft => ({ caption: v.caption, hash
  * history the same way, so every variation a batch makes is in the history.
  */
 @Injectable()
-export class BatchGenerator {
+export class BatchDrafter {
   constructor(
     private readonly captions: CaptionsService,
     private readonly engine: CaptionEngine,
