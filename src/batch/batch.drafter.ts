@@ -2,8 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { CaptionsService } from '../captions/captions.service.js';
 import type { CaptionGenerationRequest } from '../captions/dto/caption-generation-request.dto.js';
 import type { CaptionVariation } from '../captions/dto/caption-generation-response.dto.js';
-import { CaptionEngine } from '../captions/engine/caption-engine.js';
-import { captionGenerations } from '../captions/captions.metrics.js';
 import type { BatchDraft } from './batch.types.js';
 
 const best = (variations: CaptionVariation[]): CaptionVariation =>
@@ -12,23 +10,19 @@ const best = (variations: CaptionVariation[]): CaptionVariation =>
 const toDraft = (v: CaptionVariation): BatchDraft => ({ caption: v.caption, hashtags: v.hashtags, quality_score: v.quality_score });
 
 /**
- * The batch's side of the captions and history modules. A first generation goes through
- * `CaptionsService.generate`, the same path as `POST /captions` (engine checks, lazy loader, its
- * history rows); a regeneration asks the engine port for new variations and records them in the
- * history the same way, so every variation a batch makes is in the history.
+ * Drafts a batch item's caption through the captions service, the same path as `POST /captions`
+ * for every attempt: engine checks, the lazy loader (cached, coalesced, cancellable), the
+ * generation metric and the history rows. So every variation a batch makes is counted once and is
+ * in the history.
  */
 @Injectable()
 export class BatchDrafter {
-  constructor(
-    private readonly captions: CaptionsService,
-    private readonly engine: CaptionEngine,
-  ) {}
+  constructor(private readonly captions: CaptionsService) {}
 
   /**
-   * The best variation of `request`. Attempt 0 is a normal generation; attempt n > 0 asks the
-   * engine for the next `variation_count` variations (indexes n·count … n·count + count − 1),
-   * which differ in structure from the earlier ones: a real second try of a deterministic engine,
-   * for the same `request_id`.
+   * The best variation of `request` for one attempt. Attempt 0 is a normal generation; attempt
+   * n > 0 is regeneration round n: the next `variation_count` variations, which differ in structure
+   * from the earlier ones, for the same `request_id`. Stops when `signal` aborts.
    * @throws ApiError 422 when the engine cannot serve the request (a failed item).
    */
   async draft(request: CaptionGenerationRequest, attempt: number, signal: AbortSignal): Promise<BatchDraft> {
@@ -36,10 +30,6 @@ export class BatchDrafter {
       const response = await this.captions.generate(request, { signal });
       return toDraft(response.variations[response.best_variation_index] ?? best(response.variations));
     }
-    const count = request.variation_count;
-    const variations = Array.from({ length: count }, (_, i) => this.engine.generate(request, attempt * count + i));
-    captionGenerations.inc({ engine: this.engine.name }, count);
-    await this.captions.recordVariations(request, request.request_id!, variations);
-    return toDraft(best(variations));
+    return toDraft(best(await this.captions.regenerate(request, attempt, { signal })));
   }
 }

@@ -19,8 +19,8 @@ const idempotencyRecords = {
 };
 
 /**
- * Batch processing (`POST /batch-process`): uses the captions module's service and engine to
- * generate and the history module to record. Exports nothing.
+ * Batch processing (`POST /batch-process`): drafts every item through the captions module's
+ * service (which records each variation in the history). Exports nothing.
  */
 @Module({
   imports: [CaptionsModule],
