@@ -5,8 +5,8 @@ import { ApiError, type ErrorDetail } from '../errors/api-error.js';
 /**
  * How every request body and query is validated: an unknown field is a 422 (never silently
  * dropped), an object of no known class is refused, and errors carry neither the object nor the
- * value (a 422 never echoes what was sent). The global pipe uses these, and so does a route that validates
- * a body itself with `validateSync`.
+ * value (a 422 never echoes what was sent). The global pipe uses these, and so does a route that
+ * validates a body itself with `validateSync`.
  */
 export const VALIDATOR_OPTIONS: Readonly<ValidatorOptions> = Object.freeze({
   whitelist: true,
