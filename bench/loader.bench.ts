@@ -12,15 +12,15 @@ import pg from 'pg';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { gzipSync } from 'node:zlib';
+import { MB } from '../src/config/units.js';
 import { DiskTier } from '../src/lazy-loader/tiers/disk-tier.js';
 import { afterAll, describe, it } from 'vitest';
-import { LoadStrategy, resolveLoaderConfig, type LazyLoaderOptions } from '../src/lazy-loader/data-size.js';
+import { LoadStrategy, resolveLoaderConfig, type LazyLoaderOptions } from '../src/lazy-loader/loader-config.js';
 import { LazyLoader } from '../src/lazy-loader/lazy-loader.js';
 import type { ChunkSource } from '../src/lazy-loader/lazy-loader.types.js';
 
 const ROWS = 1_400_000;
 const CHUNK = 1000;
-const MB = 1024 * 1024;
 const dir = mkdtempSync(join(tmpdir(), 'bench-loader-'));
 const out: string[] = [];
 /** Lines of the table, printed together at the end (Vitest splits interleaved output). */

@@ -5,7 +5,7 @@ import { BatchController } from '../src/batch/batch.controller.js';
 import { IdempotencyStore } from '../src/batch/idempotency.store.js';
 import { CaptionsService } from '../src/captions/captions.service.js';
 import { CaptionEngine } from '../src/captions/engine/caption-engine.js';
-import { batchItems } from '../src/common/metrics/metrics.js';
+import { batchItems } from '../src/batch/batch.metrics.js';
 import { ResponseStream } from '../src/common/streaming/response-stream.js';
 import { orFailAfter } from './support/export-clients.js';
 import { Gate } from './support/gate.js';

@@ -1,7 +1,8 @@
 import { RequestMethod } from '@nestjs/common';
+import { API_MAJOR_VERSION } from '../common/domain/api-version.js';
 
-/** Base path of every route but the root ones below. */
-export const API_PREFIX = 'api/v14/lazy';
+/** Base path of every route but the root ones below; it carries the API's major version. */
+export const API_PREFIX = `api/v${API_MAJOR_VERSION}/lazy` as const;
 
 /** Routes served at the root, outside {@link API_PREFIX}. */
 export const ROOT_ROUTES = [

@@ -1,22 +1,15 @@
 import { plainToInstance, type ClassConstructor } from 'class-transformer';
-import { validateSync, type ValidatorOptions } from 'class-validator';
+import { validateSync } from 'class-validator';
 import { randomUUID } from 'node:crypto';
 import { CaptionGenerationRequest } from '../captions/dto/caption-generation-request.dto.js';
+import { PLAIN_ID } from '../common/domain/ids.js';
 import { ApiError } from '../common/errors/api-error.js';
 import { SanitizeInputPipe } from '../common/http/sanitize-input.pipe.js';
-import { validationDetails, validationException } from '../common/http/validation.js';
-import type { BatchInput } from './batch-item.js';
+import { VALIDATOR_OPTIONS, validationDetails, validationException } from '../common/http/validation.js';
+import type { BatchInput } from './batch.types.js';
 import type { NdjsonLine } from './ndjson-body.reader.js';
 
-/** The global validation pipe's rules, for bodies this route validates itself. */
-const RULES: ValidatorOptions = {
-  whitelist: true,
-  forbidNonWhitelisted: true,
-  forbidUnknownValues: true,
-  validationError: { target: false, value: false },
-};
 const sanitizer = new SanitizeInputPipe();
-const PLAIN_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /**
  * Validates a plain body as the global pipe would (the batch route reads its body itself, since
@@ -35,7 +28,7 @@ export function validateBody<T extends object>(cls: ClassConstructor<T>, plain: 
     delete shallow[field];
   }
   const instance = Object.assign(plainToInstance(cls, shallow), kept);
-  const errors = validateSync(instance, RULES);
+  const errors = validateSync(instance, VALIDATOR_OPTIONS);
   if (errors.length > 0) throw validationException(errors);
   return instance;
 }
@@ -75,7 +68,7 @@ export function toBatchInput(raw: unknown, index: number): BatchInput<CaptionGen
   try {
     sanitizer.transform(raw, { type: 'body' });
     const request = plainToInstance(CaptionGenerationRequest, raw);
-    const errors = validateSync(request, RULES);
+    const errors = validateSync(request, VALIDATOR_OPTIONS);
     if (errors.length > 0) {
       const details = validationDetails(errors);
       return {

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate, type BrotliDecompress, type Gunzip, type Inflate } from 'node:zlib';
 import { ApiError } from '../common/errors/api-error.js';
 import { ClientClosedError } from '../common/security/client-errors.js';
+import { MB } from '../config/units.js';
 import type { Fingerprint } from './idempotency.store.js';
 
 /** Bounds on what one NDJSON upload may cost to read. */
@@ -17,7 +18,7 @@ export interface UploadLimits {
 }
 
 /** Decoded bytes under which the compression ratio is not checked: a small body may compress very well. */
-export const RATIO_FLOOR_BYTES = 1024 * 1024;
+export const RATIO_FLOOR_BYTES = MB;
 
 type Decoder = Gunzip | Inflate | BrotliDecompress;
 

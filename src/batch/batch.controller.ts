@@ -10,7 +10,7 @@ import { countOf, RateCost } from '../common/security/rate-limit/rate-cost.guard
 import { RequestAuth } from '../common/security/request-auth.js';
 import type { AppConfig } from '../config/app-config.js';
 import { ResponseStream } from '../common/streaming/response-stream.js';
-import type { BatchItem, BatchProgress, BatchSummary } from './batch-item.js';
+import type { BatchItem, BatchProgress, BatchSummary } from './batch.types.js';
 import { BatchService } from './batch.service.js';
 import { BatchCaptionRequest, BatchQuery } from './dto/batch-caption-request.dto.js';
 import { BatchItemDto, BatchProgressDto, BatchSummaryDto } from './dto/batch-result.dto.js';

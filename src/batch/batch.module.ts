@@ -2,7 +2,7 @@ import { Module, type OnApplicationShutdown } from '@nestjs/common';
 import { CaptionsModule } from '../captions/captions.module.js';
 import { AppConfig } from '../config/app-config.js';
 import { BatchController } from './batch.controller.js';
-import { BatchGenerator } from './batch.generator.js';
+import { BatchDrafter } from './batch.drafter.js';
 import { BatchService } from './batch.service.js';
 import { IdempotencyRecords, MemoryIdempotencyRecords } from './idempotency-records.js';
 import { RedisIdempotencyRecords } from './idempotency-records.redis.js';
@@ -19,13 +19,13 @@ const idempotencyRecords = {
 };
 
 /**
- * Batch processing (`POST /batch-process`): uses the captions module's service and engine to
- * generate and the history module to record. Exports nothing.
+ * Batch processing (`POST /batch-process`): drafts every item through the captions module's
+ * service (which records each variation in the history). Exports nothing.
  */
 @Module({
   imports: [CaptionsModule],
   controllers: [BatchController],
-  providers: [BatchService, BatchGenerator, IdempotencyStore, idempotencyRecords],
+  providers: [BatchService, BatchDrafter, IdempotencyStore, idempotencyRecords],
 })
 export class BatchModule implements OnApplicationShutdown {
   constructor(private readonly records: IdempotencyRecords) {}

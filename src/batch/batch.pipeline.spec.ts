@@ -1,7 +1,7 @@
 import { lastValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../common/errors/api-error.js';
-import type { BatchDraft, BatchInput, BatchItem, BatchOutput } from './batch-item.js';
+import type { BatchDraft, BatchInput, BatchItem, BatchOutput } from './batch.types.js';
 import { runBatch, type PipelineOptions } from './batch.pipeline.js';
 
 interface Req {

@@ -1,6 +1,6 @@
 import { concat, concatMap, defer, map, merge, mergeMap, Observable, range, Subject, takeWhile, type ObservableInput } from 'rxjs';
 import { mapError } from '../common/errors/error-body.js';
-import type { BatchDraft, BatchInput, BatchItem, BatchItemError, BatchOutput } from './batch-item.js';
+import type { BatchDraft, BatchInput, BatchItem, BatchItemError, BatchOutput } from './batch.types.js';
 
 export interface PipelineOptions<R, D extends BatchDraft> {
   batchId: string;

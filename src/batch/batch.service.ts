@@ -5,10 +5,10 @@ import { concat, defer, finalize, ignoreElements, map, tap, type Observable } fr
 import type { CaptionGenerationRequest } from '../captions/dto/caption-generation-request.dto.js';
 import { ApiError } from '../common/errors/api-error.js';
 import type { RequestBudget } from '../common/security/rate-limit/rate-limiter.js';
-import { batchItems } from '../common/metrics/metrics.js';
 import { AppConfig } from '../config/app-config.js';
-import { BatchGenerator } from './batch.generator.js';
-import type { BatchDraft, BatchInput, BatchItem, BatchOutput } from './batch-item.js';
+import { BatchDrafter } from './batch.drafter.js';
+import { batchItems } from './batch.metrics.js';
+import type { BatchDraft, BatchInput, BatchItem, BatchOutput } from './batch.types.js';
 import { runBatch } from './batch.pipeline.js';
 import { assertUniqueRequestIds, fromArray, fromNdjson, validateBody } from './batch-requests.js';
 import { hashAll, hashing, peeked, uploadBody } from './batch-upload.js';
@@ -43,7 +43,7 @@ export class BatchService {
 
   constructor(
     private readonly config: AppConfig,
-    private readonly generator: BatchGenerator,
+    private readonly drafter: BatchDrafter,
     private readonly idempotency: IdempotencyStore,
   ) {}
 
@@ -141,7 +141,7 @@ export class BatchService {
       generate: (request, attempt, signal) => {
         // Charged once an item: its regenerations are the service's choice, not the client's.
         if (attempt === 0) job.budget?.charge(request.variation_count);
-        return this.generator.draft(request, attempt, signal);
+        return this.drafter.draft(request, attempt, signal);
       },
       onItem: (item) => batchItems.inc({ outcome: !item.success ? 'failed' : item.below_threshold ? 'below_threshold' : 'succeeded' }),
       onError: (err, input) => this.logger.error({ err, request_id: input.request_id, index: input.index }, 'Batch item generation failed'),

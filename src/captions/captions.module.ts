@@ -11,6 +11,6 @@ import { LazyLoaderModule } from '../lazy-loader/lazy-loader.module.js';
   imports: [LazyLoaderModule, HistoryModule],
   controllers: [CaptionsController],
   providers: [CaptionsService, { provide: CaptionEngine, useClass: TemplateCaptionEngine }],
-  exports: [CaptionsService, CaptionEngine],
+  exports: [CaptionsService],
 })
 export class CaptionsModule {}

@@ -9,13 +9,18 @@ import type { ChunkSource } from '../lazy-loader/lazy-loader.types.js';
 import type { CaptionGenerationRequest } from './dto/caption-generation-request.dto.js';
 import type { CaptionGenerationResponse, CaptionStreamItem, CaptionVariation } from './dto/caption-generation-response.dto.js';
 import { CaptionEngine } from './engine/caption-engine.js';
-import { variationSource } from './variation-source.js';
+import { variationSource, type VariationRange } from './variation-source.js';
 import { API_VERSION } from '../common/domain/api-version.js';
 
 export interface GenerateOptions {
   signal?: AbortSignal;
   /** Skip the loader's cached copy (client sent `Cache-Control: no-cache`); the fresh result replaces it. */
   bypassCache?: boolean;
+}
+
+export interface RegenerateOptions {
+  /** Stops drafting (and rejects) when it aborts, unless another caller still waits for the same round. */
+  signal?: AbortSignal;
 }
 
 export interface StreamOptions {
@@ -58,18 +63,7 @@ export class CaptionsService {
     const started = performance.now();
     this.assertSupported(request);
     const requestId = request.request_id ?? randomUUID();
-    const count = request.variation_count;
-    const source = this.sourceFor(request, requestId, count);
-    // The chunk ids are `<key>:<chunkSize>:<index>`: the trailing colon keeps `…:1` from matching `…:10`.
-    if (opts.bypassCache) await this.loader.invalidate(`${source.key}:`);
-    const chunkSize = source.chunkSize!;
-    const variations: CaptionVariation[] = [];
-    let cacheHit = true;
-    for (let index = 0; index * chunkSize < count; index++) {
-      const chunk = await this.loader.getChunk(source, index, { signal: opts.signal });
-      variations.push(...chunk.items);
-      cacheHit &&= chunk.tier !== 'source';
-    }
+    const { variations, cacheHit } = await this.readVariations(request, requestId, { count: request.variation_count }, opts);
     const best = variations.reduce((b, v, i) => (v.quality_score > variations[b]!.quality_score ? i : b), 0);
     const average = variations.reduce((sum, v) => sum + v.quality_score, 0) / variations.length;
     return {
@@ -88,12 +82,29 @@ export class CaptionsService {
   }
 
   /**
+   * Round `round` (≥ 1) of new variations for a request: `variation_count` of them, the engine's
+   * variations round·count … round·count + count − 1, which differ in structure from every earlier
+   * round (a real second try of a deterministic engine). They go the way `generate` does: read
+   * through the lazy loader (each round cached under its own key, concurrent reads of one round
+   * drafting it once), stopped when `opts.signal` aborts, each variation counted once in
+   * `caption_generations_total` and stored in the history under the request's `request_id`.
+   * @throws ApiError 422 when the engine cannot serve the request.
+   * @throws RangeError when `round` is not an integer ≥ 1 (round 0 is `generate`).
+   */
+  async regenerate(request: CaptionGenerationRequest, round: number, opts: RegenerateOptions = {}): Promise<CaptionVariation[]> {
+    if (!Number.isInteger(round) || round < 1) throw new RangeError(`round must be an integer ≥ 1, got ${round}`);
+    this.assertSupported(request);
+    const range = { count: request.variation_count, round };
+    return (await this.readVariations(request, request.request_id ?? randomUUID(), range, opts)).variations;
+  }
+
+  /**
    * `count` variations as they are made, as stream items. Cold: nothing is
    * drafted before subscribe; generation stops when `signal` aborts or the subscriber leaves.
    */
   streamVariations(request: CaptionGenerationRequest, count: number, opts: StreamOptions): Observable<CaptionStreamItem> {
     this.assertSupported(request);
-    const source = this.sourceFor(request, request.request_id ?? randomUUID(), count);
+    const source = this.sourceFor(request, request.request_id ?? randomUUID(), { count });
     return defer(() => {
       const started = performance.now();
       return this.loader.streamItems(source, { signal: opts.signal, ready: opts.ready }).pipe(
@@ -111,15 +122,33 @@ export class CaptionsService {
     });
   }
 
-  private sourceFor(request: CaptionGenerationRequest, requestId: string, count: number): ChunkSource<CaptionVariation> {
-    return variationSource(this.engine, request, count, (variations) => this.recordVariations(request, requestId, variations));
+  /** Every variation of `range`, chunk by chunk through the loader; `cacheHit` when none was drafted. */
+  private async readVariations(
+    request: CaptionGenerationRequest,
+    requestId: string,
+    range: VariationRange,
+    opts: GenerateOptions,
+  ): Promise<{ variations: CaptionVariation[]; cacheHit: boolean }> {
+    const source = this.sourceFor(request, requestId, range);
+    // The chunk ids are `<key>:<chunkSize>:<index>`: the trailing colon keeps `…:1` from matching `…:10`.
+    if (opts.bypassCache) await this.loader.invalidate(`${source.key}:`);
+    const chunkSize = source.chunkSize!;
+    const variations: CaptionVariation[] = [];
+    let cacheHit = true;
+    for (let index = 0; index * chunkSize < range.count; index++) {
+      const chunk = await this.loader.getChunk(source, index, { signal: opts.signal });
+      variations.push(...chunk.items);
+      cacheHit &&= chunk.tier !== 'source';
+    }
+    return { variations, cacheHit };
   }
 
-  /**
-   * Stores drafted variations in the caption history, with their request's fields (one
-   * transaction). Used for every generation, and by batch for its regenerations.
-   */
-  async recordVariations(request: CaptionGenerationRequest, requestId: string, variations: CaptionVariation[]): Promise<void> {
+  private sourceFor(request: CaptionGenerationRequest, requestId: string, range: VariationRange): ChunkSource<CaptionVariation> {
+    return variationSource(this.engine, request, range, (variations) => this.recordVariations(request, requestId, variations));
+  }
+
+  /** Stores drafted variations in the caption history, with their request's fields (one transaction). */
+  private async recordVariations(request: CaptionGenerationRequest, requestId: string, variations: CaptionVariation[]): Promise<void> {
     const rows: NewHistoryRow[] = variations.map((v) => ({
       user_id: request.user_id ?? null,
       caption: v.caption,

@@ -3,6 +3,7 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { EnvironmentVariables } from './env.schema.js';
 import { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
+import { MB } from './units.js';
 
 /** Raised at boot when the environment is invalid; the message names every bad variable. */
 export class ConfigError extends Error {
@@ -154,7 +155,9 @@ function crossChecks(vars: EnvironmentVariables): string[] {
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
   // Unknown variables (PATH, HOME…) are dropped by `whitelist`; an empty value (`FOO=` in a
-  // .env file) means "not set", so the default applies.
+  // .env file) means "not set", so the default applies. These options differ from the request
+  // validator's on purpose: the environment always holds variables that are not ours (so they are
+  // dropped, not refused), and each problem names the bad value (secrets hidden by `flatten`).
   const picked = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const vars = plainToInstance(EnvironmentVariables, picked);
   const errors = validateSync(vars, { whitelist: true, forbidUnknownValues: false });
@@ -205,7 +208,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     history: {
       maxOffset: vars.HISTORY_MAX_OFFSET,
-      sqliteWalLimitBytes: vars.SQLITE_WAL_LIMIT_MB * 1024 * 1024,
+      sqliteWalLimitBytes: vars.SQLITE_WAL_LIMIT_MB * MB,
       sqliteCheckpointIntervalMs: vars.SQLITE_CHECKPOINT_INTERVAL_MS,
     },
     exports: {
@@ -220,7 +223,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ndjsonMaxBytes: vars.BATCH_NDJSON_MAX_BYTES,
       ndjsonMaxRatio: vars.BATCH_NDJSON_MAX_RATIO,
       idempotencyTtlSeconds: vars.BATCH_IDEMPOTENCY_TTL_S,
-      idempotencyMaxBytes: vars.BATCH_IDEMPOTENCY_MAX_MB * 1024 * 1024,
+      idempotencyMaxBytes: vars.BATCH_IDEMPOTENCY_MAX_MB * MB,
       idempotencyMaxRecordBytes: vars.BATCH_IDEMPOTENCY_MAX_RECORD_KB * 1024,
       maxRegenerations: vars.BATCH_MAX_REGENERATIONS,
     },

@@ -11,6 +11,7 @@ import {
   Min,
 } from 'class-validator';
 import { EnvBoolean, EnvNumber } from './env.decorators.js';
+import { MB } from './units.js';
 
 /**
  * Every environment variable the service reads, with its default. `.env.example` mirrors this
@@ -38,8 +39,8 @@ export class EnvironmentVariables {
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
   LOG_LEVEL = 'info';
 
-  @EnvNumber() @IsInt() @Min(1024) @Max(100 * 1024 * 1024)
-  BODY_LIMIT_BYTES = 1024 * 1024;
+  @EnvNumber() @IsInt() @Min(1024) @Max(100 * MB)
+  BODY_LIMIT_BYTES = MB;
 
   @EnvNumber() @IsInt() @Min(1000) @Max(600_000)
   HEADERS_TIMEOUT_MS = 15_000;
@@ -160,8 +161,8 @@ export class EnvironmentVariables {
    * 64 MiB: the default 100,000 lines at about 670 bytes each (a caption request line is
    * typically 150–500), while one upload can cost at most this much decompression and parsing.
    */
-  @EnvNumber() @IsInt() @Min(1024) @Max(16 * 1024 * 1024 * 1024)
-  BATCH_NDJSON_MAX_BYTES = 64 * 1024 * 1024;
+  @EnvNumber() @IsInt() @Min(1024) @Max(16 * 1024 * MB)
+  BATCH_NDJSON_MAX_BYTES = 64 * MB;
 
   /** Brotli at its highest quality packs a catalogue of distinct requests about 80:1; a bomb packs millions to one. */
   @EnvNumber() @IsInt() @Min(2) @Max(1_000_000)

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { mkdirSync } from 'node:fs';
+import { MB } from '../config/units.js';
 import { PRIVATE_DIR_MODE, refuseSymlinks, restrictFiles, sqliteFiles } from '../common/fs/private-paths.js';
 import { dirname } from 'node:path';
 import pg from 'pg';
@@ -72,7 +73,7 @@ export interface HistoryDatabaseOptions {
 }
 
 const SQLITE_BUSY_TIMEOUT_MS = 5000;
-const DEFAULT_WAL_LIMIT_BYTES = 64 * 1024 * 1024;
+const DEFAULT_WAL_LIMIT_BYTES = 64 * MB;
 
 /** Opens the database named by `AppConfig.databaseUrl`: `sqlite:<file>` or `postgres://…`. */
 export function openHistoryDatabase(url: string, options: HistoryDatabaseOptions = {}): HistoryDatabaseHandle {

@@ -1,5 +1,6 @@
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsISO8601, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsPlainId } from '../common/domain/ids.js';
 import { ApiError } from '../common/errors/api-error.js';
 import { HISTORY_STYLES, type HistoryFilter } from './history.types.js';
 
@@ -17,7 +18,7 @@ const DAY_MS = 86_400_000;
 
 /** The filters both history routes take. */
 export class HistoryFilterDto {
-  @emptyAs(undefined) @IsOptional() @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'must be 1-64 characters of A-Z, a-z, 0-9, _ . -' })
+  @emptyAs(undefined) @IsOptional() @IsPlainId()
   user_id?: string;
 
   @emptyAs(undefined) @IsOptional() @IsIn(HISTORY_STYLES)

@@ -4,12 +4,12 @@ import { Module, type INestApplicationContext } from '@nestjs/common';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../config/app-config.js';
 import { ConfigModule } from '../config/config.module.js';
-import { DataSize, resolveLoaderConfig } from './data-size.js';
+import { DataSize, resolveLoaderConfig } from './loader-config.js';
 import { LazyLoader } from './lazy-loader.js';
 import { LazyLoaderModule } from './lazy-loader.module.js';
 import { LazyLoaderScheduler } from './lazy-loader.scheduler.js';
 import { LazyLoaderService } from './lazy-loader.service.js';
-import type { LazyLoaderOptions } from './data-size.js';
+import type { LazyLoaderOptions } from './loader-config.js';
 import { countingSource } from './testing/sources.js';
 import { tempDir } from './testing/temp-loader.js';
 

@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
-import { optionsFromEnv, resolveLoaderConfig, type LazyLoaderOptions } from './data-size.js';
+import { optionsFromEnv, resolveLoaderConfig, type LazyLoaderOptions } from './loader-config.js';
 import { LazyLoaderScheduler } from './lazy-loader.scheduler.js';
 import { LAZY_LOADER_CONFIG, LazyLoaderService } from './lazy-loader.service.js';
 

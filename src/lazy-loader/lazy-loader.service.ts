@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import type { LargeDataConfig } from './data-size.js';
+import type { LargeDataConfig } from './loader-config.js';
 import { LazyLoader } from './lazy-loader.js';
 
 /** DI token of the resolved {@link LargeDataConfig}. */

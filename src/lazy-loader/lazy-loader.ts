@@ -1,7 +1,8 @@
 import { setMaxListeners } from 'node:events';
 import type { Observable } from 'rxjs';
+import { MB } from '../config/units.js';
 import { Coalescer, type FlightContext } from './coalescer.js';
-import { type LargeDataConfig, LoadStrategy } from './data-size.js';
+import { type LargeDataConfig, LoadStrategy } from './loader-config.js';
 import { LoadFailedError, LoadTimeoutError } from './load-errors.js';
 import { LoaderCounters, secondsSince, statsOf } from './loader-stats.js';
 import type {
@@ -17,8 +18,6 @@ import { chunkSequence, loadPage, onDemand, streamItems, type StreamItemsOptions
 import { DiskTier, type DiskHealth } from './tiers/disk-tier.js';
 import { MemoryTier } from './tiers/memory-tier.js';
 import { WriteQueue } from './tiers/write-queue.js';
-
-const MB = 1024 * 1024;
 /** Sources remembered for the scheduled prefetch of what follows recent reads. */
 const RECENT_SOURCES = 64;
 

@@ -1,8 +1,7 @@
+import { MB } from '../config/units.js';
 import type { ChunkLoadEvent, LazyLoaderStats } from './lazy-loader.types.js';
 import type { DiskTier } from './tiers/disk-tier.js';
 import type { MemoryTier } from './tiers/memory-tier.js';
-
-const MB = 1024 * 1024;
 
 /** The running counters behind `getStats()` that no tier owns. */
 export class LoaderCounters {

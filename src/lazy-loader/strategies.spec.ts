@@ -1,6 +1,6 @@
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LoadStrategy } from './data-size.js';
+import { LoadStrategy } from './loader-config.js';
 import type { LazyLoader } from './lazy-loader.js';
 import type { ChunkSource } from './lazy-loader.types.js';
 import { chunkSequence } from './strategies.js';

@@ -1,5 +1,5 @@
 import { Observable } from 'rxjs';
-import { LoadStrategy } from './data-size.js';
+import { LoadStrategy } from './loader-config.js';
 import { abortReason } from './load-errors.js';
 import { secondsSince } from './loader-stats.js';
 import type { LazyLoader } from './lazy-loader.js';

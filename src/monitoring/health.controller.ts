@@ -5,11 +5,10 @@ import { ApiError } from '../common/errors/api-error.js';
 import { errorBody, mapError } from '../common/errors/error-body.js';
 import { requestIdOf } from '../common/http/request-id.js';
 import { RequestAuth } from '../common/security/request-auth.js';
+import { MB } from '../config/units.js';
 import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
 import { HealthResponseDto, LivenessResponseDto, ReadinessResponseDto } from './dto/health-response.dto.js';
 import { HealthService } from './health.service.js';
-
-const MB = 1024 * 1024;
 const UNHEALTHY_SCHEMA = {
   allOf: [
     { $ref: '#/components/schemas/ErrorBody' },

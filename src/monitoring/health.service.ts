@@ -5,8 +5,7 @@ import { ApiError } from '../common/errors/api-error.js';
 import { HistoryRepository } from '../history/history.repository.js';
 import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
 import { ShutdownState } from '../common/lifecycle/shutdown-state.js';
-
-const MB = 1024 * 1024;
+import { MB } from '../config/units.js';
 /** A check slower than this counts as down: a probe must answer quickly. */
 const CHECK_TIMEOUT_MS = 2000;
 /** Past this share of V8's heap limit the process is about to fail allocations. */

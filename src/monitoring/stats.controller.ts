@@ -2,11 +2,10 @@ import { Controller, Get, Header, HttpCode, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiResponse } from '@nestjs/swagger';
 import { ApiError } from '../common/errors/api-error.js';
 import { AppConfig } from '../config/app-config.js';
+import { MB } from '../config/units.js';
 import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
 import { CacheClearResponseDto, CacheStatusResponseDto } from './dto/cache-response.dto.js';
 import { StatsResponseDto } from './dto/stats-response.dto.js';
-
-const MB = 1024 * 1024;
 
 /** The lazy loader's figures and cache control. */
 @Controller()

@@ -904,6 +904,7 @@ export interface operations {
     HistoryController_list: {
         parameters: {
             query?: {
+                user_id?: string;
                 /**
                  * @description Pages by number reach the first `HISTORY_MAX_OFFSET` rows (`page × page_size`, 100,000 by
                  *     default); deeper, a 422 names `page` and cursor pagination reads on.
@@ -913,7 +914,6 @@ export interface operations {
                 /** @description Opaque, from `next_cursor`/`prev_cursor`; when given, `page` is not used. */
                 cursor?: string;
                 include_total?: boolean;
-                user_id?: string;
                 style?: string;
                 date_from?: string;
                 /** @description Inclusive; a date without a time means the whole of that day (UTC). */
@@ -986,8 +986,8 @@ export interface operations {
     HistoryController_export: {
         parameters: {
             query?: {
-                format?: "json" | "ndjson" | "csv";
                 user_id?: string;
+                format?: "json" | "ndjson" | "csv";
                 style?: string;
                 date_from?: string;
                 /** @description Inclusive; a date without a time means the whole of that day (UTC). */

@@ -1,10 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import { ArrayNotEmpty, IsArray, IsBoolean, IsInt, IsNumber, IsOptional, Matches, Max, Min } from 'class-validator';
+import { ArrayNotEmpty, IsArray, IsBoolean, IsInt, IsNumber, IsOptional, Max, Min } from 'class-validator';
 import { CaptionGenerationRequest } from '../../captions/dto/caption-generation-request.dto.js';
-
-const PLAIN_ID = /^[A-Za-z0-9_.-]{1,64}$/;
-const PLAIN_ID_MESSAGE = '$property must be 1–64 characters of A-Z, a-z, 0-9, _, . or -';
+import { IsPlainId } from '../../common/domain/ids.js';
 
 /**
  * `BatchCaptionRequest`, sent as a JSON body. Each element of
@@ -18,8 +16,8 @@ export class BatchCaptionRequest {
   requests!: unknown[];
 
   /** Made up (a UUID) when absent. */
-  @ApiPropertyOptional({ description: 'Made up (a UUID) when absent', pattern: '^[A-Za-z0-9_.-]{1,64}$' })
-  @IsOptional() @Matches(PLAIN_ID, { message: PLAIN_ID_MESSAGE })
+  @ApiPropertyOptional({ description: 'Made up (a UUID) when absent' })
+  @IsOptional() @IsPlainId()
   batch_id?: string;
 
   /** false: one generation at a time. */
@@ -49,7 +47,7 @@ export class BatchQuery {
   chunk_size: number = 100;
 
   @ApiPropertyOptional({ description: 'NDJSON uploads only' })
-  @IsOptional() @Matches(PLAIN_ID, { message: PLAIN_ID_MESSAGE })
+  @IsOptional() @IsPlainId()
   batch_id?: string;
 
   // Only the words true/false: "yes" or "1" are a 422, not a silent guess.

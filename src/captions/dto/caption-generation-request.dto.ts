@@ -11,7 +11,6 @@ import {
   IsOptional,
   IsString,
   Length,
-  Matches,
   Max,
   maxLength,
   Min,
@@ -33,9 +32,8 @@ import {
   type OptimizationLevel,
   type Priority,
 } from './caption-options.js';
+import { IsPlainId } from '../../common/domain/ids.js';
 import { hasExecutableMarkup } from './executable-markup.js';
-
-const PLAIN_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /**
  * Rejects markup a browser could run if a caption were shown unescaped (`<script`, `<iframe`,
@@ -140,13 +138,13 @@ export class CaptionGenerationRequest {
   @IsInt() @Min(1) @Max(10)
   variation_count: number = 3;
 
-  @IsOptional() @Matches(PLAIN_ID, { message: '$property must be 1–64 characters of A-Z, a-z, 0-9, _, . or -' })
+  @IsOptional() @IsPlainId()
   user_id?: string;
 
   @IsOptional() @IsObject() @ValidateNested() @Type(() => BrandInfo)
   brand_info?: BrandInfo;
 
-  @IsOptional() @Matches(PLAIN_ID, { message: '$property must be 1–64 characters of A-Z, a-z, 0-9, _, . or -' })
+  @IsOptional() @IsPlainId()
   request_id?: string;
 }
 

@@ -34,8 +34,9 @@ class BoundedMapStore {
 }
 
 /**
- * The small keyed caches (history counts, responses) behind cache-manager 7. Idempotency records
- * are not here: a cache may evict, and they must not be (they have a store of their own).
+ * The small keyed cache behind cache-manager 7: today it holds history counts only. Caption
+ * responses are not here (the lazy loader caches their variations), nor are idempotency records: a
+ * cache may evict, and they must not be (they have a store of their own).
  * Tier 1 is an in-process LRU bounded to `LAZY_CACHE_SIZE` entries; with `CACHE_REDIS_URL` a
  * shared Redis tier is added behind it (cache-manager reads tiers in order and fills the nearer
  * one on the way back). Inject `CACHE_MANAGER` (type `Cache`); TTLs are in milliseconds.
@@ -47,6 +48,8 @@ class BoundedMapStore {
       isGlobal: true,
       inject: [AppConfig],
       useFactory: (config: AppConfig) => {
+        // `captions` names the service, not what is stored: it keeps this service's keys apart from
+        // others' in a shared Redis (and renaming it would orphan the keys already there).
         const memory = new Keyv({ store: new BoundedMapStore(config.lazyLoader.cacheSize), namespace: 'captions' });
         const stores: Keyv[] = [memory];
         if (config.cacheRedisUrl) {

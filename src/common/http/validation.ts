@@ -1,5 +1,19 @@
 import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import type { ValidatorOptions } from 'class-validator';
 import { ApiError, type ErrorDetail } from '../errors/api-error.js';
+
+/**
+ * How every request body and query is validated: an unknown field is a 422 (never silently
+ * dropped), an object of no known class is refused, and errors carry neither the object nor the
+ * value (a 422 never echoes what was sent). The global pipe uses these, and so does a route that
+ * validates a body itself with `validateSync`.
+ */
+export const VALIDATOR_OPTIONS: Readonly<ValidatorOptions> = Object.freeze({
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  forbidUnknownValues: true,
+  validationError: Object.freeze({ target: false, value: false }),
+});
 
 /** Turns class-validator's tree into one detail per bad field, with dotted paths (`brand_info.name`, `requests.3.style`). */
 export function validationDetails(errors: ValidationError[], parent = ''): ErrorDetail[] {
@@ -30,14 +44,7 @@ export function validationException(errors: ValidationError[]): ApiError {
   return new ApiError(422, 'validation_failed', message, details);
 }
 
-/** The global pipe: whitelist, reject unknown fields, transform, and answer 422 per field. */
+/** The global pipe: {@link VALIDATOR_OPTIONS}, plus transform, and a 422 per field. */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
-    whitelist: true,
-    forbidNonWhitelisted: true,
-    transform: true,
-    forbidUnknownValues: true,
-    validationError: { target: false, value: false },
-    exceptionFactory: validationException,
-  });
+  return new ValidationPipe({ ...VALIDATOR_OPTIONS, transform: true, exceptionFactory: validationException });
 }

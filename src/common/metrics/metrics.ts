@@ -1,9 +1,11 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
- * The service's Prometheus registry and the metrics that features update directly. Names follow
- * Prometheus conventions (`_seconds`, `_bytes`, `_total`). The monitoring module serves the
- * registry at `GET /metrics` and adds process metrics and the lazy loader's figures to it.
+ * The service's one Prometheus registry, and the HTTP and streaming metrics that every route
+ * shares. A feature's own metrics live in that feature (`captions.metrics.ts`, `batch.metrics.ts`)
+ * and register here. Names follow Prometheus conventions (`_seconds`, `_bytes`, `_total`). The
+ * monitoring module serves the registry at `GET /metrics` and adds process metrics and the lazy
+ * loader's figures to it.
  */
 export const metricsRegistry = new Registry();
 
@@ -41,21 +43,5 @@ export const clientClosedRequests = new Counter({
   name: 'http_requests_client_closed_total',
   help: 'Requests whose client closed the connection before the response started',
   labelNames: ['method', 'route'] as const,
-  registers: [metricsRegistry],
-});
-
-/** Caption generations (one per variation drafted), by engine. */
-export const captionGenerations = new Counter({
-  name: 'caption_generations_total',
-  help: 'Caption variations generated, by engine',
-  labelNames: ['engine'] as const,
-  registers: [metricsRegistry],
-});
-
-/** Batch items by outcome: succeeded, failed, below_threshold. */
-export const batchItems = new Counter({
-  name: 'batch_items_total',
-  help: 'Batch items processed, by outcome',
-  labelNames: ['outcome'] as const,
   registers: [metricsRegistry],
 });

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resolveLoaderConfig, type LazyLoaderOptions } from '../data-size.js';
+import { resolveLoaderConfig, type LazyLoaderOptions } from '../loader-config.js';
 import { LazyLoader, type LazyLoaderDeps } from '../lazy-loader.js';
 
 /** A temporary directory removed by `cleanup()`. */

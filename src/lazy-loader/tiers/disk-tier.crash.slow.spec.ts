@@ -16,7 +16,7 @@ const ROUNDS = 30;
 /** Compiles the disk tier (and what it imports) to plain ESM the child can run, inside the repo so packages resolve. */
 function compileTier(): string {
   const out = join(root, 'node_modules/.cache/lazy-loader-crash');
-  for (const file of ['src/lazy-loader/tiers/disk-tier.ts', 'src/lazy-loader/compression.ts', 'src/lazy-loader/data-size.ts', 'src/common/fs/private-paths.ts']) {
+  for (const file of ['src/lazy-loader/tiers/disk-tier.ts', 'src/lazy-loader/compression.ts', 'src/lazy-loader/loader-config.ts', 'src/common/fs/private-paths.ts', 'src/config/units.ts']) {
     const { code } = transformFileSync(join(root, file), {
       jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
       module: { type: 'es6' },

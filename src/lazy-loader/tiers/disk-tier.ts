@@ -4,9 +4,10 @@ import { rmSync } from 'node:fs';
 import { access, statfs } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import { join } from 'node:path';
+import { MB } from '../../config/units.js';
 import { ensurePrivateDir, refuseSymlinks, restrictFiles, sqliteFiles, SymlinkRefusedError } from '../../common/fs/private-paths.js';
 import { Codec, decodeChunk, encodeChunk } from '../compression.js';
-import type { CompressionType } from '../data-size.js';
+import type { CompressionType } from '../loader-config.js';
 
 export interface DiskTierOptions {
   /** Directory of the cache file (created mode 0700 if missing; never a symbolic link). */
@@ -48,7 +49,7 @@ interface Row {
 /** SQLite errors meaning "the file is damaged": the cache is rebuilt empty. */
 const CORRUPT_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB']);
 /** Below this much free space the readiness probe reports the disk tier as unhealthy. */
-const MIN_FREE_BYTES = 64 * 1024 * 1024;
+const MIN_FREE_BYTES = 64 * MB;
 export const DISK_CACHE_FILE = 'lazy-chunks.sqlite';
 
 const errorCode = (err: unknown): string => (err as { code?: string }).code ?? 'error';
@@ -341,14 +342,14 @@ export class DiskTier {
       await access(this.options.dir, fsConstants.W_OK);
       writable = true;
       const s = await statfs(this.options.dir);
-      freeMb = (s.bavail * s.bsize) / (1024 * 1024);
+      freeMb = (s.bavail * s.bsize) / MB;
     } catch (err) {
       error = errorCode(err);
     }
-    const ok = this.isOpen && writable && freeMb !== null && freeMb * 1024 * 1024 >= MIN_FREE_BYTES;
+    const ok = this.isOpen && writable && freeMb !== null && freeMb * MB >= MIN_FREE_BYTES;
     return {
       ok,
-      detail: { open: this.isOpen, writable, free_mb: freeMb, size_mb: this.bytes / (1024 * 1024), entries: this.entries, ...(error && !ok ? { error } : {}) },
+      detail: { open: this.isOpen, writable, free_mb: freeMb, size_mb: this.bytes / MB, entries: this.entries, ...(error && !ok ? { error } : {}) },
     };
   }
 

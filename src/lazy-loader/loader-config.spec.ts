@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DataSize, dataSizeFor, resolveLoaderConfig } from './data-size.js';
+import { DataSize, dataSizeFor, resolveLoaderConfig } from './loader-config.js';
 
 describe(resolveLoaderConfig.name, () => {
   it.each([

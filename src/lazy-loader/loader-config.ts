@@ -1,4 +1,6 @@
 import type { AppConfig } from '../config/app-config.js';
+import { MB } from '../config/units.js';
+
 /** Data size categories (by the size of the whole data set). */
 export enum DataSize {
   SMALL = 'small',
@@ -74,8 +76,6 @@ export const DATA_SIZE_PROFILES: Readonly<Record<DataSize, Readonly<Profile>>> =
   [DataSize.LARGE]: { chunk_size: 5000, max_chunks_in_memory: 10, disk_cache: 'required', max_memory_mb: 2048 },
   [DataSize.HUGE]: { chunk_size: 10000, max_chunks_in_memory: 5, disk_cache: 'required', max_memory_mb: 4096 },
 });
-
-const MB = 1024 * 1024;
 
 /** The profile for an estimated data size: < 1 MB, < 10 MB, < 100 MB, more. */
 export function dataSizeFor(estimatedBytes: number): DataSize {
