@@ -25,6 +25,14 @@ export class BatchGenerator {
   ) {}
 
   /**
+   * Throws the 422 `POST /captions` would answer for `request` (a `hashtag_count` over the
+   * server's limit, a language the engine cannot write…).
+   */
+  assertSupported(request: CaptionGenerationRequest): void {
+    this.captions.assertSupported(request);
+  }
+
+  /**
    * The best variation of `request`. Attempt 0 is a normal generation; attempt n > 0 asks the
    * engine for the next `variation_count` variations (indexes n·count … n·count + count − 1),
    * which differ in structure from the earlier ones: a real second try of a deterministic engine,

@@ -94,6 +94,22 @@ describe(CaptionsService.name, () => {
   });
 
   it('refuses a max_length that cannot hold the hashtags', () => {
-    expect(() => sut.assertSupported(request({ max_length: 50, hashtag_count: 15 }))).toThrow(/max_length must be at least 161/);
+    expect(() => sut.assertSupported(request({ max_length: 50, hashtag_count: 5 }))).toThrow(/max_length must be at least 81/);
+  });
+
+  it('gives five hashtags by default and refuses more than HASHTAG_LIMIT, naming the limit and the setting', async () => {
+    const res = await sut.generate(request({ request_id: 'limit-default', variation_count: 2 }));
+    for (const v of res.variations) expect(v.hashtags).toHaveLength(5);
+    const before = await generated();
+    for (const include_hashtags of [true, false]) {
+      const err = await sut.generate(request({ request_id: 'limit-over', hashtag_count: 6, include_hashtags })).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ApiError);
+      expect((err as ApiError).getStatus()).toBe(422);
+      expect((err as ApiError).code).toBe('validation_failed');
+      expect((err as ApiError).message).toBe('hashtag_count must not be greater than 5 (HASHTAG_LIMIT)');
+      expect((err as ApiError).details).toEqual([{ field: 'hashtag_count', message: 'must not be greater than 5 (HASHTAG_LIMIT)' }]);
+    }
+    expect(() => sut.streamVariations(request({ hashtag_count: 30 }), 1, { signal: new AbortController().signal })).toThrow(/HASHTAG_LIMIT/);
+    expect(await generated()).toBe(before);
   });
 });

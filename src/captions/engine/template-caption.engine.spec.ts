@@ -174,7 +174,7 @@ describe(TemplateCaptionEngine.name, () => {
   });
 
   it('draws hashtags from the description and the brand first, and differs between requests', () => {
-    const a = sut.generate(withDefaults({ content_description: 'Vintage bicycle repair workshop', brand_info: { keywords: ['velo club'] } }), 0);
+    const a = sut.generate(withDefaults({ content_description: 'Vintage bicycle repair workshop', brand_info: { keywords: ['velo club'] }, hashtag_count: 8 }), 0);
     expect(a.hashtags.slice(0, 6)).toEqual(expect.arrayContaining(['#vintagebicyclerepair', '#bicycle', '#workshop', '#veloclub']));
     const b = sut.generate(withDefaults({ content_description: 'Spicy ramen night with the team' }), 0);
     expect(b.hashtags.slice(0, 3)).not.toEqual(a.hashtags.slice(0, 3));
