@@ -24,10 +24,11 @@ describe(`${CaptionsController.name} platform rules`, () => {
     });
     afterAll(async () => t.close());
 
-    it('gives five hashtags when the request names no count', async () => {
+    it('gives five hashtags when the request names no count, and none of the default blocklist', async () => {
       const res = await http().post(`${P}/captions`).send({ ...base, variation_count: 5, content_type: 'reel', audience: 'gen_z' }).expect(200);
       for (const v of res.body.variations) {
         expect(v.hashtags).toHaveLength(5);
+        for (const blocked of ['#reels', '#fyp', '#trending', '#instagood', '#viral', '#explore']) expect(v.hashtags).not.toContain(blocked);
       }
     });
 
@@ -89,29 +90,36 @@ describe(`${CaptionsController.name} platform rules`, () => {
     });
   });
 
-  describe('with HASHTAG_LIMIT=30', () => {
+  describe('with HASHTAG_LIMIT=30 and a blocklist of the description’s own words', () => {
     let t: TestApp;
     const http = () => request(t.app.getHttpServer());
     beforeAll(async () => {
-      t = await createTestApp({ env: { HASHTAG_LIMIT: '30' } });
+      t = await createTestApp({ env: { HASHTAG_LIMIT: '30', HASHTAG_BLOCKLIST: 'Sourdough, #BREAD,#homemadesourdoughbread' } });
     });
     afterAll(async () => t.close());
 
-    it('allows 30 hashtags on every route', async () => {
+    it('allows 30 hashtags on every route, none of them blocked', async () => {
+      const blocked = ['#sourdough', '#bread', '#homemadesourdoughbread'];
       const res = await http().post(`${P}/captions`).send({ ...base, hashtag_count: 30, variation_count: 3 }).expect(200);
       for (const v of res.body.variations) {
         expect(v.hashtags).toHaveLength(30);
         expect(new Set(v.hashtags).size).toBe(30);
+        for (const tag of blocked) expect(v.hashtags).not.toContain(tag);
       }
       const streamed = await http().post(`${P}/stream-captions?variations=2`).set('Accept', 'application/x-ndjson').send({ ...base, hashtag_count: 30 }).expect(200);
-      for (const item of ndjson(streamed.text)) expect(item.hashtags).toHaveLength(30);
+      for (const item of ndjson(streamed.text)) {
+        expect(item.hashtags).toHaveLength(30);
+        for (const tag of blocked) expect(item.hashtags).not.toContain(tag);
+      }
       const batch = await http()
         .post(`${P}/batch-process`)
         .set('Accept', 'application/x-ndjson')
         .send({ requests: [{ ...base, hashtag_count: 30, variation_count: 1 }] })
         .expect(200);
-      expect(ndjson(batch.text)[0]).toMatchObject({ success: true, hashtags: expect.arrayContaining([expect.stringMatching(/^#/)]) });
-      expect(ndjson(batch.text)[0]!.hashtags).toHaveLength(30);
+      const [item] = ndjson(batch.text);
+      expect(item).toMatchObject({ success: true });
+      expect(item!.hashtags).toHaveLength(30);
+      for (const tag of blocked) expect(item!.hashtags).not.toContain(tag);
     });
 
     it('still refuses 31 by the request’s absolute bound', async () => {

@@ -17,7 +17,7 @@ describe(CaptionsController.name, () => {
 
   it('answers a CaptionGenerationResponse with variation_count variations', async () => {
     const res = await http().post(URL).send({ ...base, variation_count: 4, max_length: 300, hashtag_count: 4 }).expect(200);
-    expect(res.body).toMatchObject({ cache_hit: false, model_used: 'template-engine@1.0.0', api_version: '14.0.0', optimization_level: 'balanced' });
+    expect(res.body).toMatchObject({ cache_hit: false, model_used: 'template-engine@1.1.0', api_version: '14.0.0', optimization_level: 'balanced' });
     expect(typeof res.body.request_id).toBe('string');
     expect(res.body.variations).toHaveLength(4);
     for (const v of res.body.variations) {

@@ -9,12 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyedCacheModule } from '../common/cache/keyed-cache.module.js';
 import { ApiError } from '../common/errors/api-error.js';
 import { captionGenerations } from '../common/metrics/metrics.js';
-import { loadConfig } from '../config/app-config.js';
+import { ConfigError, loadConfig } from '../config/app-config.js';
 import { ConfigModule } from '../config/config.module.js';
 import { HistoryService } from '../history/history.service.js';
 import { CaptionsModule } from './captions.module.js';
 import { CaptionsService } from './captions.service.js';
 import { withDefaults } from './dto/caption-generation-request.dto.js';
+import { ENGLISH } from './engine/english-bank.js';
 
 const generated = async () => (await captionGenerations.get()).values.reduce((s, v) => s + v.value, 0);
 
@@ -45,7 +46,7 @@ describe(CaptionsService.name, () => {
   it('answers variation_count variations with every response field', async () => {
     const res = await sut.generate(request({ request_id: 'fields-1' }));
     expect(res.variations).toHaveLength(7);
-    expect(res).toMatchObject({ request_id: 'fields-1', cache_hit: false, model_used: 'template-engine@1.0.0', api_version: '14.0.0', optimization_level: 'balanced' });
+    expect(res).toMatchObject({ request_id: 'fields-1', cache_hit: false, model_used: 'template-engine@1.1.0', api_version: '14.0.0', optimization_level: 'balanced' });
     const best = Math.max(...res.variations.map((v) => v.quality_score));
     expect(res.variations[res.best_variation_index]!.quality_score).toBe(best);
     expect(res.average_quality_score).toBeCloseTo(res.variations.reduce((s, v) => s + v.quality_score, 0) / 7, 1);
@@ -95,6 +96,14 @@ describe(CaptionsService.name, () => {
 
   it('refuses a max_length that cannot hold the hashtags', () => {
     expect(() => sut.assertSupported(request({ max_length: 50, hashtag_count: 5 }))).toThrow(/max_length must be at least 81/);
+  });
+
+  it('refuses to start with a blocklist that leaves too few fallback tags for HASHTAG_LIMIT, naming both', async () => {
+    const blocklist = ENGLISH.shortTags.slice(0, 12).join(',');
+    const config = loadConfig({ LOG_LEVEL: 'silent', NODE_ENV: 'test', DATA_DIR: dataDir, HASHTAG_LIMIT: '30', HASHTAG_BLOCKLIST: blocklist });
+    const compiled = Test.createTestingModule({ imports: [ConfigModule.forRoot(config), KeyedCacheModule, ScheduleModule.forRoot(), CaptionsModule] }).compile();
+    await expect(compiled).rejects.toThrow(ConfigError);
+    await expect(compiled).rejects.toThrow(/HASHTAG_BLOCKLIST: the blocklist leaves 29 of the english short fallback tags.*\(HASHTAG_LIMIT=30\)/);
   });
 
   it('gives five hashtags by default and refuses more than HASHTAG_LIMIT, naming the limit and the setting', async () => {

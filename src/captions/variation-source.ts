@@ -13,7 +13,7 @@ export const VARIATION_CHUNK_SIZE = 5;
 /** Cache namespace of every caption source: a prefix to invalidate them all. */
 export const CAPTIONS_KEY_PREFIX = 'captions:';
 
-/** Identifies what the variations depend on: the engine, every request field except the count, and the count. */
+/** Identifies what the variations depend on: the engine (its `cacheName`), every request field except the count, and the count. */
 export function variationKey(engineName: string, request: CaptionGenerationRequest, count: number): string {
   const { variation_count: _ignored, ...fields } = request;
   const digest = createHash('sha256').update(canonicalJson(fields)).digest('base64url').slice(0, 32);
@@ -54,7 +54,7 @@ export function variationSource(
     return items;
   };
   return {
-    key: variationKey(engine.name, request, count),
+    key: variationKey(engine.cacheName, request, count),
     chunkSize: VARIATION_CHUNK_SIZE,
     loadChunk(index, { chunkSize, signal }) {
       const turn = previous.then(() => draftChunk(index, chunkSize, signal));

@@ -4,6 +4,7 @@ import { withDefaults, type CaptionGenerationRequest } from '../dto/caption-gene
 import { AUDIENCES, CAPTION_STYLES, CONTENT_TYPES, OPTIMIZATION_LEVELS } from '../dto/caption-options.js';
 import { ENGLISH } from './english-bank.js';
 import { SPANISH } from './spanish-bank.js';
+import { DEFAULT_HASHTAG_BLOCKLIST } from '../../config/hashtag-rules.js';
 import { VALID_HASHTAG } from './hashtag-picker.js';
 import { TemplateCaptionEngine } from './template-caption.engine.js';
 
@@ -187,6 +188,87 @@ describe(TemplateCaptionEngine.name, () => {
     expect(reel.caption).toMatch(/watch|play/i);
     const story = sut.generate(withDefaults({ content_description: 'Ten outfits for autumn', content_type: 'story', style: 'storytelling' }), 0);
     expect([...story.caption].length).toBeLessThanOrEqual(120);
+  });
+});
+
+/** Every tag a bank can suggest (curated, topic, audience, content type, short), as the engine writes them. */
+const bankTags = (bank: typeof ENGLISH) => [
+  ...Object.values(bank.styleTags).flat(),
+  ...Object.values(bank.topics).flatMap((t) => t.tags),
+  ...Object.values(bank.audiences).flatMap((a) => a.tags),
+  ...Object.values(bank.contentTypes).flatMap((c) => c.tags),
+  ...bank.shortTags,
+].map((t) => `#${t.toLowerCase()}`);
+/** Words that are generic tags once written as one (`viral reels` → #viral, #reels), for descriptions and brand keywords. */
+const GENERIC_WORDS = DEFAULT_HASHTAG_BLOCKLIST.map((t) => t.slice(1));
+
+describe(`${TemplateCaptionEngine.name} hashtag blocklist`, () => {
+  it('never emits a tag of the default blocklist, even one the description, brand or bank suggests', () => {
+    const sut = new TemplateCaptionEngine();
+    const withGenericWords = fc
+      .tuple(requestArb, fc.subarray(GENERIC_WORDS, { minLength: 1 }), fc.subarray(GENERIC_WORDS), fc.constantFrom<Array<'english' | 'spanish'>>('english', 'spanish'))
+      .map(([{ request }, words, keywords, language]) => {
+        const r = withDefaults({ ...request, language, content_description: `${words.join(' ')} ${request.content_description}`, brand_info: { ...request.brand_info, keywords } });
+        r.max_length = Math.max(r.max_length, TemplateCaptionEngine.minimumLength(r));
+        return r;
+      });
+    fc.assert(
+      fc.property(withGenericWords, fc.nat(9), (request, i) => {
+        const v = sut.generate(request, i);
+        expect(v.hashtags).toHaveLength(request.include_hashtags ? request.hashtag_count : 0);
+        expect(new Set(v.hashtags).size).toBe(v.hashtags.length);
+        for (const h of v.hashtags) expect(DEFAULT_HASHTAG_BLOCKLIST).not.toContain(h);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never emits a tag of any blocklist that leaves enough fallback tags, and still gives exactly hashtag_count', () => {
+    const english = [...new Set(bankTags(ENGLISH))];
+    const shortTags = ENGLISH.shortTags.map((t) => `#${t}`);
+    // Any of the bank's longer tags, the description's words, and up to 10 of its short tags (30 stay).
+    const blocklistArb = fc
+      .tuple(
+        fc.subarray(english.filter((t) => !shortTags.includes(t))),
+        fc.subarray(shortTags, { maxLength: shortTags.length - 30 }),
+        fc.subarray(['#pancakes', 'Bicycle', '#LIGHTHOUSE', 'vintage', '#golden', 'harbor', '#handcrafted', 'Velo_Club', '#kitestudio']),
+      )
+      .map((parts) => parts.flat());
+    fc.assert(
+      fc.property(blocklistArb, requestArb, fc.nat(9), (blocklist, { request }, i) => {
+        const sut = new TemplateCaptionEngine({ hashtagBlocklist: blocklist, maxHashtags: 30 });
+        const blocked = new Set(blocklist.map((b) => `#${b.replace(/^#/, '').toLowerCase()}`));
+        const v = sut.generate(request, i);
+        expect(v.hashtags).toHaveLength(request.include_hashtags ? request.hashtag_count : 0);
+        expect(new Set(v.hashtags).size).toBe(v.hashtags.length);
+        expect(v.character_count).toBeLessThanOrEqual(request.max_length);
+        for (const h of v.hashtags) expect(blocked.has(h)).toBe(false);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('falls back on the short tags when the blocklist takes every other one, and refuses a blocklist that leaves too few', () => {
+    const english = [...new Set(bankTags(ENGLISH))];
+    const shortTags = ENGLISH.shortTags.map((t) => `#${t}`);
+    const kept = shortTags.slice(0, 30);
+    const blocklist = english.filter((t) => !kept.includes(t));
+    const sut = new TemplateCaptionEngine({ hashtagBlocklist: blocklist, maxHashtags: 30 });
+    // A description of stop words only: no tag of its own, so all 30 come from the fallback tags left.
+    const v = sut.generate(withDefaults({ content_description: 'the of and to a in', hashtag_count: 30, content_type: 'reel', audience: 'gen_z' }), 0);
+    expect([...v.hashtags].sort()).toEqual([...kept].sort());
+    expect(() => new TemplateCaptionEngine({ hashtagBlocklist: [...blocklist, kept[0]!], maxHashtags: 30 })).toThrow(
+      /the blocklist leaves 29 of the english short fallback tags, and 30 hashtags need 30/,
+    );
+    // The same blocklist is fine where requests may ask for fewer.
+    expect(() => new TemplateCaptionEngine({ hashtagBlocklist: [...blocklist, kept[0]!], maxHashtags: 5 })).not.toThrow();
+  });
+
+  it('keys its cached variations by its blocklist', () => {
+    const a = new TemplateCaptionEngine();
+    expect(new TemplateCaptionEngine({ hashtagBlocklist: [...DEFAULT_HASHTAG_BLOCKLIST].reverse().map((t) => t.toUpperCase()) }).cacheName).toBe(a.cacheName);
+    expect(new TemplateCaptionEngine({ hashtagBlocklist: ['#fyp'] }).cacheName).not.toBe(a.cacheName);
+    expect(a.cacheName.startsWith(`${a.name}+`)).toBe(true);
   });
 });
 

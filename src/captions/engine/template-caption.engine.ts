@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { DEFAULT_HASHTAG_BLOCKLIST, HASHTAG_LIMIT_MAX } from '../../config/hashtag-rules.js';
 import type { CaptionGenerationRequest } from '../dto/caption-generation-request.dto.js';
 import type { CaptionVariation } from '../dto/caption-generation-response.dto.js';
 import type { Language, OptimizationLevel } from '../dto/caption-options.js';
@@ -7,7 +8,7 @@ import { CaptionEngine, type RequestProblem } from './caption-engine.js';
 import { engagementPrediction, qualityScore } from './caption-scoring.js';
 import { ENGLISH } from './english-bank.js';
 import { SPANISH } from './spanish-bank.js';
-import { pickHashtags, SHORT_TAG_COST } from './hashtag-picker.js';
+import { hashtagSet, pickHashtags, SHORT_TAG_COST } from './hashtag-picker.js';
 import type { PhraseBank, StyleBank } from './phrase-bank.js';
 import { canonicalJson, SeededRandom } from './seeded-random.js';
 import { charCount, emojiCount, stripEmoji, trimToWords, words } from './text-analysis.js';
@@ -35,17 +36,55 @@ const bankOf = (language: string): PhraseBank | undefined => (Object.hasOwn(BANK
 
 const capitalise = (s: string) => (s ? s[0]!.toUpperCase() + s.slice(1) : s);
 
+export interface TemplateEngineOptions {
+  /**
+   * Tags never emitted, in any case, `#` optional (default: the generic tags of
+   * {@link DEFAULT_HASHTAG_BLOCKLIST}). Entries that cannot be hashtags match nothing.
+   */
+  hashtagBlocklist?: Iterable<string>;
+  /**
+   * The most hashtags a request may ask for (default 30). The blocklist must leave at least this
+   * many of every language's short fallback tags, so `hashtag_count` tags can always be found.
+   */
+  maxHashtags?: number;
+}
+
 /**
  * The built-in engine: offline, deterministic, no model. It fills style-specific sentence
  * structures with the description's key phrases, adds audience, content-type, brand and CTA lines,
  * fits the result into `max_length` by dropping the least important lines before trimming words,
- * picks hashtags from relevant tiers first, and scores each draft (see caption-scoring.ts).
+ * picks hashtags from relevant tiers first (never a blocked one), and scores each draft (see
+ * caption-scoring.ts).
  */
-@Injectable()
 export class TemplateCaptionEngine extends CaptionEngine {
-  readonly name = 'template-engine@1.0.0';
+  readonly name = 'template-engine@1.1.0';
   readonly languages = Object.keys(BANKS) as Language[];
   private readonly analyses = new WeakMap<CaptionGenerationRequest, CaptionAnalysis>();
+  private readonly blocked: ReadonlySet<string>;
+  private readonly cacheId: string;
+
+  /**
+   * @throws RangeError when the blocklist leaves fewer than `maxHashtags` short fallback tags in a
+   *   language: some requests could then not get their `hashtag_count` tags.
+   */
+  constructor(options: TemplateEngineOptions = {}) {
+    super();
+    this.blocked = hashtagSet(options.hashtagBlocklist ?? DEFAULT_HASHTAG_BLOCKLIST);
+    const needed = options.maxHashtags ?? HASHTAG_LIMIT_MAX;
+    for (const language of this.languages) {
+      const left = [...hashtagSet(BANKS[language]!.shortTags)].filter((t) => !this.blocked.has(t)).length;
+      if (left < needed) {
+        throw new RangeError(`the blocklist leaves ${left} of the ${language} short fallback tags, and ${needed} hashtags need ${needed}`);
+      }
+    }
+    // The blocklist shapes the hashtags: variations cached under another blocklist are not these.
+    const digest = createHash('sha256').update([...this.blocked].sort().join(',')).digest('base64url').slice(0, 10);
+    this.cacheId = `${this.name}+${digest}`;
+  }
+
+  override get cacheName(): string {
+    return this.cacheId;
+  }
 
   /** The shortest `max_length` that can hold `hashtag_count` tags and a caption. */
   static minimumLength(request: Pick<CaptionGenerationRequest, 'include_hashtags' | 'hashtag_count'>): number {
@@ -159,7 +198,7 @@ export class TemplateCaptionEngine extends CaptionEngine {
     let relevant = 0;
     if (request.include_hashtags) {
       const budget = request.max_length - charCount(text) - HASHTAG_SEPARATOR.length;
-      ({ tags: hashtags, relevant } = pickHashtags({ ...analysis.tags, short: bank.shortTags }, request.hashtag_count, budget, rng, index));
+      ({ tags: hashtags, relevant } = pickHashtags({ ...analysis.tags, short: bank.shortTags }, request.hashtag_count, budget, rng, index, this.blocked));
     }
     const readability = Math.round(Math.min(100, Math.max(0, bank.readability(text))) * 10) / 10;
     const hasCta = request.include_cta; // fitParts and minimalCaption never drop the CTA
