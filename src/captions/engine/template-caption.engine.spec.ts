@@ -6,7 +6,8 @@ import { ENGLISH } from './english-bank.js';
 import { SPANISH } from './spanish-bank.js';
 import { DEFAULT_HASHTAG_BLOCKLIST } from '../../config/hashtag-rules.js';
 import { VALID_HASHTAG } from './hashtag-picker.js';
-import { TemplateCaptionEngine } from './template-caption.engine.js';
+import { openingSentence } from './text-analysis.js';
+import { HOOK_CHARS, TemplateCaptionEngine } from './template-caption.engine.js';
 
 const NOUNS = ['pancakes', 'bicycle', 'lighthouse', 'sneakers', 'espresso', 'notebook', 'waterfall', 'puppy', 'skyline', 'guitar'];
 const ADJECTIVES = ['golden', 'tiny', 'handmade', 'vintage', 'bright', 'quiet', 'colorful'];
@@ -188,6 +189,67 @@ describe(TemplateCaptionEngine.name, () => {
     expect(reel.caption).toMatch(/watch|play/i);
     const story = sut.generate(withDefaults({ content_description: 'Ten outfits for autumn', content_type: 'story', style: 'storytelling' }), 0);
     expect([...story.caption].length).toBeLessThanOrEqual(120);
+  });
+});
+
+describe(`${TemplateCaptionEngine.name} hook`, () => {
+  const sut = new TemplateCaptionEngine();
+  const anyLanguage = fc.constantFrom<Array<'english' | 'spanish'>>('english', 'spanish');
+  const firstChars = (text: string, n: number) => [...text].slice(0, n).join('');
+
+  it('reads the opening sentence up to its first stop or line break', () => {
+    expect(openingSentence('Golden hour. Again.')).toBe('Golden hour.');
+    expect(openingSentence('Wait... what? Yes')).toBe('Wait...');
+    expect(openingSentence('Version 2.0 is out! Try it')).toBe('Version 2.0 is out!');
+    expect(openingSentence('Just me and the sea 🌊\nTag a friend.')).toBe('Just me and the sea 🌊');
+    expect(openingSentence('No stop at all')).toBe('No stop at all');
+  });
+
+  it('ends the opening sentence within the 125 characters shown before "more", in every style, content type and language', () => {
+    fc.assert(
+      fc.property(requestArb, anyLanguage, fc.nat(20), ({ request, noun }, language, i) => {
+        const v = sut.generate(withDefaults({ ...request, language }), i);
+        expect([...openingSentence(v.caption)].length).toBeLessThanOrEqual(HOOK_CHARS);
+        // The hook carries the subject (in English the noun is the description's own word).
+        if (language === 'english') expect(firstChars(v.caption, HOOK_CHARS).toLowerCase()).toContain(noun);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('ends the opening sentence within the hook for any description, subject at its longest included', () => {
+    const longWords = fc
+      .array(fc.constantFrom('extraordinarily', 'magnificent', 'handcrafted', 'Scandinavian', 'photographers', 'international', 'of', 'the', 'with'), { minLength: 2, maxLength: 14 })
+      .map((w) => w.join(' '));
+    const anyText = fc.oneof(longWords, fc.string({ unit: 'grapheme', minLength: 5, maxLength: 300 }), fc.string({ unit: 'binary', minLength: 5, maxLength: 300 }));
+    fc.assert(
+      fc.property(requestArb, anyText.filter((d) => d.trim().length >= 5), anyLanguage, fc.nat(20), ({ request }, description, language, i) => {
+        const v = sut.generate(withDefaults({ ...request, language, content_description: description.trim() }), i);
+        expect([...openingSentence(v.caption)].length).toBeLessThanOrEqual(HOOK_CHARS);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('puts the core on a line of its own, or writes the shortest form, when the opening would run past a shorter hook', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 40, max: HOOK_CHARS }), requestArb, anyLanguage, fc.nat(9), (hookChars, { request }, language, i) => {
+        const v = new TemplateCaptionEngine({ hookChars }).generate(withDefaults({ ...request, language }), i);
+        expect([...openingSentence(v.caption)].length).toBeLessThanOrEqual(hookChars);
+        expect(v.character_count).toBeLessThanOrEqual(request.max_length);
+      }),
+      { numRuns: 200 },
+    );
+    const request = withDefaults({ content_description: 'Scandinavian woodworking techniques explained', style: 'educational', include_emojis: false, request_id: 'hook-1' });
+    const narrow = new TemplateCaptionEngine({ hookChars: 60 });
+    // Variation 6 opens with a core line and no stop before its tip: 111 characters to the first stop.
+    const core = "Save this: a beginner's guide to woodworking techniques";
+    const wide = sut.generate(request, 6).caption;
+    expect(wide.startsWith(`${core} Step one:`)).toBe(true);
+    expect(narrow.generate(request, 6).caption).toBe(wide.replace(`${core} `, `${core}\n`));
+    // Variation 0's core is one sentence of 84 characters: only the shortest form fits a 60-character hook.
+    expect(narrow.generate(request, 0).caption).toMatch(/^Woodworking techniques\. /);
+    expect(() => new TemplateCaptionEngine({ hookChars: 39 })).toThrow(RangeError);
   });
 });
 

@@ -11,12 +11,14 @@ import { SPANISH } from './spanish-bank.js';
 import { hashtagSet, pickHashtags, SHORT_TAG_COST } from './hashtag-picker.js';
 import type { PhraseBank, StyleBank } from './phrase-bank.js';
 import { canonicalJson, SeededRandom } from './seeded-random.js';
-import { charCount, emojiCount, stripEmoji, trimToWords, words } from './text-analysis.js';
+import { charCount, emojiCount, openingSentence, stripEmoji, trimToWords, words } from './text-analysis.js';
 
 /** Candidates drafted per variation; the best-scoring one is kept. */
 export const CANDIDATES: Record<OptimizationLevel, number> = { ultra_fast: 1, fast: 2, balanced: 3, quality: 5, maximum_quality: 8 };
 /** Room always kept for the caption text: the subject, an emoji and a short CTA fit in it. */
 export const MIN_TEXT_CHARS = 40;
+/** Characters Instagram shows of a caption before "more": the opening sentence ends within them. */
+export const HOOK_CHARS = 125;
 /** Between the caption and its hashtags in the published post. */
 export const HASHTAG_SEPARATOR = '\n\n';
 /** Text room planned per hashtag before the tags are picked (a typical relevant tag and its space). */
@@ -47,6 +49,11 @@ export interface TemplateEngineOptions {
    * many of every language's short fallback tags, so `hashtag_count` tags can always be found.
    */
   maxHashtags?: number;
+  /**
+   * Characters shown before "more" (default {@link HOOK_CHARS}, at least {@link MIN_TEXT_CHARS}):
+   * every caption's opening sentence ends within them.
+   */
+  hookChars?: number;
 }
 
 /**
@@ -62,13 +69,19 @@ export class TemplateCaptionEngine extends CaptionEngine {
   private readonly analyses = new WeakMap<CaptionGenerationRequest, CaptionAnalysis>();
   private readonly blocked: ReadonlySet<string>;
   private readonly cacheId: string;
+  private readonly hookChars: number;
 
   /**
    * @throws RangeError when the blocklist leaves fewer than `maxHashtags` short fallback tags in a
-   *   language: some requests could then not get their `hashtag_count` tags.
+   *   language (some requests could then not get their `hashtag_count` tags), or when `hookChars`
+   *   is below {@link MIN_TEXT_CHARS}.
    */
   constructor(options: TemplateEngineOptions = {}) {
     super();
+    this.hookChars = options.hookChars ?? HOOK_CHARS;
+    if (!Number.isInteger(this.hookChars) || this.hookChars < MIN_TEXT_CHARS) {
+      throw new RangeError(`hookChars must be an integer of at least ${MIN_TEXT_CHARS}, not ${this.hookChars}`);
+    }
     this.blocked = hashtagSet(options.hashtagBlocklist ?? DEFAULT_HASHTAG_BLOCKLIST);
     const needed = options.maxHashtags ?? HASHTAG_LIMIT_MAX;
     for (const language of this.languages) {
@@ -77,8 +90,8 @@ export class TemplateCaptionEngine extends CaptionEngine {
         throw new RangeError(`the blocklist leaves ${left} of the ${language} short fallback tags, and ${needed} hashtags need ${needed}`);
       }
     }
-    // The blocklist shapes the hashtags: variations cached under another blocklist are not these.
-    const digest = createHash('sha256').update([...this.blocked].sort().join(',')).digest('base64url').slice(0, 10);
+    // The blocklist and the hook shape the text: variations cached under other settings are not these.
+    const digest = createHash('sha256').update(`${this.hookChars}:${[...this.blocked].sort().join(',')}`).digest('base64url').slice(0, 10);
     this.cacheId = `${this.name}+${digest}`;
   }
 
@@ -190,6 +203,12 @@ export class TemplateCaptionEngine extends CaptionEngine {
     if (isStory) textCap = Math.min(textCap, 120);
     const shortestCta = style.ctas.reduce((a, b) => (charCount(b) < charCount(a) ? b : a));
     let text = fitParts(parts, textCap, analysis.subject, shortestCta);
+    if (text !== undefined && charCount(openingSentence(text)) > this.hookChars) {
+      // The opening sentence runs on past what shows before "more": the core line, which carries
+      // the subject, becomes a line of its own (same length), or the caption takes its shortest form.
+      text = joinParts(parts, true);
+      if (charCount(openingSentence(text)) > this.hookChars) text = undefined;
+    }
     if (text === undefined || (request.include_emojis && emojiCount(text) === 0)) {
       text = minimalCaption(request, analysis, emojis, index, textCap);
     }
@@ -294,12 +313,17 @@ function tidy(text: string): string {
     .trim();
 }
 
-/** Sentences flow together; the CTA and the brand sign-off get their own lines. */
-function joinParts(parts: Part[]): string {
+/**
+ * Sentences flow together; the CTA and the brand sign-off get their own lines. With `coreLine`,
+ * the core (the first body part) ends its line too, so it is the caption's opening sentence.
+ */
+function joinParts(parts: Part[], coreLine = false): string {
   const body = parts.filter((p) => p.kind !== 'cta' && p.kind !== 'brand').map((p) => p.text);
   const cta = parts.filter((p) => p.kind === 'cta').map((p) => p.text);
   const brand = parts.filter((p) => p.kind === 'brand').map((p) => p.text);
-  return [body.join(' '), ...cta, ...brand].filter(Boolean).join('\n');
+  const [core = '', ...rest] = body;
+  const text = coreLine && rest.length > 0 ? `${core}\n${rest.join(' ')}` : body.join(' ');
+  return [text, ...cta, ...brand].filter(Boolean).join('\n');
 }
 
 /**
