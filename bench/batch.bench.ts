@@ -17,7 +17,7 @@ const STYLES = ['casual', 'professional', 'playful', 'promotional', 'minimalist'
 const captionRequest = (i: number) => ({
   content_description: `Product ${i}: handmade ceramic mug, ${i % 7 === 0 ? 'matte black' : 'glazed ocean blue'}, 350 ml, dishwasher safe`,
   style: STYLES[i % STYLES.length],
-  hashtag_count: 10,
+  hashtag_count: 5,
   variation_count: 1,
   request_id: `sku-${i}`,
 });

@@ -25,6 +25,7 @@ import {
   extractKeyTerms,
   fernandezHuerta,
   fleschReadingEase,
+  openingSentence,
   spanishSyllables,
   stripEmoji,
   trimToWords,
@@ -160,6 +161,7 @@ describe('regular expressions on request text', () => {
         () => englishSyllables(text),
         () => spanishSyllables(text),
         () => toHashtag(text),
+        () => openingSentence(text),
       ];
       for (const measure of measures) expect(fastestMs(measure)).toBeLessThan(BOUND_MS);
     });

@@ -16,12 +16,12 @@ describe(CaptionsController.name, () => {
   afterAll(async () => t.close());
 
   it('answers a CaptionGenerationResponse with variation_count variations', async () => {
-    const res = await http().post(URL).send({ ...base, variation_count: 4, max_length: 300, hashtag_count: 10 }).expect(200);
-    expect(res.body).toMatchObject({ cache_hit: false, model_used: 'template-engine@1.0.0', api_version: '14.0.0', optimization_level: 'balanced' });
+    const res = await http().post(URL).send({ ...base, variation_count: 4, max_length: 300, hashtag_count: 4 }).expect(200);
+    expect(res.body).toMatchObject({ cache_hit: false, model_used: 'template-engine@1.1.0', api_version: '14.0.0', optimization_level: 'balanced' });
     expect(typeof res.body.request_id).toBe('string');
     expect(res.body.variations).toHaveLength(4);
     for (const v of res.body.variations) {
-      expect(v.hashtags).toHaveLength(10);
+      expect(v.hashtags).toHaveLength(4);
       expect(v.character_count).toBeLessThanOrEqual(300);
       expect([...`${v.caption}\n\n${v.hashtags.join(' ')}`].length).toBe(v.character_count);
       expect(v.caption.toLowerCase()).toContain('strawberry pancakes');
@@ -48,7 +48,7 @@ describe(CaptionsController.name, () => {
     for (const row of res.body.data) {
       expect(row).toMatchObject({ user_id: 'e2e-history', style: 'educational' });
       expect(row.caption.toLowerCase()).toContain('strawberry pancakes');
-      expect(row.hashtags).toHaveLength(15);
+      expect(row.hashtags).toHaveLength(5);
     }
   });
 
@@ -72,7 +72,8 @@ describe(CaptionsController.name, () => {
     ['hashtag_count 0', { ...base, hashtag_count: 0 }, 'hashtag_count'],
     ['hashtag_count 31', { ...base, hashtag_count: 31 }, 'hashtag_count'],
     ['max_length 49', { ...base, max_length: 49 }, 'max_length'],
-    ['max_length too short for the hashtags', { ...base, max_length: 60, hashtag_count: 15 }, 'max_length'],
+    ['max_length too short for the hashtags', { ...base, max_length: 60, hashtag_count: 5 }, 'max_length'],
+    ['hashtag_count over HASHTAG_LIMIT', { ...base, hashtag_count: 6 }, 'hashtag_count'],
     ['variation_count 11', { ...base, variation_count: 11 }, 'variation_count'],
     ['an unknown field', { ...base, mood: 'happy' }, 'mood'],
     ['a string for a number', { ...base, hashtag_count: '5' }, 'hashtag_count'],

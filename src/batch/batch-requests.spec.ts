@@ -23,6 +23,22 @@ describe(toBatchInput.name, () => {
     expect('error' in sut && sut.error.details?.map((d) => d.field).sort()).toEqual(['colour', 'hashtag_count']);
   });
 
+  it('fails a request that passes the DTO but not the server rules, with the error body', () => {
+    const check = (r: { hashtag_count: number }) => {
+      if (r.hashtag_count > 5) throw ApiError.invalid('hashtag_count', 'must not be greater than 5 (HASHTAG_LIMIT)');
+    };
+    expect(toBatchInput({ ...valid, hashtag_count: 5 }, 0, check)).toMatchObject({ request_id: 'a-1', request: { hashtag_count: 5 } });
+    expect(toBatchInput({ ...valid, hashtag_count: 6 }, 2, check)).toEqual({
+      index: 2,
+      request_id: 'a-1',
+      error: {
+        code: 'validation_failed',
+        message: 'hashtag_count must not be greater than 5 (HASHTAG_LIMIT)',
+        details: [{ field: 'hashtag_count', message: 'must not be greater than 5 (HASHTAG_LIMIT)' }],
+      },
+    });
+  });
+
   it('fails a value that is not an object, and a reserved key, without throwing', () => {
     expect(toBatchInput(42, 0)).toMatchObject({ request_id: null, error: { code: 'validation_failed' } });
     expect(toBatchInput(JSON.parse('{"content_description":"hello there","__proto__":{"x":1}}'), 0)).toMatchObject({ error: { code: 'validation_failed' } });

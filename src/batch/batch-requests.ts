@@ -56,11 +56,15 @@ export function assertUniqueRequestIds(requests: unknown[]): void {
   });
 }
 
+/** Rules a request that passed the DTO may still break (the server's limits, the engine's): throws an ApiError. */
+export type RequestCheck = (request: CaptionGenerationRequest) => void;
+
 /**
- * One caption request of a batch, validated on its own: a bad one becomes a failed item. Its
- * `request_id` is made up when absent.
+ * One caption request of a batch, validated on its own, then by `check`: a bad one becomes a
+ * failed item with the error body's code, message and details. Its `request_id` is made up when
+ * absent.
  */
-export function toBatchInput(raw: unknown, index: number): BatchInput<CaptionGenerationRequest> {
+export function toBatchInput(raw: unknown, index: number, check?: RequestCheck): BatchInput<CaptionGenerationRequest> {
   const id = givenId(raw) ?? null;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { index, request_id: id, error: { code: 'validation_failed', message: 'a caption request must be a JSON object' } };
@@ -77,6 +81,7 @@ export function toBatchInput(raw: unknown, index: number): BatchInput<CaptionGen
         error: { code: 'validation_failed', message: details.map((d) => `${d.field} ${d.message}`).join('; '), details },
       };
     }
+    check?.(request);
     request.request_id ??= randomUUID();
     return { index, request_id: request.request_id, request };
   } catch (err) {
@@ -86,22 +91,22 @@ export function toBatchInput(raw: unknown, index: number): BatchInput<CaptionGen
 }
 
 /** The requests of a JSON batch, validated one at a time as the pipeline pulls them. */
-export async function* fromArray(requests: unknown[]): AsyncGenerator<BatchInput<CaptionGenerationRequest>> {
-  for (let i = 0; i < requests.length; i++) yield toBatchInput(requests[i], i);
+export async function* fromArray(requests: unknown[], check?: RequestCheck): AsyncGenerator<BatchInput<CaptionGenerationRequest>> {
+  for (let i = 0; i < requests.length; i++) yield toBatchInput(requests[i], i, check);
 }
 
 /**
  * The requests of an NDJSON upload, one a line, validated as they arrive. A line whose
  * `request_id` repeats an earlier line's is a failed item (the earlier line already ran).
  */
-export async function* fromNdjson(lines: AsyncIterable<NdjsonLine>): AsyncGenerator<BatchInput<CaptionGenerationRequest>> {
+export async function* fromNdjson(lines: AsyncIterable<NdjsonLine>, check?: RequestCheck): AsyncGenerator<BatchInput<CaptionGenerationRequest>> {
   const seen = new Map<string, number>();
   for await (const line of lines) {
     if ('error' in line) {
       yield { index: line.index, request_id: null, error: line.error };
       continue;
     }
-    const input = toBatchInput(line.value, line.index);
+    const input = toBatchInput(line.value, line.index, check);
     // Only ids the client gave can repeat; made-up ones are not held.
     if ('request' in input && givenId(line.value) !== undefined) {
       const first = seen.get(input.request_id);

@@ -20,6 +20,14 @@ export class BatchDrafter {
   constructor(private readonly captions: CaptionsService) {}
 
   /**
+   * Throws the 422 `POST /captions` would answer for `request` (a `hashtag_count` over the
+   * server's limit, a language the engine cannot write…).
+   */
+  assertSupported(request: CaptionGenerationRequest): void {
+    this.captions.assertSupported(request);
+  }
+
+  /**
    * The best variation of `request` for one attempt. Attempt 0 is a normal generation; attempt
    * n > 0 is regeneration round n: the next `variation_count` variations, which differ in structure
    * from the earlier ones, for the same `request_id`. Stops when `signal` aborts.

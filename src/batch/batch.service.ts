@@ -47,6 +47,9 @@ export class BatchService {
     private readonly idempotency: IdempotencyStore,
   ) {}
 
+  /** Each item meets the rules `POST /captions` applies beyond the DTO before it takes a slot; one that does not is a failed item. */
+  private readonly check = (request: CaptionGenerationRequest) => this.drafter.assertSupported(request);
+
   /**
    * A JSON `BatchCaptionRequest`.
    * `key` is the Idempotency-Key in its caller's scope.
@@ -67,7 +70,7 @@ export class BatchService {
       concurrency: batch.parallel_processing ? batch.max_concurrent : 1,
       qualityThreshold: batch.quality_threshold,
     };
-    const job: BatchJob = { kind: 'run', options, total: batch.requests.length, inputs: fromArray(batch.requests) };
+    const job: BatchJob = { kind: 'run', options, total: batch.requests.length, inputs: fromArray(batch.requests, this.check) };
     if (key === undefined) return job;
     const fingerprint = Fingerprint.of(JSON.stringify(body));
     const claim = await this.idempotency.claim(key, fingerprint);
@@ -104,7 +107,7 @@ export class BatchService {
       maxLines: this.config.batch.maxNdjsonLines,
       maxLineBytes: this.config.server.bodyLimitBytes,
     });
-    const inputs = await peeked(fromNdjson(lines)).catch(async (err: unknown) => {
+    const inputs = await peeked(fromNdjson(lines, this.check)).catch(async (err: unknown) => {
       if (key !== undefined) await this.idempotency.release(key);
       throw err;
     });

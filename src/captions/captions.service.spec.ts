@@ -8,13 +8,14 @@ import { firstValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyedCacheModule } from '../common/cache/keyed-cache.module.js';
 import { ApiError } from '../common/errors/api-error.js';
-import { loadConfig } from '../config/app-config.js';
+import { ConfigError, loadConfig } from '../config/app-config.js';
 import { ConfigModule } from '../config/config.module.js';
 import { HistoryService } from '../history/history.service.js';
 import { captionGenerations } from './captions.metrics.js';
 import { CaptionsModule } from './captions.module.js';
 import { CaptionsService } from './captions.service.js';
 import { withDefaults } from './dto/caption-generation-request.dto.js';
+import { ENGLISH } from './engine/english-bank.js';
 
 const generated = async () => (await captionGenerations.get()).values.reduce((s, v) => s + v.value, 0);
 
@@ -45,7 +46,7 @@ describe(CaptionsService.name, () => {
   it('answers variation_count variations with every response field', async () => {
     const res = await sut.generate(request({ request_id: 'fields-1' }));
     expect(res.variations).toHaveLength(7);
-    expect(res).toMatchObject({ request_id: 'fields-1', cache_hit: false, model_used: 'template-engine@1.0.0', api_version: '14.0.0', optimization_level: 'balanced' });
+    expect(res).toMatchObject({ request_id: 'fields-1', cache_hit: false, model_used: 'template-engine@1.1.0', api_version: '14.0.0', optimization_level: 'balanced' });
     const best = Math.max(...res.variations.map((v) => v.quality_score));
     expect(res.variations[res.best_variation_index]!.quality_score).toBe(best);
     expect(res.average_quality_score).toBeCloseTo(res.variations.reduce((s, v) => s + v.quality_score, 0) / 7, 1);
@@ -94,6 +95,30 @@ describe(CaptionsService.name, () => {
   });
 
   it('refuses a max_length that cannot hold the hashtags', () => {
-    expect(() => sut.assertSupported(request({ max_length: 50, hashtag_count: 15 }))).toThrow(/max_length must be at least 161/);
+    expect(() => sut.assertSupported(request({ max_length: 50, hashtag_count: 5 }))).toThrow(/max_length must be at least 81/);
+  });
+
+  it('refuses to start with a blocklist that leaves too few fallback tags for HASHTAG_LIMIT, naming both', async () => {
+    const blocklist = ENGLISH.shortTags.slice(0, 12).join(',');
+    const config = loadConfig({ LOG_LEVEL: 'silent', NODE_ENV: 'test', DATA_DIR: dataDir, HASHTAG_LIMIT: '30', HASHTAG_BLOCKLIST: blocklist });
+    const compiled = Test.createTestingModule({ imports: [ConfigModule.forRoot(config), KeyedCacheModule, ScheduleModule.forRoot(), CaptionsModule] }).compile();
+    await expect(compiled).rejects.toThrow(ConfigError);
+    await expect(compiled).rejects.toThrow(/HASHTAG_BLOCKLIST: the blocklist leaves 29 of the english short fallback tags.*\(HASHTAG_LIMIT=30\)/);
+  });
+
+  it('gives five hashtags by default and refuses more than HASHTAG_LIMIT, naming the limit and the setting', async () => {
+    const res = await sut.generate(request({ request_id: 'limit-default', variation_count: 2 }));
+    for (const v of res.variations) expect(v.hashtags).toHaveLength(5);
+    const before = await generated();
+    for (const include_hashtags of [true, false]) {
+      const err = await sut.generate(request({ request_id: 'limit-over', hashtag_count: 6, include_hashtags })).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ApiError);
+      expect((err as ApiError).getStatus()).toBe(422);
+      expect((err as ApiError).code).toBe('validation_failed');
+      expect((err as ApiError).message).toBe('hashtag_count must not be greater than 5 (HASHTAG_LIMIT)');
+      expect((err as ApiError).details).toEqual([{ field: 'hashtag_count', message: 'must not be greater than 5 (HASHTAG_LIMIT)' }]);
+    }
+    expect(() => sut.streamVariations(request({ hashtag_count: 30 }), 1, { signal: new AbortController().signal })).toThrow(/HASHTAG_LIMIT/);
+    expect(await generated()).toBe(before);
   });
 });

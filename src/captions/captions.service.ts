@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { defer, map, type Observable } from 'rxjs';
-import { ApiError } from '../common/errors/api-error.js';
+import { ApiError, type ErrorDetail } from '../common/errors/api-error.js';
+import { AppConfig } from '../config/app-config.js';
 import { HistoryService } from '../history/history.service.js';
 import type { NewHistoryRow } from '../history/history.types.js';
 import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
@@ -40,6 +41,7 @@ export class CaptionsService {
     private readonly engine: CaptionEngine,
     private readonly loader: LazyLoaderService,
     private readonly history: HistoryService,
+    private readonly config: AppConfig,
   ) {}
 
   /** The engine's name and version (`model_used`). */
@@ -48,14 +50,25 @@ export class CaptionsService {
   }
 
   /**
-   * Throws 422 naming each field the engine cannot serve (an unsupported language, a
-   * `max_length` too short for the hashtags). Call before the first byte of a stream.
+   * Throws 422 naming each field that breaks a platform rule (a `hashtag_count` over the
+   * configured `HASHTAG_LIMIT`, whether hashtags are on or not) or that the engine cannot serve
+   * (an unsupported language, a `max_length` too short for the hashtags). Every way a caption
+   * request comes in calls it: before the first byte of a stream, and for each batch item before
+   * it is drafted.
    */
   assertSupported(request: CaptionGenerationRequest): void {
-    const problems = this.engine.check(request);
+    const problems = [...this.platformProblems(request), ...this.engine.check(request)];
     if (problems.length > 0) {
       throw new ApiError(422, 'validation_failed', problems.map((p) => `${p.field} ${p.message}`).join('; '), problems);
     }
+  }
+
+  /** Rules of the platform the captions are for, whichever engine writes them. */
+  private platformProblems(request: CaptionGenerationRequest): ErrorDetail[] {
+    const limit = this.config.captions.hashtagLimit;
+    // The DTO bounds hashtag_count at 30 for every server; this is the limit this server publishes to.
+    if (request.hashtag_count > limit) return [{ field: 'hashtag_count', message: `must not be greater than ${limit} (HASHTAG_LIMIT)` }];
+    return [];
   }
 
   /** `request.variation_count` variations with their scores (`CaptionGenerationResponse`). */

@@ -21,7 +21,7 @@ export interface VariationRange {
 }
 
 /**
- * Identifies what the variations depend on: the engine, every request field except the count, the
+ * Identifies what the variations depend on: the engine (its `cacheName`), every request field except the count, the
  * count, and the round (round 0 adds nothing). The key of round 0 followed by `:` prefixes every
  * other round's, so invalidating a request's first variations drops its regenerations too.
  */
@@ -67,7 +67,7 @@ export function variationSource(
     return items;
   };
   return {
-    key: variationKey(engine.name, request, count, round),
+    key: variationKey(engine.cacheName, request, count, round),
     chunkSize: VARIATION_CHUNK_SIZE,
     loadChunk(index, { chunkSize, signal }) {
       const turn = previous.then(() => draftChunk(index, chunkSize, signal));

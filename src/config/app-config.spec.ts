@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './app-config.js';
+import { DEFAULT_HASHTAG_BLOCKLIST } from './hashtag-rules.js';
 
 describe(loadConfig.name, () => {
   it('runs with no configuration at all', () => {
@@ -73,6 +74,28 @@ describe(loadConfig.name, () => {
   it('names a bad secret without printing it', () => {
     expect(() => loadConfig({ METRICS_TOKEN: 'short-secret' })).toThrow(/METRICS_TOKEN=\(hidden\)/);
     expect(() => loadConfig({ METRICS_TOKEN: 'short-secret' })).not.toThrow(/short-secret/);
+  });
+
+  it('caps hashtags at five and blocks the generic tags by default', () => {
+    const sut = loadConfig({});
+    expect(sut.captions.hashtagLimit).toBe(5);
+    expect(sut.captions.hashtagBlocklist).toEqual(DEFAULT_HASHTAG_BLOCKLIST);
+    expect(sut.captions.hashtagBlocklist).toEqual(expect.arrayContaining(['#reels', '#explore', '#viral', '#fyp', '#foryou', '#trending', '#instagood', '#tbt']));
+    expect(loadConfig({ HASHTAG_BLOCKLIST: '' }).captions.hashtagBlocklist).toEqual(DEFAULT_HASHTAG_BLOCKLIST);
+  });
+
+  it('lets HASHTAG_LIMIT go from 1 up to 30, naming it otherwise', () => {
+    expect(loadConfig({ HASHTAG_LIMIT: '30' }).captions.hashtagLimit).toBe(30);
+    expect(loadConfig({ HASHTAG_LIMIT: '1' }).captions.hashtagLimit).toBe(1);
+    for (const bad of ['0', '31', '5.5', 'five']) expect(() => loadConfig({ HASHTAG_LIMIT: bad })).toThrow(/HASHTAG_LIMIT=/);
+  });
+
+  it('reads HASHTAG_BLOCKLIST in any case, # optional, or none', () => {
+    expect(loadConfig({ HASHTAG_BLOCKLIST: ' #FYP, viral ,#Viral,,Ñandú_2 ' }).captions.hashtagBlocklist).toEqual(['#fyp', '#viral', '#ñandú_2']);
+    expect(loadConfig({ HASHTAG_BLOCKLIST: 'None' }).captions.hashtagBlocklist).toEqual([]);
+    expect(() => loadConfig({ HASHTAG_BLOCKLIST: '#for you, 2024, ok' })).toThrow(/HASHTAG_BLOCKLIST=.*"#for you", "2024"/);
+    expect(() => loadConfig({ HASHTAG_BLOCKLIST: ' , ' })).toThrow(/HASHTAG_BLOCKLIST=" , ": lists no hashtag/);
+    expect(() => loadConfig({ HASHTAG_BLOCKLIST: 'ok,#' })).toThrow(/HASHTAG_BLOCKLIST=.*not "#"/);
   });
 
   it('treats an empty value as unset', () => {

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { EnvironmentVariables } from './env.schema.js';
+import { parseHashtagBlocklist } from './hashtag-rules.js';
 import { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 import { MB } from './units.js';
 
@@ -59,6 +60,13 @@ export class AppConfig {
     memoryMonitorIntervalMs: number;
     diskSweepIntervalMs: number;
     prefetchIntervalMs: number;
+  };
+  /** Platform rules every caption obeys, whichever engine writes it. */
+  readonly captions!: {
+    /** Most hashtags a request may ask for; more is a 422 naming `HASHTAG_LIMIT`. */
+    hashtagLimit: number;
+    /** Tags never emitted, lower case with their `#` (empty: none blocked). */
+    hashtagBlocklist: readonly string[];
   };
   readonly history!: {
     /** Deepest row a page by number may reach (`page × page_size`); deeper reads go by cursor. */
@@ -164,6 +172,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const problems = flatten(errors);
   const trustProxy = parseTrustProxy(vars.TRUST_PROXY);
   if ('error' in trustProxy) problems.push(`TRUST_PROXY=${JSON.stringify(vars.TRUST_PROXY)}: ${trustProxy.error}`);
+  const blocklist = parseHashtagBlocklist(vars.HASHTAG_BLOCKLIST);
+  if ('error' in blocklist) problems.push(`HASHTAG_BLOCKLIST=${JSON.stringify(vars.HASHTAG_BLOCKLIST)}: ${blocklist.error}`);
   if (problems.length > 0) throw new ConfigError(problems);
   const conflicts = crossChecks(vars);
   if (conflicts.length > 0) throw new ConfigError(conflicts);
@@ -205,6 +215,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       memoryMonitorIntervalMs: vars.LAZY_MEMORY_MONITOR_INTERVAL_MS,
       diskSweepIntervalMs: vars.LAZY_DISK_SWEEP_INTERVAL_MS,
       prefetchIntervalMs: vars.LAZY_PREFETCH_INTERVAL_MS,
+    },
+    captions: {
+      hashtagLimit: vars.HASHTAG_LIMIT,
+      hashtagBlocklist: Object.freeze((blocklist as { value: string[] }).value),
     },
     history: {
       maxOffset: vars.HISTORY_MAX_OFFSET,

@@ -12,6 +12,7 @@ import {
 } from 'class-validator';
 import { EnvBoolean, EnvNumber } from './env.decorators.js';
 import { MB } from './units.js';
+import { DEFAULT_HASHTAG_BLOCKLIST, DEFAULT_HASHTAG_LIMIT, HASHTAG_LIMIT_MAX } from './hashtag-rules.js';
 
 /**
  * Every environment variable the service reads, with its default. `.env.example` mirrors this
@@ -126,6 +127,15 @@ export class EnvironmentVariables {
 
   @EnvNumber() @IsInt() @Min(100)
   LAZY_PREFETCH_INTERVAL_MS = 10_000;
+
+  // --- captions (platform rules) ---
+  /** Most hashtags a request may ask for (`hashtag_count`): Instagram allows five on a post or reel. */
+  @EnvNumber() @IsInt() @Min(1) @Max(HASHTAG_LIMIT_MAX)
+  HASHTAG_LIMIT = DEFAULT_HASHTAG_LIMIT;
+
+  /** Tags the engine never emits: comma-separated, any case, `#` optional; `none` for no blocklist. */
+  @IsString()
+  HASHTAG_BLOCKLIST = DEFAULT_HASHTAG_BLOCKLIST.join(',');
 
   // --- history ---
   @EnvNumber() @IsInt() @Min(1000) @Max(1_000_000_000_000)

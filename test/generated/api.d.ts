@@ -332,7 +332,12 @@ export interface components {
              * @enum {string}
              */
             content_type?: "post" | "story" | "reel" | "igtv" | "carousel" | "highlight";
-            /** @default 15 */
+            /**
+             * @description Hashtags per caption. 30 is the absolute bound; the effective maximum is the server's
+             *     `HASHTAG_LIMIT` (default 5: Instagram allows five hashtags on a post or reel). Above it: 422
+             *     `validation_failed` naming the limit and the setting.
+             * @default 5
+             */
             hashtag_count?: number;
             /** @default true */
             include_cta?: boolean;

@@ -108,8 +108,13 @@ export class CaptionGenerationRequest {
   @IsIn(CONTENT_TYPES)
   content_type: ContentType = 'post';
 
+  /**
+   * Hashtags per caption. 30 is the absolute bound; the effective maximum is the server's
+   * `HASHTAG_LIMIT` (default 5: Instagram allows five hashtags on a post or reel). Above it: 422
+   * `validation_failed` naming the limit and the setting.
+   */
   @IsInt() @Min(1) @Max(30)
-  hashtag_count: number = 15;
+  hashtag_count: number = 5;
 
   @IsBoolean()
   include_hashtags: boolean = true;

@@ -14,8 +14,17 @@ export interface RequestProblem {
  * in its place.
  */
 export abstract class CaptionEngine {
-  /** Name and version, reported as `model_used` (e.g. `template-engine@1.0.0`). */
+  /** Name and version, reported as `model_used` (e.g. `template-engine@1.1.0`). */
   abstract readonly name: string;
+
+  /**
+   * What the cache keys this engine's variations by: its `name`, plus whatever setting changes the
+   * text of the same request (a hashtag blocklist…), so variations made under other settings are
+   * never served. Defaults to `name`.
+   */
+  get cacheName(): string {
+    return this.name;
+  }
   /** Languages with real phrase banks; others are refused with 422. */
   abstract readonly languages: readonly Language[];
 

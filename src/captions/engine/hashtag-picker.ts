@@ -15,6 +15,21 @@ export function toHashtag(text: string): string | undefined {
   return VALID_HASHTAG.test(tag) ? tag : undefined;
 }
 
+/**
+ * The tags of `list` as the picker compares them (`#` + lower case), for a blocklist given in any
+ * case, with or without `#`. Entries that cannot be hashtags are left out: they match nothing.
+ */
+export function hashtagSet(list: Iterable<string>): ReadonlySet<string> {
+  const set = new Set<string>();
+  for (const entry of list) {
+    const tag = toHashtag(entry.trim().replace(/^#/, ''));
+    if (tag) set.add(tag);
+  }
+  return set;
+}
+
+const NO_TAGS: ReadonlySet<string> = new Set();
+
 export interface HashtagTiers {
   /** From the description's key phrases and terms, most important first. */
   description: string[];
@@ -30,10 +45,14 @@ export interface HashtagTiers {
 
 /**
  * Picks exactly `count` unique tags (ignoring case) whose joined length (one space between)
- * fits `budget`. Relevant tiers come first; each variation shuffles the topic and curated tiers
- * and rotates the description's secondary terms, so lists differ between variations and requests.
- * A longer tag is taken only if enough room stays for short tags to complete the count.
+ * fits `budget`, none of them in `blocked` (tags as {@link hashtagSet} gives them). Relevant tiers
+ * come first; each variation shuffles the topic and curated tiers and rotates the description's
+ * secondary terms, so lists differ between variations and requests. A blocked tag is skipped in
+ * every tier, so the next relevant one takes its place. A longer tag is taken only if enough room
+ * stays for short tags to complete the count.
  * @returns the tags and how many came from the description, brand or topic tiers.
+ * @throws RangeError when the tiers, less the blocked tags, cannot give `count` tags within `budget`
+ *   (the engine rules this out: its `max_length` check and its blocklist check at construction).
  */
 export function pickHashtags(
   tiers: HashtagTiers,
@@ -41,6 +60,7 @@ export function pickHashtags(
   budget: number,
   rng: SeededRandom,
   variationIndex: number,
+  blocked: ReadonlySet<string> = NO_TAGS,
 ): { tags: string[]; relevant: number } {
   const [lead, ...rest] = tiers.description;
   const shift = rest.length > 0 ? variationIndex % rest.length : 0;
@@ -55,7 +75,7 @@ export function pickHashtags(
   for (const raw of ranked) {
     if (tags.length === count) break;
     const tag = toHashtag(raw.replace(/^#/, ''));
-    if (!tag || seen.has(tag)) continue;
+    if (!tag || seen.has(tag) || blocked.has(tag)) continue;
     const cost = charCount(tag) + (tags.length > 0 ? 1 : 0);
     const reserve = (count - tags.length - 1) * SHORT_TAG_COST;
     if (used + cost + reserve > budget) continue;

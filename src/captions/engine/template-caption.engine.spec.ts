@@ -4,8 +4,10 @@ import { withDefaults, type CaptionGenerationRequest } from '../dto/caption-gene
 import { AUDIENCES, CAPTION_STYLES, CONTENT_TYPES, OPTIMIZATION_LEVELS } from '../dto/caption-options.js';
 import { ENGLISH } from './english-bank.js';
 import { SPANISH } from './spanish-bank.js';
+import { DEFAULT_HASHTAG_BLOCKLIST } from '../../config/hashtag-rules.js';
 import { VALID_HASHTAG } from './hashtag-picker.js';
-import { TemplateCaptionEngine } from './template-caption.engine.js';
+import { openingSentence } from './text-analysis.js';
+import { HOOK_CHARS, TemplateCaptionEngine } from './template-caption.engine.js';
 
 const NOUNS = ['pancakes', 'bicycle', 'lighthouse', 'sneakers', 'espresso', 'notebook', 'waterfall', 'puppy', 'skyline', 'guitar'];
 const ADJECTIVES = ['golden', 'tiny', 'handmade', 'vintage', 'bright', 'quiet', 'colorful'];
@@ -174,7 +176,7 @@ describe(TemplateCaptionEngine.name, () => {
   });
 
   it('draws hashtags from the description and the brand first, and differs between requests', () => {
-    const a = sut.generate(withDefaults({ content_description: 'Vintage bicycle repair workshop', brand_info: { keywords: ['velo club'] } }), 0);
+    const a = sut.generate(withDefaults({ content_description: 'Vintage bicycle repair workshop', brand_info: { keywords: ['velo club'] }, hashtag_count: 8 }), 0);
     expect(a.hashtags.slice(0, 6)).toEqual(expect.arrayContaining(['#vintagebicyclerepair', '#bicycle', '#workshop', '#veloclub']));
     const b = sut.generate(withDefaults({ content_description: 'Spicy ramen night with the team' }), 0);
     expect(b.hashtags.slice(0, 3)).not.toEqual(a.hashtags.slice(0, 3));
@@ -187,6 +189,148 @@ describe(TemplateCaptionEngine.name, () => {
     expect(reel.caption).toMatch(/watch|play/i);
     const story = sut.generate(withDefaults({ content_description: 'Ten outfits for autumn', content_type: 'story', style: 'storytelling' }), 0);
     expect([...story.caption].length).toBeLessThanOrEqual(120);
+  });
+});
+
+describe(`${TemplateCaptionEngine.name} hook`, () => {
+  const sut = new TemplateCaptionEngine();
+  const anyLanguage = fc.constantFrom<Array<'english' | 'spanish'>>('english', 'spanish');
+  const firstChars = (text: string, n: number) => [...text].slice(0, n).join('');
+
+  it('reads the opening sentence up to its first stop or line break', () => {
+    expect(openingSentence('Golden hour. Again.')).toBe('Golden hour.');
+    expect(openingSentence('Wait... what? Yes')).toBe('Wait...');
+    expect(openingSentence('Version 2.0 is out! Try it')).toBe('Version 2.0 is out!');
+    expect(openingSentence('Just me and the sea 🌊\nTag a friend.')).toBe('Just me and the sea 🌊');
+    expect(openingSentence('No stop at all')).toBe('No stop at all');
+  });
+
+  it('ends the opening sentence within the 125 characters shown before "more", in every style, content type and language', () => {
+    fc.assert(
+      fc.property(requestArb, anyLanguage, fc.nat(20), ({ request, noun }, language, i) => {
+        const v = sut.generate(withDefaults({ ...request, language }), i);
+        expect([...openingSentence(v.caption)].length).toBeLessThanOrEqual(HOOK_CHARS);
+        // The hook carries the subject (in English the noun is the description's own word).
+        if (language === 'english') expect(firstChars(v.caption, HOOK_CHARS).toLowerCase()).toContain(noun);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('ends the opening sentence within the hook for any description, subject at its longest included', () => {
+    const longWords = fc
+      .array(fc.constantFrom('extraordinarily', 'magnificent', 'handcrafted', 'Scandinavian', 'photographers', 'international', 'of', 'the', 'with'), { minLength: 2, maxLength: 14 })
+      .map((w) => w.join(' '));
+    const anyText = fc.oneof(longWords, fc.string({ unit: 'grapheme', minLength: 5, maxLength: 300 }), fc.string({ unit: 'binary', minLength: 5, maxLength: 300 }));
+    fc.assert(
+      fc.property(requestArb, anyText.filter((d) => d.trim().length >= 5), anyLanguage, fc.nat(20), ({ request }, description, language, i) => {
+        const v = sut.generate(withDefaults({ ...request, language, content_description: description.trim() }), i);
+        expect([...openingSentence(v.caption)].length).toBeLessThanOrEqual(HOOK_CHARS);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('puts the core on a line of its own, or writes the shortest form, when the opening would run past a shorter hook', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 40, max: HOOK_CHARS }), requestArb, anyLanguage, fc.nat(9), (hookChars, { request }, language, i) => {
+        const v = new TemplateCaptionEngine({ hookChars }).generate(withDefaults({ ...request, language }), i);
+        expect([...openingSentence(v.caption)].length).toBeLessThanOrEqual(hookChars);
+        expect(v.character_count).toBeLessThanOrEqual(request.max_length);
+      }),
+      { numRuns: 200 },
+    );
+    const request = withDefaults({ content_description: 'Scandinavian woodworking techniques explained', style: 'educational', include_emojis: false, request_id: 'hook-1' });
+    const narrow = new TemplateCaptionEngine({ hookChars: 60 });
+    // Variation 6 opens with a core line and no stop before its tip: 111 characters to the first stop.
+    const core = "Save this: a beginner's guide to woodworking techniques";
+    const wide = sut.generate(request, 6).caption;
+    expect(wide.startsWith(`${core} Step one:`)).toBe(true);
+    expect(narrow.generate(request, 6).caption).toBe(wide.replace(`${core} `, `${core}\n`));
+    // Variation 0's core is one sentence of 84 characters: only the shortest form fits a 60-character hook.
+    expect(narrow.generate(request, 0).caption).toMatch(/^Woodworking techniques\. /);
+    expect(() => new TemplateCaptionEngine({ hookChars: 39 })).toThrow(RangeError);
+  });
+});
+
+/** Every tag a bank can suggest (curated, topic, audience, content type, short), as the engine writes them. */
+const bankTags = (bank: typeof ENGLISH) => [
+  ...Object.values(bank.styleTags).flat(),
+  ...Object.values(bank.topics).flatMap((t) => t.tags),
+  ...Object.values(bank.audiences).flatMap((a) => a.tags),
+  ...Object.values(bank.contentTypes).flatMap((c) => c.tags),
+  ...bank.shortTags,
+].map((t) => `#${t.toLowerCase()}`);
+/** Words that are generic tags once written as one (`viral reels` → #viral, #reels), for descriptions and brand keywords. */
+const GENERIC_WORDS = DEFAULT_HASHTAG_BLOCKLIST.map((t) => t.slice(1));
+
+describe(`${TemplateCaptionEngine.name} hashtag blocklist`, () => {
+  it('never emits a tag of the default blocklist, even one the description, brand or bank suggests', () => {
+    const sut = new TemplateCaptionEngine();
+    const withGenericWords = fc
+      .tuple(requestArb, fc.subarray(GENERIC_WORDS, { minLength: 1 }), fc.subarray(GENERIC_WORDS), fc.constantFrom<Array<'english' | 'spanish'>>('english', 'spanish'))
+      .map(([{ request }, words, keywords, language]) => {
+        const r = withDefaults({ ...request, language, content_description: `${words.join(' ')} ${request.content_description}`, brand_info: { ...request.brand_info, keywords } });
+        r.max_length = Math.max(r.max_length, TemplateCaptionEngine.minimumLength(r));
+        return r;
+      });
+    fc.assert(
+      fc.property(withGenericWords, fc.nat(9), (request, i) => {
+        const v = sut.generate(request, i);
+        expect(v.hashtags).toHaveLength(request.include_hashtags ? request.hashtag_count : 0);
+        expect(new Set(v.hashtags).size).toBe(v.hashtags.length);
+        for (const h of v.hashtags) expect(DEFAULT_HASHTAG_BLOCKLIST).not.toContain(h);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never emits a tag of any blocklist that leaves enough fallback tags, and still gives exactly hashtag_count', () => {
+    const english = [...new Set(bankTags(ENGLISH))];
+    const shortTags = ENGLISH.shortTags.map((t) => `#${t}`);
+    // Any of the bank's longer tags, the description's words, and up to 10 of its short tags (30 stay).
+    const blocklistArb = fc
+      .tuple(
+        fc.subarray(english.filter((t) => !shortTags.includes(t))),
+        fc.subarray(shortTags, { maxLength: shortTags.length - 30 }),
+        fc.subarray(['#pancakes', 'Bicycle', '#LIGHTHOUSE', 'vintage', '#golden', 'harbor', '#handcrafted', 'Velo_Club', '#kitestudio']),
+      )
+      .map((parts) => parts.flat());
+    fc.assert(
+      fc.property(blocklistArb, requestArb, fc.nat(9), (blocklist, { request }, i) => {
+        const sut = new TemplateCaptionEngine({ hashtagBlocklist: blocklist, maxHashtags: 30 });
+        const blocked = new Set(blocklist.map((b) => `#${b.replace(/^#/, '').toLowerCase()}`));
+        const v = sut.generate(request, i);
+        expect(v.hashtags).toHaveLength(request.include_hashtags ? request.hashtag_count : 0);
+        expect(new Set(v.hashtags).size).toBe(v.hashtags.length);
+        expect(v.character_count).toBeLessThanOrEqual(request.max_length);
+        for (const h of v.hashtags) expect(blocked.has(h)).toBe(false);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('falls back on the short tags when the blocklist takes every other one, and refuses a blocklist that leaves too few', () => {
+    const english = [...new Set(bankTags(ENGLISH))];
+    const shortTags = ENGLISH.shortTags.map((t) => `#${t}`);
+    const kept = shortTags.slice(0, 30);
+    const blocklist = english.filter((t) => !kept.includes(t));
+    const sut = new TemplateCaptionEngine({ hashtagBlocklist: blocklist, maxHashtags: 30 });
+    // A description of stop words only: no tag of its own, so all 30 come from the fallback tags left.
+    const v = sut.generate(withDefaults({ content_description: 'the of and to a in', hashtag_count: 30, content_type: 'reel', audience: 'gen_z' }), 0);
+    expect([...v.hashtags].sort()).toEqual([...kept].sort());
+    expect(() => new TemplateCaptionEngine({ hashtagBlocklist: [...blocklist, kept[0]!], maxHashtags: 30 })).toThrow(
+      /the blocklist leaves 29 of the english short fallback tags, and 30 hashtags need 30/,
+    );
+    // The same blocklist is fine where requests may ask for fewer.
+    expect(() => new TemplateCaptionEngine({ hashtagBlocklist: [...blocklist, kept[0]!], maxHashtags: 5 })).not.toThrow();
+  });
+
+  it('keys its cached variations by its blocklist', () => {
+    const a = new TemplateCaptionEngine();
+    expect(new TemplateCaptionEngine({ hashtagBlocklist: [...DEFAULT_HASHTAG_BLOCKLIST].reverse().map((t) => t.toUpperCase()) }).cacheName).toBe(a.cacheName);
+    expect(new TemplateCaptionEngine({ hashtagBlocklist: ['#fyp'] }).cacheName).not.toBe(a.cacheName);
+    expect(a.cacheName.startsWith(`${a.name}+`)).toBe(true);
   });
 });
 

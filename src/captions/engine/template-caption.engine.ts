@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { DEFAULT_HASHTAG_BLOCKLIST, HASHTAG_LIMIT_MAX } from '../../config/hashtag-rules.js';
 import type { CaptionGenerationRequest } from '../dto/caption-generation-request.dto.js';
 import type { CaptionVariation } from '../dto/caption-generation-response.dto.js';
 import type { Language, OptimizationLevel } from '../dto/caption-options.js';
@@ -7,15 +8,17 @@ import { CaptionEngine, type RequestProblem } from './caption-engine.js';
 import { engagementPrediction, qualityScore } from './caption-scoring.js';
 import { ENGLISH } from './english-bank.js';
 import { SPANISH } from './spanish-bank.js';
-import { pickHashtags, SHORT_TAG_COST } from './hashtag-picker.js';
+import { hashtagSet, pickHashtags, SHORT_TAG_COST } from './hashtag-picker.js';
 import type { PhraseBank, StyleBank } from './phrase-bank.js';
 import { canonicalJson, SeededRandom } from './seeded-random.js';
-import { charCount, emojiCount, stripEmoji, trimToWords, words } from './text-analysis.js';
+import { charCount, emojiCount, openingSentence, stripEmoji, trimToWords, words } from './text-analysis.js';
 
 /** Candidates drafted per variation; the best-scoring one is kept. */
 export const CANDIDATES: Record<OptimizationLevel, number> = { ultra_fast: 1, fast: 2, balanced: 3, quality: 5, maximum_quality: 8 };
 /** Room always kept for the caption text: the subject, an emoji and a short CTA fit in it. */
 export const MIN_TEXT_CHARS = 40;
+/** Characters Instagram shows of a caption before "more": the opening sentence ends within them. */
+export const HOOK_CHARS = 125;
 /** Between the caption and its hashtags in the published post. */
 export const HASHTAG_SEPARATOR = '\n\n';
 /** Text room planned per hashtag before the tags are picked (a typical relevant tag and its space). */
@@ -35,17 +38,66 @@ const bankOf = (language: string): PhraseBank | undefined => (Object.hasOwn(BANK
 
 const capitalise = (s: string) => (s ? s[0]!.toUpperCase() + s.slice(1) : s);
 
+export interface TemplateEngineOptions {
+  /**
+   * Tags never emitted, in any case, `#` optional (default: the generic tags of
+   * {@link DEFAULT_HASHTAG_BLOCKLIST}). Entries that cannot be hashtags match nothing.
+   */
+  hashtagBlocklist?: Iterable<string>;
+  /**
+   * The most hashtags a request may ask for (default 30). The blocklist must leave at least this
+   * many of every language's short fallback tags, so `hashtag_count` tags can always be found.
+   */
+  maxHashtags?: number;
+  /**
+   * Characters shown before "more" (default {@link HOOK_CHARS}, at least {@link MIN_TEXT_CHARS}):
+   * every caption's opening sentence ends within them.
+   */
+  hookChars?: number;
+}
+
 /**
  * The built-in engine: offline, deterministic, no model. It fills style-specific sentence
  * structures with the description's key phrases, adds audience, content-type, brand and CTA lines,
  * fits the result into `max_length` by dropping the least important lines before trimming words,
- * picks hashtags from relevant tiers first, and scores each draft (see caption-scoring.ts).
+ * picks hashtags from relevant tiers first (never a blocked one), and scores each draft (see
+ * caption-scoring.ts).
  */
-@Injectable()
 export class TemplateCaptionEngine extends CaptionEngine {
-  readonly name = 'template-engine@1.0.0';
+  readonly name = 'template-engine@1.1.0';
   readonly languages = Object.keys(BANKS) as Language[];
   private readonly analyses = new WeakMap<CaptionGenerationRequest, CaptionAnalysis>();
+  private readonly blocked: ReadonlySet<string>;
+  private readonly cacheId: string;
+  private readonly hookChars: number;
+
+  /**
+   * @throws RangeError when the blocklist leaves fewer than `maxHashtags` short fallback tags in a
+   *   language (some requests could then not get their `hashtag_count` tags), or when `hookChars`
+   *   is below {@link MIN_TEXT_CHARS}.
+   */
+  constructor(options: TemplateEngineOptions = {}) {
+    super();
+    this.hookChars = options.hookChars ?? HOOK_CHARS;
+    if (!Number.isInteger(this.hookChars) || this.hookChars < MIN_TEXT_CHARS) {
+      throw new RangeError(`hookChars must be an integer of at least ${MIN_TEXT_CHARS}, not ${this.hookChars}`);
+    }
+    this.blocked = hashtagSet(options.hashtagBlocklist ?? DEFAULT_HASHTAG_BLOCKLIST);
+    const needed = options.maxHashtags ?? HASHTAG_LIMIT_MAX;
+    for (const language of this.languages) {
+      const left = [...hashtagSet(BANKS[language]!.shortTags)].filter((t) => !this.blocked.has(t)).length;
+      if (left < needed) {
+        throw new RangeError(`the blocklist leaves ${left} of the ${language} short fallback tags, and ${needed} hashtags need ${needed}`);
+      }
+    }
+    // The blocklist and the hook shape the text: variations cached under other settings are not these.
+    const digest = createHash('sha256').update(`${this.hookChars}:${[...this.blocked].sort().join(',')}`).digest('base64url').slice(0, 10);
+    this.cacheId = `${this.name}+${digest}`;
+  }
+
+  override get cacheName(): string {
+    return this.cacheId;
+  }
 
   /** The shortest `max_length` that can hold `hashtag_count` tags and a caption. */
   static minimumLength(request: Pick<CaptionGenerationRequest, 'include_hashtags' | 'hashtag_count'>): number {
@@ -151,6 +203,12 @@ export class TemplateCaptionEngine extends CaptionEngine {
     if (isStory) textCap = Math.min(textCap, 120);
     const shortestCta = style.ctas.reduce((a, b) => (charCount(b) < charCount(a) ? b : a));
     let text = fitParts(parts, textCap, analysis.subject, shortestCta);
+    if (text !== undefined && charCount(openingSentence(text)) > this.hookChars) {
+      // The opening sentence runs on past what shows before "more": the core line, which carries
+      // the subject, becomes a line of its own (same length), or the caption takes its shortest form.
+      text = joinParts(parts, true);
+      if (charCount(openingSentence(text)) > this.hookChars) text = undefined;
+    }
     if (text === undefined || (request.include_emojis && emojiCount(text) === 0)) {
       text = minimalCaption(request, analysis, emojis, index, textCap);
     }
@@ -159,7 +217,7 @@ export class TemplateCaptionEngine extends CaptionEngine {
     let relevant = 0;
     if (request.include_hashtags) {
       const budget = request.max_length - charCount(text) - HASHTAG_SEPARATOR.length;
-      ({ tags: hashtags, relevant } = pickHashtags({ ...analysis.tags, short: bank.shortTags }, request.hashtag_count, budget, rng, index));
+      ({ tags: hashtags, relevant } = pickHashtags({ ...analysis.tags, short: bank.shortTags }, request.hashtag_count, budget, rng, index, this.blocked));
     }
     const readability = Math.round(Math.min(100, Math.max(0, bank.readability(text))) * 10) / 10;
     const hasCta = request.include_cta; // fitParts and minimalCaption never drop the CTA
@@ -255,12 +313,17 @@ function tidy(text: string): string {
     .trim();
 }
 
-/** Sentences flow together; the CTA and the brand sign-off get their own lines. */
-function joinParts(parts: Part[]): string {
+/**
+ * Sentences flow together; the CTA and the brand sign-off get their own lines. With `coreLine`,
+ * the core (the first body part) ends its line too, so it is the caption's opening sentence.
+ */
+function joinParts(parts: Part[], coreLine = false): string {
   const body = parts.filter((p) => p.kind !== 'cta' && p.kind !== 'brand').map((p) => p.text);
   const cta = parts.filter((p) => p.kind === 'cta').map((p) => p.text);
   const brand = parts.filter((p) => p.kind === 'brand').map((p) => p.text);
-  return [body.join(' '), ...cta, ...brand].filter(Boolean).join('\n');
+  const [core = '', ...rest] = body;
+  const text = coreLine && rest.length > 0 ? `${core}\n${rest.join(' ')}` : body.join(' ');
+  return [text, ...cta, ...brand].filter(Boolean).join('\n');
 }
 
 /**

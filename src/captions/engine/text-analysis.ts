@@ -74,6 +74,27 @@ export function sentenceCount(text: string): number {
   return Math.max(1, n);
 }
 
+/**
+ * The first sentence of `text`, its closing marks included: up to the first run of `.`, `!`, `?`
+ * or `…` followed by white space or the end (as {@link sentenceCount} counts them), or up to the
+ * first line break, whichever comes first; all of `text` when neither occurs.
+ */
+export function openingSentence(text: string): string {
+  for (let i = 0; i < text.length; ) {
+    const c = text[i]!;
+    if (c === '\n') return text.slice(0, i);
+    if (!SENTENCE_MARK.test(c)) {
+      i += 1;
+      continue;
+    }
+    let end = i + 1;
+    while (end < text.length && SENTENCE_MARK.test(text[end]!)) end += 1;
+    if (end === text.length || SPACE.test(text[end]!)) return text.slice(0, end);
+    i = end;
+  }
+  return text;
+}
+
 /** A key phrase of the description: consecutive content words, as written. */
 export interface KeyPhrase {
   text: string;
