@@ -18,7 +18,7 @@ export type ScopeVersions = ReadonlyMap<string, number>;
 
 export const ALL_SCOPE = 'all';
 
-/** The scopes a batch of rows raises. */
+/** The scopes a batch of rows raises, `all` first. */
 export function scopesOfRows(rows: readonly NewHistoryRow[]): string[] {
   const scopes = new Set<string>([ALL_SCOPE]);
   for (const r of rows) {

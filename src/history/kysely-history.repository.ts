@@ -103,6 +103,8 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
     }
     // The versions rise in the same transaction as the rows: a reader that sees the new version
     // sees the rows, and a failed insert leaves both as they were.
+    // `all` comes first and is in every write: on PostgreSQL concurrent writers queue on its row
+    // before they lock any other scope, so they can never lock scopes in opposite orders (deadlock).
     const scopes = scopesOfRows(rows);
     const bumpsPerStatement = this.handle.runBatch ? SQLITE_SCOPES_PER_STATEMENT : SCOPES_PER_STATEMENT;
     for (let i = 0; i < scopes.length; i += bumpsPerStatement) {
