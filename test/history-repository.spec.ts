@@ -109,4 +109,31 @@ describe.each(enginesUnderTest('HistoryRepository specs'))(`${KyselyHistoryRepos
     expect((await sut.cursorSecret()).length).toBe(32);
     await other.close();
   });
+
+  it('raises the data versions of the written scopes in the insert\'s own transaction', async () => {
+    const scopes = ['all', 'user:versioned', 'user-style:["versioned","casual"]', 'style:casual', 'style:professional', 'user:user_1'];
+    const before = await sut.readVersions(scopes);
+    expect(before.get('all')).toBeGreaterThan(0);
+    expect(before.has('user:versioned')).toBe(false);
+
+    const raised = await sut.insertMany([historyRow(700, { user_id: 'versioned', style: 'casual' })]);
+    const expected = new Map([
+      ['all', before.get('all')! + 1],
+      ['user:versioned', 1],
+      ['user-style:["versioned","casual"]', 1],
+      ['style:casual', before.get('style:casual')! + 1],
+    ]);
+    expect(raised).toEqual(expected);
+    const after = await sut.readVersions(scopes);
+    expect(after).toEqual(new Map([...before, ...expected]));
+
+    // A failing insert rolls the versions back with the rows.
+    const bad = [historyRow(701, { user_id: 'versioned', style: 'professional' }), { ...historyRow(702), caption: null as unknown as string }];
+    await expect(sut.insertMany(bad)).rejects.toThrow();
+    expect(await sut.readVersions(scopes)).toEqual(after);
+    // And a reopened repository (a restart) reads the same versions.
+    const other = await env.reopen();
+    expect(await other.readVersions(scopes)).toEqual(after);
+    await other.close();
+  });
 });

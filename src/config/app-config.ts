@@ -71,6 +71,11 @@ export class AppConfig {
   readonly history!: {
     /** Deepest row a page by number may reach (`page × page_size`); deeper reads go by cursor. */
     maxOffset: number;
+    /**
+     * How long this instance trusts a data version it read from the database before reading it
+     * again: a write on another instance shows here within this bound (0: read on every request).
+     */
+    freshnessMs: number;
     /** SQLite: the size the write-ahead log is cut back to once checkpointed (`journal_size_limit`). */
     sqliteWalLimitBytes: number;
     /** SQLite: how often the write-ahead log is checkpointed, and truncated when no export reads. */
@@ -222,6 +227,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     history: {
       maxOffset: vars.HISTORY_MAX_OFFSET,
+      freshnessMs: vars.HISTORY_FRESHNESS_MS,
       sqliteWalLimitBytes: vars.SQLITE_WAL_LIMIT_MB * MB,
       sqliteCheckpointIntervalMs: vars.SQLITE_CHECKPOINT_INTERVAL_MS,
     },

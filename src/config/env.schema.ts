@@ -141,6 +141,9 @@ export class EnvironmentVariables {
   @EnvNumber() @IsInt() @Min(1000) @Max(1_000_000_000_000)
   HISTORY_MAX_OFFSET = 100_000;
 
+  @EnvNumber() @IsInt() @Min(0) @Max(1000)
+  HISTORY_FRESHNESS_MS = 250;
+
   @EnvNumber() @IsInt() @Min(1) @Max(1_048_576)
   SQLITE_WAL_LIMIT_MB = 64;
 

@@ -24,8 +24,8 @@ export class ChunkBoundaries {
   private readonly maps: LRUCache<string, Map<number, SortKey>>;
 
   /**
-   * @param ttlMs how long a filter's boundaries are trusted: writes in this process clear them at
-   *   once, but rows another process (another instance, the seed) adds are only seen after this.
+   * @param ttlMs how long a filter's boundaries are kept. The source key names the data version, so
+   *   a write anywhere moves readers to a new key (and new boundaries); old ones just age out.
    */
   constructor(
     private readonly repo: HistoryRepository,

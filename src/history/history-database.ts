@@ -28,9 +28,10 @@ export interface HistoryDatabaseHandle {
    * SQLite only: runs the statements (SQL compiled by Kysely, with their parameters) in one
    * transaction, keeping each prepared statement for reuse. better-sqlite3 is synchronous, so
    * nothing can interleave with it; it is 2-3x faster than re-preparing a multi-row INSERT for
-   * every batch through the async driver.
+   * every batch through the async driver. Returns the rows of the statements that return rows
+   * (`RETURNING`), in order, as one list.
    */
-  runBatch?(statements: Array<[sql: string, params: unknown[]]>): void;
+  runBatch?(statements: Array<[sql: string, params: unknown[]]>): unknown[];
   /**
    * SQLite only: checkpoints the write-ahead log without ever waiting. With no stream of this
    * handle reading, TRUNCATE: the log is copied into the database and the file cut to zero bytes
@@ -102,14 +103,17 @@ function openSqlite(file: string, options: HistoryDatabaseOptions): HistoryDatab
   const db = new Kysely<HistoryDatabase>({ dialect: new SqliteDialect({ database: conn }) });
   const statements = new Map<string, Database.Statement>();
   const batch = conn.transaction((list: Array<[string, unknown[]]>) => {
+    const returned: unknown[] = [];
     for (const [sql, params] of list) {
       let stmt = statements.get(sql);
       if (!stmt) {
         stmt = conn.prepare(sql);
         statements.set(sql, stmt);
       }
-      stmt.run(params);
+      if (stmt.reader) returned.push(...stmt.all(params));
+      else stmt.run(params);
     }
+    return returned;
   });
   // Streams reading now: while one holds its snapshot, the log cannot be truncated.
   let readers = 0;

@@ -61,6 +61,21 @@ export function historyMigrations(engine: Engine): MigrationProvider {
         await db.schema.dropTable('caption_history').ifExists().execute();
       },
     },
+    '0002_history_versions': {
+      // One counter per scope (`all`, `user:<id>`, `style:<style>`), raised in the transaction that
+      // inserts rows of that scope: the data version every instance and every restart agrees on.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('history_versions')
+          .ifNotExists()
+          .addColumn('scope', 'text', (c) => c.primaryKey())
+          .addColumn('version', engine === 'sqlite' ? 'integer' : 'bigint', (c) => c.notNull())
+          .execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropTable('history_versions').ifExists().execute();
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

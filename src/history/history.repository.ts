@@ -1,3 +1,4 @@
+import type { ScopeVersions } from './history-versions.js';
 import type { HistoryFilter, HistoryRow, NewHistoryRow, SortKey } from './history.types.js';
 
 /** Which way a keyset read goes from its key: `older` follows the API's order (newest first). */
@@ -12,8 +13,14 @@ export abstract class HistoryRepository {
   abstract migrate(): Promise<void>;
   /** Resolves when the database answers a trivial query (readiness probe). */
   abstract ping(): Promise<void>;
-  /** Inserts every row in one transaction: all or none. */
-  abstract insertMany(rows: NewHistoryRow[]): Promise<void>;
+  /**
+   * Inserts every row and raises the data version of every scope the rows touch
+   * (`scopesOfRows`), all in one transaction: all or none. Returns the raised versions
+   * (empty for no rows).
+   */
+  abstract insertMany(rows: NewHistoryRow[]): Promise<ScopeVersions>;
+  /** The current data versions of `scopes`; a scope never written is absent (version 0). */
+  abstract readVersions(scopes: string[]): Promise<ScopeVersions>;
   /** How many rows match. */
   abstract count(filter: HistoryFilter): Promise<number>;
   /**

@@ -1,6 +1,5 @@
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { ApiError } from '../common/errors/api-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
@@ -9,6 +8,7 @@ import { ExportSlots } from './export-slots.js';
 import { ChunkBoundaries } from './history-chunks.js';
 import { filterFingerprint, HistoryCursorCodec, type CursorPosition } from './history-cursor.js';
 import { HistoryRepository, keyOf } from './history.repository.js';
+import { affectedPrefixes, DataVersionCache, scopeOfFilter, scopePrefix } from './history-versions.js';
 import type { HistoryFilter, HistoryRow, NewHistoryRow } from './history.types.js';
 
 /** Rows per chunk of history unless LAZY_CHUNK_SIZE says otherwise (the unit the page path caches). */
@@ -42,13 +42,16 @@ export interface HistoryPage {
 /** Caption history: records generated variations and reads them back in pages or as a whole. */
 @Injectable()
 export class HistoryService implements OnModuleInit, OnModuleDestroy {
-  /** Changes on every write: part of every cache key, so nothing cached before a write is served after it. */
-  private version = 0;
+  /**
+   * The data versions, read from the database (each trusted for `HISTORY_FRESHNESS_MS`) and part
+   * of every cache key: nothing cached before a write that can change a view is served after it,
+   * on any instance sharing the database, and a key stays valid across restarts.
+   */
+  private readonly versions: DataVersionCache;
   private readonly logger = new Logger(HistoryService.name);
-  /** The running drop of stale chunks, and whether writes came in while it ran. */
+  /** The running drop of stale chunks, and the key prefixes still to drop. */
   private dropping?: Promise<void>;
-  private dropAgain = false;
-  private readonly bootId = randomUUID().slice(0, 8);
+  private readonly toDrop = new Set<string>();
   private readonly boundaries: ChunkBoundaries;
   private readonly maxOffset: number;
   private codec!: HistoryCursorCodec;
@@ -64,6 +67,7 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
     this.boundaries = new ChunkBoundaries(repo, config.lazyLoader.chunkSize ?? HISTORY_CHUNK_SIZE, config.lazyLoader.cacheTtlSeconds * 1000);
     this.maxOffset = config.history.maxOffset;
     this.exportSlots = new ExportSlots(config.exports.maxConcurrent, config.exports.maxPerClient);
+    this.versions = new DataVersionCache((scopes) => repo.readVersions(scopes), config.history.freshnessMs);
   }
 
   /**
@@ -80,16 +84,18 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
     this.codec = new HistoryCursorCodec(await this.repo.cursorSecret());
   }
 
-  /** Stores generated variations in one transaction, then invalidates cached counts and chunks. */
+  /**
+   * Stores generated variations and raises the data versions of their scopes, in one transaction.
+   * This instance serves the new versions at once; others within `HISTORY_FRESHNESS_MS`. Views the
+   * rows cannot change (another user's, another style's) keep their cached counts and chunks.
+   */
   async record(rows: NewHistoryRow[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.repo.insertMany(rows);
-    // The new version alone makes every older key unreachable (correctness needs nothing more);
+    this.versions.learn(await this.repo.insertMany(rows));
+    // The new versions alone make the older keys unreachable (correctness needs nothing more);
     // dropping the stale chunks only frees the tiers, so it runs behind the write, at most one at
     // a time for a burst of writes, instead of making every insert wait on the disk tier.
-    this.version += 1;
-    this.boundaries.clear();
-    this.dropStaleChunks();
+    this.dropStaleChunks(affectedPrefixes(rows).map((p) => `${KEY_PREFIX}${p}`));
   }
 
   /** Settles when no drop of stale chunks is running (tests, shutdown). */
@@ -102,31 +108,41 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
     await this.settled();
   }
 
-  private dropStaleChunks(): void {
-    if (this.dropping) {
-      this.dropAgain = true;
-      return;
-    }
+  /**
+   * Drops the chunks under `prefixes` from the loader's tiers (the current version's too, which
+   * then reload once). Only this instance's tiers: chunks that other instances hold of an older
+   * version are unreachable there too and expire by TTL or give way to newer ones.
+   */
+  private dropStaleChunks(prefixes: string[]): void {
+    for (const p of prefixes) this.toDrop.add(p);
+    if (this.dropping) return;
     this.dropping = (async () => {
-      do {
-        this.dropAgain = false;
+      while (this.toDrop.size > 0) {
+        const batch = [...this.toDrop];
+        this.toDrop.clear();
         try {
-          await this.lazyLoader.invalidate(KEY_PREFIX);
+          for (const p of batch) await this.lazyLoader.invalidate(p);
         } catch (err) {
           this.logger.warn({ err }, 'Dropping stale history chunks failed; they expire by TTL');
         }
-      } while (this.dropAgain);
+      }
       this.dropping = undefined;
     })();
   }
 
-  private sourceKey(filter: HistoryFilter): string {
-    return `${KEY_PREFIX}${this.bootId}.${this.version}:${filterFingerprint(filter)}`;
+  /**
+   * `history:<user>.<style>:<filter fingerprint>@<data version>`: the scopes first, so a write can
+   * drop what it changed by prefix; the version last, read from the database, so the key is the same
+   * on every instance and after a restart.
+   */
+  private async sourceKey(filter: HistoryFilter): Promise<string> {
+    const version = await this.versions.versionOf([scopeOfFilter(filter)]);
+    return `${KEY_PREFIX}${scopePrefix(filter)}${filterFingerprint(filter)}@${version}`;
   }
 
-  /** The number of matching rows, from the keyed cache while no write happened since it was counted. */
-  async count(filter: HistoryFilter): Promise<number> {
-    const key = `${this.sourceKey(filter)}:count`;
+  /** The number of matching rows, from the keyed cache while no write that can change it happened since. */
+  async count(filter: HistoryFilter, sourceKey?: string): Promise<number> {
+    const key = `${sourceKey ?? (await this.sourceKey(filter))}:count`;
     const cached = await this.cache.get<number>(key);
     if (typeof cached === 'number') return cached;
     const n = await this.repo.count(filter);
@@ -151,8 +167,8 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
       );
     }
     const position = req.cursor === undefined ? undefined : this.codec.decode(req.cursor, req.filter);
-    const sourceKey = this.sourceKey(req.filter);
-    const total = req.includeTotal ? await this.count(req.filter) : null;
+    const sourceKey = await this.sourceKey(req.filter);
+    const total = req.includeTotal ? await this.count(req.filter, sourceKey) : null;
     const result = position
       ? { ...(await this.readByCursor(req, position)), page: null, cacheHit: false }
       : await this.readByNumber(req, sourceKey, total);

@@ -66,7 +66,15 @@ export interface HistoryMetaTable {
   value: string;
 }
 
+/** A data version per scope (`all`, `user:<id>`, `style:<style>`); only ever raised. */
+export interface HistoryVersionsTable {
+  scope: string;
+  /** PostgreSQL returns BIGINT as a string. */
+  version: number | string;
+}
+
 export interface HistoryDatabase {
   caption_history: CaptionHistoryTable;
   history_meta: HistoryMetaTable;
+  history_versions: HistoryVersionsTable;
 }

@@ -1,8 +1,9 @@
 import type { OnModuleDestroy } from '@nestjs/common';
-import { CompiledQuery, Migrator, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
+import { CompiledQuery, Migrator, sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
 import type { HistoryDatabaseHandle } from './history-database.js';
 import { createHistoryIndexes, HISTORY_INDEXES, historyMigrations } from './history.migrations.js';
 import { HistoryRepository, type SeekDirection } from './history.repository.js';
+import { scopesOfRows, type ScopeVersions } from './history-versions.js';
 import type { CaptionHistoryTable, HistoryDatabase, HistoryFilter, HistoryRow, NewHistoryRow, SortKey } from './history.types.js';
 
 type Eb = ExpressionBuilder<HistoryDatabase, 'caption_history'>;
@@ -15,6 +16,19 @@ const COLUMNS = [
 const ROWS_PER_STATEMENT = 500;
 /** SQLite keeps its prepared statements, so a smaller one that is reused beats re-preparing a big one. */
 const SQLITE_ROWS_PER_STATEMENT = 50;
+/** Scopes raised per version UPSERT (one parameter each), on the same two grounds. */
+const SCOPES_PER_STATEMENT = 1000;
+const SQLITE_SCOPES_PER_STATEMENT = 1;
+
+interface VersionRow {
+  scope: string;
+  version: number | string;
+}
+
+/** PostgreSQL returns BIGINT as a string. */
+function versionsOf(rows: readonly VersionRow[]): ScopeVersions {
+  return new Map(rows.map((r) => [r.scope, Number(r.version)]));
+}
 
 function where(eb: Eb, f: HistoryFilter, from?: SortKey, direction: SeekDirection = 'older') {
   const parts = [];
@@ -59,6 +73,7 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
   private readonly db: Kysely<HistoryDatabase>;
   /** INSERT text by row count, compiled once: bulk loads skip Kysely's per-statement compile. */
   private readonly insertSql = new Map<number, string>();
+  private readonly bumpSql = new Map<number, string>();
   private secret?: Buffer;
   private closed = false;
 
@@ -77,8 +92,8 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
     await this.db.executeQuery(CompiledQuery.raw('select 1'));
   }
 
-  async insertMany(rows: NewHistoryRow[]): Promise<void> {
-    if (rows.length === 0) return;
+  async insertMany(rows: NewHistoryRow[]): Promise<ScopeVersions> {
+    if (rows.length === 0) return new Map();
     const now = Date.now();
     const perStatement = this.handle.runBatch ? SQLITE_ROWS_PER_STATEMENT : ROWS_PER_STATEMENT;
     const statements: Array<[string, unknown[]]> = [];
@@ -86,13 +101,43 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
       const slice = rows.slice(i, i + perStatement);
       statements.push([this.insertText(slice.length), slice.flatMap((r) => params(r, now))]);
     }
-    if (this.handle.runBatch) {
-      this.handle.runBatch(statements);
-      return;
+    // The versions rise in the same transaction as the rows: a reader that sees the new version
+    // sees the rows, and a failed insert leaves both as they were.
+    // `all` comes first and is in every write: on PostgreSQL concurrent writers queue on its row
+    // before they lock any other scope, so they can never lock scopes in opposite orders (deadlock).
+    const scopes = scopesOfRows(rows);
+    const bumpsPerStatement = this.handle.runBatch ? SQLITE_SCOPES_PER_STATEMENT : SCOPES_PER_STATEMENT;
+    for (let i = 0; i < scopes.length; i += bumpsPerStatement) {
+      const slice = scopes.slice(i, i + bumpsPerStatement);
+      statements.push([this.bumpText(slice.length), slice]);
     }
-    await this.db.transaction().execute(async (trx) => {
-      for (const [text, values] of statements) await trx.executeQuery(CompiledQuery.raw(text, values));
+    if (this.handle.runBatch) return versionsOf(this.handle.runBatch(statements) as VersionRow[]);
+    return this.db.transaction().execute(async (trx) => {
+      const bumped: VersionRow[] = [];
+      for (const [text, values] of statements) bumped.push(...(await trx.executeQuery<VersionRow>(CompiledQuery.raw(text, values))).rows);
+      return versionsOf(bumped);
     });
+  }
+
+  async readVersions(scopes: string[]): Promise<ScopeVersions> {
+    if (scopes.length === 0) return new Map();
+    const rows = await this.db.selectFrom('history_versions').select(['scope', 'version']).where('scope', 'in', scopes).execute();
+    return versionsOf(rows);
+  }
+
+  /** `UPSERT` raising `n` scopes by one (a new scope starts at 1), returning their new versions. */
+  private bumpText(n: number): string {
+    let text = this.bumpSql.get(n);
+    if (!text) {
+      text = this.db
+        .insertInto('history_versions')
+        .values(Array.from({ length: n }, () => ({ scope: '', version: sql.lit(1) })))
+        .onConflict((oc) => oc.column('scope').doUpdateSet({ version: sql<number>`history_versions.version + 1` }))
+        .returning(['scope', 'version'])
+        .compile().sql;
+      this.bumpSql.set(n, text);
+    }
+    return text;
   }
 
   private insertText(n: number): string {
