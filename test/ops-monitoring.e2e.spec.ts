@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { Agent, get as httpGet } from 'node:http';
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -188,6 +189,21 @@ describe('probes while shutting down (e2e)', () => {
 
   it('answers readiness and health with 503 not_ready at once, liveness 200, and keeps serving', async () => {
     const http = () => request(t.app.getHttpServer());
+    // A keep-alive connection that served a request before shutdown began.
+    await t.app.listen(0, '127.0.0.1');
+    const { port } = t.app.getHttpServer().address() as AddressInfo;
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const viaAgent = (path: string) =>
+      new Promise<{ status: number; body: string; reused: boolean }>((resolve, reject) => {
+        const req = httpGet({ host: '127.0.0.1', port, path, agent }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket }));
+        });
+        req.on('error', reject);
+      });
+    expect((await viaAgent(`${P}/stats`)).status).toBe(200);
     t.app.get(ShutdownState).enter('draining');
     const ready = await http().get(`${P}/health/ready`).expect(503);
     expect(ready.body).toMatchObject({ error: 'not_ready', message: 'The server is shutting down' });
@@ -196,8 +212,14 @@ describe('probes while shutting down (e2e)', () => {
     expect(health.body).toMatchObject({ status: 'unhealthy', error: 'not_ready' });
     await http().get(`${P}/stats`).expect(200);
     t.app.get(ShutdownState).enter('closing');
-    const late = await http().get(`${P}/stats`).expect(503);
-    expect(late.body.error).toBe('not_ready');
+    // A request on a connection that already carried one is refused, so its client retries elsewhere...
+    const late = await viaAgent(`${P}/stats`);
+    expect(late.reused).toBe(true);
+    expect(late.status).toBe(503);
+    expect(JSON.parse(late.body)).toMatchObject({ error: 'not_ready' });
+    agent.destroy();
+    // ...while the first request of a connection the listener accepted before it closed is served.
+    await http().get(`${P}/stats`).expect(200);
     await http().get(`${P}/health/live`).expect(200);
   });
 });
