@@ -190,7 +190,10 @@ describe(GracefulShutdown.name, () => {
     // Every request the server accepted succeeded; the only failures are connections refused after it closed.
     expect(answers.length).toBeGreaterThan(10);
     expect(answers.filter((a) => a.status !== 200).map((a) => `${a.status} ${a.body}`)).toEqual([]);
-    for (const e of refused) expect((e as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
+    // Refused after the listener closed; or reset: a connection still in the kernel's listen backlog
+    // when the listener closes is reset before a byte is read (it never reached the server). The
+    // history check below still proves that no request the server took was lost.
+    for (const e of refused) expect(['ECONNREFUSED', 'ECONNRESET']).toContain((e as NodeJS.ErrnoException).code);
 
     // Streams were served through the delay, then ended with the shutdown item.
     for (const s of [ndjson, sse, json]) expect((await s.ended) - signalledAt).toBeGreaterThanOrEqual(DELAY_MS - 50);
