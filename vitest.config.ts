@@ -21,7 +21,9 @@ export default defineConfig({
     projects: [
       { extends: true, test: { name: 'unit', include: ['src/**/*.spec.ts'], exclude: [SLOW] } },
       { extends: true, test: { name: 'e2e', include: ['test/**/*.spec.ts'], exclude: [SLOW] } },
-      { extends: true, test: { name: 'slow', include: [SLOW], testTimeout: 180_000 } },
+      // After the others, one file at a time: some measure latency and memory of a server process,
+      // which other specs running beside them on a 2-core machine would distort.
+      { extends: true, test: { name: 'slow', include: [SLOW], testTimeout: 180_000, fileParallelism: false, sequence: { groupOrder: 1 } } },
     ],
   },
 });
