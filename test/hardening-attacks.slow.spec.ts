@@ -19,7 +19,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -31,6 +30,7 @@ import { openHistoryDatabase } from '../src/history/history-database.js';
 import { KyselyHistoryRepository } from '../src/history/kysely-history.repository.js';
 import { seedRows } from '../src/history/seed-rows.js';
 import { openExport, orFailAfter, type OpenedExport } from './support/export-clients.js';
+import { freePort } from './support/free-port.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PROBE = fileURLToPath(new URL('./support/latency-probe.mjs', import.meta.url));
@@ -97,15 +97,6 @@ interface Answer {
 }
 type Bomb = { name: string; encoding: string; body: Buffer; message: string };
 type Read = { lines: number; outcome: 'ended' | 'cut' };
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address() as { port: number };
-  srv.close();
-  return port;
-}
 
 /** One request on its own connection; status 0 (and the error as text) when it failed or timed out. */
 function send(port: number, method: string, path: string, opts: { body?: Buffer; headers?: Record<string, string>; localAddress?: string; timeoutMs?: number } = {}): Promise<Answer> {

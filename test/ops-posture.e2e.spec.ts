@@ -1,20 +1,12 @@
-import { createServer } from 'node:net';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './support/test-app.js';
+import { freePort } from './support/free-port.js';
 
 const P = '/api/v14/lazy';
 const TOKEN = 'metrics-token-0123456789';
 
 /** A port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 describe('production posture (e2e)', () => {
   let t: TestApp | undefined;
   const start = async (env: Record<string, string>) => {

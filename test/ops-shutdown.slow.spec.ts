@@ -3,24 +3,15 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { get as httpGet, request as httpRequest, type IncomingMessage } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { GracefulShutdown } from '../src/app/graceful-shutdown.js';
+import { freePort } from './support/free-port.js';
 
 const P = '/api/v14/lazy';
 const DELAY_MS = 1200;
 const GRACE_MS = 8000;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address() as { port: number };
-  srv.close();
-  return port;
-}
 
 interface Answer {
   status: number;
