@@ -70,7 +70,8 @@ export class EnvironmentVariables {
   })
   CACHE_REDIS_URL?: string;
 
-  // --- lazy loader (DataSize profile, ChunkConfig and LargeDataConfig) ---
+  // --- lazy loader (DataSize profile, ChunkConfig and LargeDataConfig): also the defaults and
+  // ranges of the options of `resolveLoaderConfig()` and `LazyLoaderModule.forRoot()` ---
   @IsIn(['small', 'medium', 'large', 'huge'])
   LAZY_DATA_SIZE = 'medium';
 
@@ -98,8 +99,9 @@ export class EnvironmentVariables {
   @EnvBoolean() @IsOptional() @IsBoolean()
   LAZY_ENABLE_DISK_CACHE?: boolean;
 
-  @IsOptional() @IsString()
-  LAZY_DISK_CACHE_DIR?: string;
+  /** Relative to `DATA_DIR` unless absolute. */
+  @IsString() @MinLength(1)
+  LAZY_DISK_CACHE_DIR = 'cache';
 
   @EnvNumber() @IsInt() @Min(1)
   LAZY_DISK_CACHE_MAX_MB = 1024;
