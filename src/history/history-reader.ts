@@ -23,25 +23,29 @@ export interface ReadResult {
 
 const compare = (a: SortKey, b: SortKey) => a.createdAt - b.createdAt || a.id - b.id;
 
-/** One read's chunk lookups: the parts by address, and whether all came from the tiers. */
+/** One read's chunk lookups: each part looked up once, and whether the ones that gave rows came from the tiers. */
 class PartReads {
-  cacheHit = true;
-  private readonly parts = new Map<string, Promise<HistoryRow[]>>();
+  private readonly parts = new Map<string, Promise<{ rows: HistoryRow[]; cached: boolean }>>();
+  private readonly used = new Set<string>();
 
   constructor(private readonly load: (group: ViewGroup, part: number) => Promise<{ rows: HistoryRow[]; cached: boolean }>) {}
 
-  /** Part `part` of `group`, newest first (each looked up once per read). */
-  get(group: ViewGroup, part: number): Promise<HistoryRow[]> {
+  /** Part `part` of `group`, newest first; `rows` says the page takes rows from it (a probe does not). */
+  async get(group: ViewGroup, part: number, rows = false): Promise<HistoryRow[]> {
     const id = `${group.key}:${part}`;
     let p = this.parts.get(id);
     if (!p) {
-      p = this.load(group, part).then(({ rows, cached }) => {
-        this.cacheHit &&= cached;
-        return rows;
-      });
+      p = this.load(group, part);
       this.parts.set(id, p);
     }
-    return p;
+    if (rows) this.used.add(id);
+    return (await p).rows;
+  }
+
+  /** Every part the page took rows from came from the tiers. */
+  async cacheHit(): Promise<boolean> {
+    for (const id of this.used) if (!(await this.parts.get(id)!).cached) return false;
+    return true;
   }
 }
 
@@ -120,7 +124,7 @@ export class HistoryReader {
     const hi = n - 1 - offset;
     const lo = Math.max(0, n - offset - pageSize);
     const items = hi < 0 ? [] : await this.between(layout, reads, lo, hi);
-    return { items, total: n, hasNext: hi >= 0 && lo > 0, hasPrevious: page > 1, cacheHit: reads.cacheHit };
+    return { items, total: n, hasNext: hi >= 0 && lo > 0, hasPrevious: page > 1, cacheHit: await reads.cacheHit() };
   }
 
   /** Up to `pageSize` rows past a cursor's key in its direction, newest first. */
@@ -140,7 +144,7 @@ export class HistoryReader {
     const items = hi < lo || hi < 0 ? [] : await this.between(layout, reads, lo, hi);
     const hasOlder = items.length > 0 ? lo > 0 : position.direction === 'newer' && lo > 0;
     const hasNewer = items.length > 0 ? hi < n - 1 : position.direction === 'older' && hi + 1 < n;
-    return { items, total: n, hasNext: hasOlder, hasPrevious: hasNewer, cacheHit: reads.cacheHit };
+    return { items, total: n, hasNext: hasOlder, hasPrevious: hasNewer, cacheHit: await reads.cacheHit() };
   }
 
   /** The rows at ascending positions `lo..hi`, newest first. */
@@ -152,7 +156,7 @@ export class HistoryReader {
       spans.push({ group: a.group, part: a.part, from: a.offset, to: Math.max(0, lo - partStart) });
       q = partStart - 1;
     }
-    const loaded = await Promise.all(spans.map((s) => reads.get(s.group, s.part)));
+    const loaded = await Promise.all(spans.map((s) => reads.get(s.group, s.part, true)));
     const out: HistoryRow[] = [];
     spans.forEach((s, i) => {
       const rows = loaded[i]!;
@@ -173,22 +177,36 @@ export class HistoryReader {
       const c = compare(keyOf(row), key);
       return c < 0 || (inclusive && c === 0);
     };
-    // The last part whose oldest row is below the key; then the rows below the key in it.
     const parts = Math.ceil(group.count / this.chunkSize);
-    let lo = -1;
-    let hi = parts - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      const rows = await reads.get(group, mid);
-      const oldest = rows.at(-1);
-      if (oldest && below(oldest)) lo = mid;
-      else hi = mid - 1;
+    // The last part whose rows before it all sort below the key: from the part starts learned when
+    // full parts were loaded (no lookup at all in a walk), else by bisection over the parts.
+    let k: number | undefined = 0;
+    for (let j = 1; j < parts; j++) {
+      const start = this.starts.get(`${group.key}|${j}`);
+      if (!start) {
+        k = undefined;
+        break;
+      }
+      const c = compare(start, key);
+      if (c < 0 || (inclusive && c === 0)) k = j;
+      else break;
     }
-    if (lo < 0) return group.start;
-    const rows = await reads.get(group, lo);
+    if (k === undefined) {
+      let lo = -1;
+      let hi = parts - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        const oldest = (await reads.get(group, mid)).at(-1);
+        if (oldest && below(oldest)) lo = mid;
+        else hi = mid - 1;
+      }
+      if (lo < 0) return group.start;
+      k = lo;
+    }
+    const rows = await reads.get(group, k);
     let count = 0;
     for (let i = rows.length - 1; i >= 0 && below(rows[i]!); i--) count++;
-    return group.start + lo * this.chunkSize + count;
+    return group.start + k * this.chunkSize + count;
   }
 
   private reads(filter: HistoryFilter): PartReads {

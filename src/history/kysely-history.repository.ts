@@ -122,6 +122,13 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
     }
     this.transactionCount += 1;
     if (this.handle.runBatch) return (this.handle.runBatch(statements) as BucketRow[]).map(bucketOf);
+    if (statements.length === 2) {
+      // One statement is atomic on its own: the rows and their buckets in one round trip, no BEGIN/COMMIT.
+      const [[rowsSql, rowParams], [bucketSql, bucketParams]] = statements as [[string, unknown[]], [string, unknown[]]];
+      const shifted = bucketSql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + rowParams.length}`);
+      const { rows: raised } = await this.db.executeQuery<BucketRow>(CompiledQuery.raw(`with inserted as (${rowsSql}) ${shifted}`, [...rowParams, ...bucketParams]));
+      return raised.map(bucketOf);
+    }
     return this.db.transaction().execute(async (trx) => {
       const raised: Bucket[] = [];
       for (const [text, values] of statements) {
