@@ -1,5 +1,13 @@
+import type { CompiledQuery } from 'kysely';
 import type { ScopeVersions } from './history-versions.js';
 import type { HistoryFilter, HistoryRow, NewHistoryRow, SortKey } from './history.types.js';
+
+/** One entry of {@link HistoryRepository.insertGuarded}. */
+export interface GuardedRows {
+  /** A conditional write (UPDATE … WHERE, INSERT … ON CONFLICT DO NOTHING): it took when it changed a row. */
+  guard: CompiledQuery;
+  rows: NewHistoryRow[];
+}
 
 /** Which way a keyset read goes from its key: `older` follows the API's order (newest first). */
 export type SeekDirection = 'older' | 'newer';
@@ -19,6 +27,14 @@ export abstract class HistoryRepository {
    * (empty for no rows).
    */
   abstract insertMany(rows: NewHistoryRow[]): Promise<ScopeVersions>;
+  /**
+   * Guarded writes, all in one transaction: for each entry, runs its `guard` (a caller's
+   * conditional write on a table of its own, e.g. "store this result unless one is stored") and,
+   * only when the guard changed a row, inserts that entry's history rows; then raises the versions
+   * of the scopes those rows touch. So rows tied to a write that must happen once are stored once,
+   * however often the caller retries. Returns which guards took, and the raised versions.
+   */
+  abstract insertGuarded(entries: ReadonlyArray<GuardedRows>): Promise<{ applied: boolean[]; versions: ScopeVersions }>;
   /** The current data versions of `scopes`; a scope never written is absent (version 0). */
   abstract readVersions(scopes: string[]): Promise<ScopeVersions>;
   /** How many rows match. */

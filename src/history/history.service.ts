@@ -7,7 +7,7 @@ import type { PageInfo } from '../lazy-loader/lazy-loader.types.js';
 import { ExportSlots } from './export-slots.js';
 import { ChunkBoundaries } from './history-chunks.js';
 import { filterFingerprint, HistoryCursorCodec, type CursorPosition } from './history-cursor.js';
-import { HistoryRepository, keyOf } from './history.repository.js';
+import { HistoryRepository, keyOf, type GuardedRows } from './history.repository.js';
 import { affectedPrefixes, DataVersionCache, scopeOfFilter, scopePrefix } from './history-versions.js';
 import type { HistoryFilter, HistoryRow, NewHistoryRow } from './history.types.js';
 
@@ -96,6 +96,20 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
     // dropping the stale chunks only frees the tiers, so it runs behind the write, at most one at
     // a time for a burst of writes, instead of making every insert wait on the disk tier.
     this.dropStaleChunks(affectedPrefixes(rows).map((p) => `${KEY_PREFIX}${p}`));
+  }
+
+  /**
+   * {@link record} for rows tied to a write that must happen once: in one transaction, each
+   * entry's guard runs and only a guard that took stores its rows (see
+   * `HistoryRepository.insertGuarded`). Returns which guards took.
+   */
+  async recordGuarded(entries: ReadonlyArray<GuardedRows>): Promise<boolean[]> {
+    if (entries.length === 0) return [];
+    const { applied, versions } = await this.repo.insertGuarded(entries);
+    this.versions.learn(versions);
+    const rows = entries.flatMap((e, i) => (applied[i] ? e.rows : []));
+    if (rows.length > 0) this.dropStaleChunks(affectedPrefixes(rows).map((p) => `${KEY_PREFIX}${p}`));
+    return applied;
   }
 
   /** Settles when no drop of stale chunks is running (tests, shutdown). */

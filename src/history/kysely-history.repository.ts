@@ -2,7 +2,7 @@ import type { OnModuleDestroy } from '@nestjs/common';
 import { CompiledQuery, Migrator, sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
 import type { HistoryDatabaseHandle } from './history-database.js';
 import { createHistoryIndexes, HISTORY_INDEXES, historyMigrations } from './history.migrations.js';
-import { HistoryRepository, type SeekDirection } from './history.repository.js';
+import { HistoryRepository, type GuardedRows, type SeekDirection } from './history.repository.js';
 import { scopesOfRows, type ScopeVersions } from './history-versions.js';
 import type { CaptionHistoryTable, HistoryDatabase, HistoryFilter, HistoryRow, NewHistoryRow, SortKey } from './history.types.js';
 
@@ -94,13 +94,57 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
 
   async insertMany(rows: NewHistoryRow[]): Promise<ScopeVersions> {
     if (rows.length === 0) return new Map();
+    const statements = [...this.insertStatements(rows, Date.now()), ...this.bumpStatements(rows)];
+    if (this.handle.runBatch) return versionsOf(this.handle.runBatch(statements) as VersionRow[]);
+    return this.db.transaction().execute(async (trx) => {
+      const bumped: VersionRow[] = [];
+      for (const [text, values] of statements) bumped.push(...(await trx.executeQuery<VersionRow>(CompiledQuery.raw(text, values))).rows);
+      return versionsOf(bumped);
+    });
+  }
+
+  async insertGuarded(entries: ReadonlyArray<GuardedRows>): Promise<{ applied: boolean[]; versions: ScopeVersions }> {
     const now = Date.now();
+    const bumpsOf = (applied: boolean[]) => {
+      const rows = entries.flatMap((e, i) => (applied[i] ? e.rows : []));
+      return rows.length === 0 ? [] : this.bumpStatements(rows);
+    };
+    if (this.handle.runGuarded) {
+      const groups = entries.map((e) => ({
+        guard: [e.guard.sql, [...e.guard.parameters]] as [string, unknown[]],
+        then: e.rows.length === 0 ? [] : this.insertStatements(e.rows, now),
+      }));
+      const { applied, returned } = this.handle.runGuarded(groups, bumpsOf);
+      return { applied, versions: versionsOf(returned as VersionRow[]) };
+    }
+    return this.db.transaction().execute(async (trx) => {
+      const applied: boolean[] = [];
+      for (const e of entries) {
+        const took = ((await trx.executeQuery(e.guard)).numAffectedRows ?? 0n) > 0n;
+        applied.push(took);
+        if (!took) continue;
+        for (const [text, values] of this.insertStatements(e.rows, now)) await trx.executeQuery(CompiledQuery.raw(text, values));
+      }
+      const bumped: VersionRow[] = [];
+      for (const [text, values] of bumpsOf(applied)) bumped.push(...(await trx.executeQuery<VersionRow>(CompiledQuery.raw(text, values))).rows);
+      return { applied, versions: versionsOf(bumped) };
+    });
+  }
+
+  /** The INSERTs of `rows`, in statements of the engine's best size. */
+  private insertStatements(rows: NewHistoryRow[], now: number): Array<[string, unknown[]]> {
     const perStatement = this.handle.runBatch ? SQLITE_ROWS_PER_STATEMENT : ROWS_PER_STATEMENT;
     const statements: Array<[string, unknown[]]> = [];
     for (let i = 0; i < rows.length; i += perStatement) {
       const slice = rows.slice(i, i + perStatement);
       statements.push([this.insertText(slice.length), slice.flatMap((r) => params(r, now))]);
     }
+    return statements;
+  }
+
+  /** The version UPSERTs of the scopes `rows` touch, `all` first. */
+  private bumpStatements(rows: NewHistoryRow[]): Array<[string, unknown[]]> {
+    const statements: Array<[string, unknown[]]> = [];
     // The versions rise in the same transaction as the rows: a reader that sees the new version
     // sees the rows, and a failed insert leaves both as they were.
     // `all` comes first and is in every write: on PostgreSQL concurrent writers queue on its row
@@ -111,12 +155,7 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
       const slice = scopes.slice(i, i + bumpsPerStatement);
       statements.push([this.bumpText(slice.length), slice]);
     }
-    if (this.handle.runBatch) return versionsOf(this.handle.runBatch(statements) as VersionRow[]);
-    return this.db.transaction().execute(async (trx) => {
-      const bumped: VersionRow[] = [];
-      for (const [text, values] of statements) bumped.push(...(await trx.executeQuery<VersionRow>(CompiledQuery.raw(text, values))).rows);
-      return versionsOf(bumped);
-    });
+    return statements;
   }
 
   async readVersions(scopes: string[]): Promise<ScopeVersions> {

@@ -1,0 +1,39 @@
+import { Module } from '@nestjs/common';
+import { CaptionsModule } from '../captions/captions.module.js';
+import { HISTORY_DATABASE, type HistoryDatabaseHandle } from '../history/history-database.js';
+import { HistoryModule } from '../history/history.module.js';
+import { LazyLoaderModule } from '../lazy-loader/lazy-loader.module.js';
+import { BatchRunner } from './batch-runner.js';
+import { ChunkWorker } from './chunk-worker.js';
+import { InProcessRunner } from './in-process-runner.js';
+import { JobsController } from './jobs.controller.js';
+import { JobsReconciler } from './jobs-reconciler.js';
+import { JobsRepository } from './jobs.repository.js';
+import { JobsService } from './jobs.service.js';
+
+/**
+ * Durable batch jobs (`/batches`): tables in the service's one database (the history module's
+ * handle), the runner (in process), and the reconciler on `ScheduleModule.forRoot()`'s registry.
+ * Exports nothing.
+ */
+@Module({
+  imports: [CaptionsModule, HistoryModule, LazyLoaderModule],
+  controllers: [JobsController],
+  providers: [
+    {
+      provide: JobsRepository,
+      inject: [HISTORY_DATABASE],
+      useFactory: async (handle: HistoryDatabaseHandle) => {
+        const repo = new JobsRepository(handle);
+        await repo.migrate();
+        return repo;
+      },
+    },
+    ChunkWorker,
+    InProcessRunner,
+    { provide: BatchRunner, useExisting: InProcessRunner },
+    JobsService,
+    JobsReconciler,
+  ],
+})
+export class JobsModule {}
