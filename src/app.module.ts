@@ -9,6 +9,7 @@ import { BodyMediaTypeGuard } from './common/http/body-media-type.guard.js';
 import { SanitizeInputPipe } from './common/http/sanitize-input.pipe.js';
 import { createValidationPipe } from './common/http/validation.js';
 import { LoggingModule } from './common/logging.module.js';
+import { RedisModule } from './common/redis/redis.module.js';
 import { SecurityModule } from './common/security/security.module.js';
 import { RateCostGuard } from './common/security/rate-limit/rate-cost.guard.js';
 import type { AppConfig } from './config/app-config.js';
@@ -26,6 +27,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggingModule,
+        RedisModule,
         SecurityModule,
         KeyedCacheModule,
         ScheduleModule.forRoot(),

@@ -1,5 +1,6 @@
 import { Module, type OnApplicationShutdown } from '@nestjs/common';
 import { CaptionsModule } from '../captions/captions.module.js';
+import { RedisConnection } from '../common/redis/redis-connection.js';
 import { AppConfig } from '../config/app-config.js';
 import { BatchController } from './batch.controller.js';
 import { BatchDrafter } from './batch.drafter.js';
@@ -8,13 +9,14 @@ import { IdempotencyRecords, MemoryIdempotencyRecords } from './idempotency-reco
 import { RedisIdempotencyRecords } from './idempotency-records.redis.js';
 import { IdempotencyStore } from './idempotency.store.js';
 
-/** Idempotency records in process, or in the shared Redis when `CACHE_REDIS_URL` is set. */
+/** Idempotency records in process, or in the shared Redis when `REDIS_URL` is set. */
 const idempotencyRecords = {
   provide: IdempotencyRecords,
-  inject: [AppConfig],
-  useFactory: (config: AppConfig): IdempotencyRecords => {
+  inject: [AppConfig, RedisConnection],
+  useFactory: (config: AppConfig, redis: RedisConnection): IdempotencyRecords => {
     const options = { maxBytes: config.batch.idempotencyMaxBytes, ttlMs: config.batch.idempotencyTtlSeconds * 1000 };
-    return config.cacheRedisUrl ? RedisIdempotencyRecords.connect(config.cacheRedisUrl, options) : new MemoryIdempotencyRecords(options);
+    if (!redis.client) return new MemoryIdempotencyRecords(options);
+    return new RedisIdempotencyRecords(redis.client, { ...options, prefix: redis.key('{idempotency}') }).start();
   },
 };
 

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { createClient } from '@keyv/redis';
+import type { Redis } from 'ioredis';
 import {
   FULL_RETRY_GUESS_MS,
   IdempotencyRecords,
@@ -9,10 +9,6 @@ import {
   type RecordsOptions,
   type RecordsUsage,
 } from './idempotency-records.js';
-
-/** Commands fail at once while disconnected: a claim answers 503 instead of waiting. */
-const newClient = (url: string) => createClient({ url, disableOfflineQueue: true });
-type RedisClient = ReturnType<typeof newClient>;
 
 /**
  * One script for every operation, so each is atomic across instances. It first expires the
@@ -76,7 +72,7 @@ export interface RedisRecordsOptions extends RecordsOptions {
 }
 
 /**
- * The store in Redis, shared by every instance on it (`CACHE_REDIS_URL`), with the same rules as
+ * The store in Redis, shared by every instance on it (`REDIS_URL`), with the same rules as
  * the in-process one: a byte budget across all instances, reservations at claim, nothing evicted
  * before its TTL. Running records carry the TTL too, so the key of an instance that died mid-run
  * is freed in the end. Redis must not evict keys itself (`maxmemory-policy noeviction`): a record
@@ -88,7 +84,7 @@ export class RedisIdempotencyRecords extends IdempotencyRecords {
   private readonly now: () => number;
 
   constructor(
-    private readonly client: RedisClient,
+    private readonly client: Redis,
     private readonly options: RedisRecordsOptions,
   ) {
     super();
@@ -96,16 +92,12 @@ export class RedisIdempotencyRecords extends IdempotencyRecords {
     this.now = options.now ?? (() => Date.now());
   }
 
-  /** The store on a client for `url`, connecting in the background: a Redis that is down does not stop the start. */
-  static connect(url: string, options: RedisRecordsOptions): RedisIdempotencyRecords {
-    const client = newClient(url);
-    const store = new RedisIdempotencyRecords(client, options);
-    client.on('error', (err: unknown) => store.logger.warn({ err }, 'Idempotency store: Redis connection error'));
-    client
-      .connect()
-      .then(() => store.warnIfEvicting())
-      .catch((err: unknown) => store.logger.error({ err }, 'Idempotency store: cannot connect to Redis'));
-    return store;
+  /** Checks once that Redis will not evict records (a warning when it may). */
+  start(): this {
+    // Floating on purpose: warnIfEvicting never rejects, and the check must not delay the start.
+    if (this.client.status === 'ready') void this.warnIfEvicting();
+    else this.client.once('ready', () => void this.warnIfEvicting());
+    return this;
   }
 
   async claim(key: string, reserveBytes: number): Promise<RecordClaim> {
@@ -130,23 +122,33 @@ export class RedisIdempotencyRecords extends IdempotencyRecords {
     return { bytes: Number(reply[1]), records: Number(reply[2]), maxBytes: this.options.maxBytes };
   }
 
-  async close(): Promise<void> {
-    if (this.client.isReady) await this.client.close();
-    else if (this.client.isOpen) this.client.destroy();
-  }
+  /** Nothing to do: the connection is shared and closed with the application. */
+  async close(): Promise<void> {}
 
   private async run(op: string, member: string, now: number, bytes: number, record: string): Promise<string[]> {
     const p = this.prefix;
-    const reply = await this.client.eval(SCRIPT, {
-      keys: [`${p}:rec:${member}`, `${p}:sizes`, `${p}:expiry`, `${p}:used`],
-      arguments: [op, String(now), member, String(this.options.ttlMs), String(bytes), String(this.options.maxBytes), record],
-    });
+    const reply = await this.client.eval(
+      SCRIPT,
+      4,
+      `${p}:rec:${member}`,
+      `${p}:sizes`,
+      `${p}:expiry`,
+      `${p}:used`,
+      op,
+      String(now),
+      member,
+      String(this.options.ttlMs),
+      String(bytes),
+      String(this.options.maxBytes),
+      record,
+    );
     return (reply as unknown[]).map(String);
   }
 
   private async warnIfEvicting(): Promise<void> {
     try {
-      const policy = (await this.client.configGet('maxmemory-policy'))['maxmemory-policy'];
+      const reply = await this.client.config('GET', 'maxmemory-policy');
+      const policy = reply[1];
       if (policy && policy !== 'noeviction') {
         this.logger.warn(`Redis maxmemory-policy is ${policy}: Redis may drop idempotency records before their TTL; noeviction is required`);
       }

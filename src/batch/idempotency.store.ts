@@ -100,7 +100,7 @@ export async function* replayResults(results: string): AsyncGenerator<unknown> {
 
 /**
  * Idempotency keys for batches (IETF `Idempotency-Key` draft), in their own store
- * ({@link IdempotencyRecords}: in process, or in Redis with `CACHE_REDIS_URL` so keys hold across
+ * ({@link IdempotencyRecords}: in process, or in Redis with `REDIS_URL` so keys hold across
  * instances), never evicted before their TTL:
  * - a repeat of a finished batch with the same payload replays the stored results;
  * - the same key with another payload is a 422;

@@ -35,7 +35,16 @@ export class AppConfig {
   readonly shutdown!: { delayMs: number; graceMs: number };
   /** `sqlite:<file>` or `postgres://…`; SQLite under DATA_DIR by default. */
   readonly databaseUrl!: string;
-  readonly cacheRedisUrl?: string;
+  /** The shared Redis (`REDIS_URL`); absent: every process keeps its shared state for itself. */
+  readonly redis!: {
+    url?: string;
+    /** Put before every key this service writes (`REDIS_KEY_PREFIX`). */
+    keyPrefix: string;
+    commandTimeoutMs: number;
+    connectTimeoutMs: number;
+    /** The URL came from the deprecated `CACHE_REDIS_URL`: a warning says so at boot. */
+    fromDeprecatedAlias: boolean;
+  };
   /**
    * The DataSize profile plus explicit overrides. Fields that are `undefined` come from
    * the profile when the lazy loader resolves its configuration.
@@ -135,7 +144,7 @@ export class AppConfig {
 }
 
 /** Variables whose value may hold a secret: a problem with one names it without its value. */
-const SECRET_VARIABLES = new Set(['API_KEYS', 'METRICS_TOKEN', 'DATABASE_URL', 'CACHE_REDIS_URL']);
+const SECRET_VARIABLES = new Set(['API_KEYS', 'METRICS_TOKEN', 'DATABASE_URL', 'REDIS_URL', 'CACHE_REDIS_URL']);
 
 function flatten(errors: ValidationError[]): string[] {
   return errors.flatMap((e) => {
@@ -161,6 +170,9 @@ function crossChecks(vars: EnvironmentVariables): string[] {
   }
   if (vars.METRICS_PORT !== undefined && vars.METRICS_PORT === vars.PORT) {
     problems.push(`METRICS_PORT=${vars.METRICS_PORT}: must differ from PORT=${vars.PORT}`);
+  }
+  if (vars.REDIS_URL !== undefined && vars.CACHE_REDIS_URL !== undefined && vars.REDIS_URL !== vars.CACHE_REDIS_URL) {
+    problems.push('CACHE_REDIS_URL=(hidden): a deprecated alias of REDIS_URL, set to another value; unset CACHE_REDIS_URL');
   }
   if (vars.BATCH_IDEMPOTENCY_MAX_RECORD_KB > vars.BATCH_IDEMPOTENCY_MAX_MB * 1024) {
     problems.push(
@@ -207,7 +219,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     shutdown: { delayMs: vars.SHUTDOWN_DELAY_MS, graceMs: vars.SHUTDOWN_GRACE_MS },
     databaseUrl: vars.DATABASE_URL ?? `sqlite:${resolve(dataDir, 'history.sqlite')}`,
-    cacheRedisUrl: vars.CACHE_REDIS_URL,
+    redis: {
+      url: vars.REDIS_URL ?? vars.CACHE_REDIS_URL,
+      keyPrefix: vars.REDIS_KEY_PREFIX,
+      commandTimeoutMs: vars.REDIS_COMMAND_TIMEOUT_MS,
+      connectTimeoutMs: vars.REDIS_CONNECT_TIMEOUT_MS,
+      fromDeprecatedAlias: vars.REDIS_URL === undefined && vars.CACHE_REDIS_URL !== undefined,
+    },
     lazyLoader: {
       dataSize: vars.LAZY_DATA_SIZE as AppConfig['lazyLoader']['dataSize'],
       chunkSize: vars.LAZY_CHUNK_SIZE,

@@ -65,10 +65,32 @@ export class EnvironmentVariables {
   })
   DATABASE_URL?: string;
 
+  /**
+   * The one Redis every replica shares: the keyed cache's shared tier, the rate limiter's buckets,
+   * idempotency claims and batch job queues. Unset: each process keeps that state for itself.
+   */
+  @IsOptional() @Matches(/^rediss?:\/\//, {
+    message: 'REDIS_URL must start with redis:// or rediss://',
+  })
+  REDIS_URL?: string;
+
+  /** Deprecated alias of REDIS_URL (read only when REDIS_URL is unset; a boot warning names it). */
   @IsOptional() @Matches(/^rediss?:\/\//, {
     message: 'CACHE_REDIS_URL must start with redis:// or rediss://',
   })
   CACHE_REDIS_URL?: string;
+
+  /** Put before every key this service writes to Redis, so services (or test runs) can share one. */
+  @Matches(/^[\x21-\x7e]{1,64}$/, { message: 'REDIS_KEY_PREFIX must be 1-64 visible ASCII characters' })
+  REDIS_KEY_PREFIX = 'captions:';
+
+  /** A Redis command that has no answer by then fails (a cache miss, an open rate limit, a 503 claim): Redis never hangs a request. */
+  @EnvNumber() @IsInt() @Min(10) @Max(60_000)
+  REDIS_COMMAND_TIMEOUT_MS = 500;
+
+  /** How long one connection attempt may take; the client keeps trying in the background. */
+  @EnvNumber() @IsInt() @Min(100) @Max(60_000)
+  REDIS_CONNECT_TIMEOUT_MS = 2_000;
 
   // --- lazy loader (DataSize profile, ChunkConfig and LargeDataConfig) ---
   @IsIn(['small', 'medium', 'large', 'huge'])
