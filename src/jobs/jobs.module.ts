@@ -4,6 +4,8 @@ import { HISTORY_DATABASE, type HistoryDatabaseHandle } from '../history/history
 import { HistoryModule } from '../history/history.module.js';
 import { LazyLoaderModule } from '../lazy-loader/lazy-loader.module.js';
 import { BatchRunner } from './batch-runner.js';
+import { RedisConnection } from '../common/redis/redis-connection.js';
+import { BullmqRunner } from './bullmq-runner.js';
 import { ChunkWorker } from './chunk-worker.js';
 import { InProcessRunner } from './in-process-runner.js';
 import { JobsController } from './jobs.controller.js';
@@ -13,7 +15,7 @@ import { JobsService } from './jobs.service.js';
 
 /**
  * Durable batch jobs (`/batches`): tables in the service's one database (the history module's
- * handle), the runner (in process), and the reconciler on `ScheduleModule.forRoot()`'s registry.
+ * handle), the runner (BullMQ with `REDIS_URL`, in process without), and the reconciler on `ScheduleModule.forRoot()`'s registry.
  * Exports nothing.
  */
 @Module({
@@ -30,8 +32,13 @@ import { JobsService } from './jobs.service.js';
       },
     },
     ChunkWorker,
-    InProcessRunner,
-    { provide: BatchRunner, useExisting: InProcessRunner },
+    {
+      // BullMQ across every replica when there is a shared Redis; in this process otherwise.
+      provide: BatchRunner,
+      inject: [ChunkWorker, JobsRepository, RedisConnection],
+      useFactory: (worker: ChunkWorker, repo: JobsRepository, redis: RedisConnection): BatchRunner =>
+        redis.enabled ? new BullmqRunner(worker, repo, redis) : new InProcessRunner(worker, repo),
+    },
     JobsService,
     JobsReconciler,
   ],

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { expect } from 'vitest';
 
 /** The batch jobs routes. */
 export const BATCHES = '/api/v14/lazy/batches';
@@ -49,4 +50,38 @@ export function parseNdjson<T = ResultLineJson>(text: string): T[] {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as T);
+}
+
+/** JSON over fetch (the cluster specs talk to a proxy URL, not an app). */
+export async function api(
+  base: string,
+  path: string,
+  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a spec reads whichever fields it checks
+): Promise<{ status: number; body: any; text: string }> {
+  const res = await fetch(`${base}${path}`, {
+    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+    headers: { ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+  const text = await res.text();
+  let body: unknown = undefined;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // NDJSON or empty.
+  }
+  return { status: res.status, body, text };
+}
+
+/**
+ * Every custom_id `item-0` … `item-<n-1>` has exactly one result line, in input order; none is
+ * left without an end; a failed item carries an error with a reason.
+ */
+export function expectEachOnce(lines: ResultLineJson[], n: number): void {
+  expect(lines.map((l) => l.custom_id)).toEqual(Array.from({ length: n }, (_, i) => `item-${i}`));
+  for (const l of lines) {
+    if (l.result.type === 'errored') expect(l.result.error.message.length).toBeGreaterThan(0);
+    else expect(l.result.type).toBe('succeeded');
+  }
 }
