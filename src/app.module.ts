@@ -15,6 +15,7 @@ import { RateCostGuard } from './common/security/rate-limit/rate-cost.guard.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { HistoryModule } from './history/history.module.js';
+import { JobsModule } from './jobs/jobs.module.js';
 import { MonitoringModule } from './monitoring/monitoring.module.js';
 
 /** The service: built from one validated configuration (see `loadConfig`). */
@@ -33,6 +34,7 @@ export class AppModule {
         CaptionsModule,
         HistoryModule,
         BatchModule,
+        JobsModule,
         MonitoringModule,
       ],
       providers: [

@@ -112,6 +112,14 @@ export class AppConfig {
     idempotencyMaxRecordBytes: number;
     maxRegenerations: number;
   };
+  /** Durable batch jobs (`/batches`). */
+  readonly jobs!: {
+    maxItems: number;
+    retentionMs: number;
+    completionWindowMs: number;
+    concurrency: number;
+    reconcileIntervalMs: number;
+  };
   readonly monitoring!: {
     /** `/metrics` answers a request bearing this token (or a valid API key). */
     metricsToken?: string;
@@ -264,6 +272,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       idempotencyMaxBytes: vars.BATCH_IDEMPOTENCY_MAX_MB * MB,
       idempotencyMaxRecordBytes: vars.BATCH_IDEMPOTENCY_MAX_RECORD_KB * 1024,
       maxRegenerations: vars.BATCH_MAX_REGENERATIONS,
+    },
+    jobs: {
+      maxItems: vars.BATCH_JOB_MAX_ITEMS,
+      retentionMs: vars.BATCH_JOB_RETENTION * 1000,
+      completionWindowMs: vars.BATCH_JOB_COMPLETION_WINDOW_S * 1000,
+      concurrency: vars.BATCH_JOB_CONCURRENCY,
+      reconcileIntervalMs: vars.BATCH_JOB_RECONCILE_INTERVAL_MS,
     },
     monitoring: {
       metricsToken: vars.METRICS_TOKEN,

@@ -217,6 +217,27 @@ export class EnvironmentVariables {
   @EnvNumber() @IsInt() @Min(0) @Max(10)
   BATCH_MAX_REGENERATIONS = 2;
 
+  // --- batch jobs ---
+  /** Most items of one `POST /batches` (lines of an upload, blank ones included). */
+  @EnvNumber() @IsInt() @Min(1) @Max(1_000_000)
+  BATCH_JOB_MAX_ITEMS = 100_000;
+
+  /** Seconds a batch is kept after it was created (29 days); then it and its results are deleted. */
+  @EnvNumber() @IsInt() @Min(60) @Max(366 * 86_400)
+  BATCH_JOB_RETENTION = 29 * 86_400;
+
+  /** Seconds a batch has to end (`expires_at`); items not ended by then end `expired`. */
+  @EnvNumber() @IsInt() @Min(10) @Max(30 * 86_400)
+  BATCH_JOB_COMPLETION_WINDOW_S = 86_400;
+
+  /** Batch job items drafted at once by one process. */
+  @EnvNumber() @IsInt() @Min(1) @Max(256)
+  BATCH_JOB_CONCURRENCY = 4;
+
+  /** How often (ms) the reconciler expires overdue batches, deletes old ones and re-queues stalled ones. */
+  @EnvNumber() @IsInt() @Min(100) @Max(3_600_000)
+  BATCH_JOB_RECONCILE_INTERVAL_MS = 30_000;
+
   // --- security ---
   @IsOptional() @IsString()
   API_KEYS?: string;

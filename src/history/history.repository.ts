@@ -1,5 +1,13 @@
+import type { CompiledQuery } from 'kysely';
 import type { Bucket, ScopeBuckets } from './history-buckets.js';
 import type { HistoryFilter, HistoryRow, NewHistoryRow, SortKey } from './history.types.js';
+
+/** One entry of {@link HistoryRepository.insertGuarded}. */
+export interface GuardedRows {
+  /** A conditional write (UPDATE … WHERE, INSERT … ON CONFLICT DO NOTHING): it took when it changed a row. */
+  guard: CompiledQuery;
+  rows: NewHistoryRow[];
+}
 
 /** Which way a keyset read goes from its key: `older` follows the API's order (newest first). */
 export type SeekDirection = 'older' | 'newer';
@@ -19,6 +27,14 @@ export abstract class HistoryRepository {
    * now are (none for no rows). Rows without `created_at` get the time of the call.
    */
   abstract insertMany(rows: NewHistoryRow[]): Promise<Bucket[]>;
+  /**
+   * Guarded writes, all in one transaction: for each entry, runs its `guard` (a caller's
+   * conditional write on a table of its own, e.g. "store this result unless one is stored") and,
+   * only when the guard changed a row, inserts that entry's history rows; then raises the day
+   * buckets those rows fall into. So rows tied to a write that must happen once are stored once,
+   * however often the caller retries. Returns which guards took, and the raised buckets.
+   */
+  abstract insertGuarded(entries: ReadonlyArray<GuardedRows>): Promise<{ applied: boolean[]; buckets: Bucket[] }>;
   /** Transactions `insertMany` has committed or tried so far (how well writes are grouped). */
   abstract get transactions(): number;
   /** Every bucket of `scope`, ascending by day; none for a scope never written. */

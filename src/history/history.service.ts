@@ -8,7 +8,7 @@ import { ExportSlots } from './export-slots.js';
 import { GroupCommitter } from './group-commit.js';
 import { HistoryCursorCodec } from './history-cursor.js';
 import { HistoryReader } from './history-reader.js';
-import { HistoryRepository, keyOf } from './history.repository.js';
+import { HistoryRepository, keyOf, type GuardedRows } from './history.repository.js';
 import { DataVersionCache } from './history-versions.js';
 import type { HistoryFilter, HistoryRow, NewHistoryRow } from './history.types.js';
 
@@ -92,6 +92,19 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
    */
   record(rows: NewHistoryRow[]): Promise<void> {
     return this.writes.submit(rows);
+  }
+
+  /**
+   * {@link record} for rows tied to a write that must happen once: in one transaction, each
+   * entry's guard runs and only a guard that took stores its rows (see
+   * `HistoryRepository.insertGuarded`). Not grouped with other requests' rows: the caller already
+   * writes many entries at once. Returns which guards took.
+   */
+  async recordGuarded(entries: ReadonlyArray<GuardedRows>): Promise<boolean[]> {
+    if (entries.length === 0) return [];
+    const { applied, buckets } = await this.repo.insertGuarded(entries);
+    this.versions.learn(buckets);
+    return applied;
   }
 
   /** Settles when no recorded rows wait for their transaction (tests, shutdown). */

@@ -2,7 +2,7 @@ import type { OnModuleDestroy } from '@nestjs/common';
 import { CompiledQuery, Migrator, sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
 import type { HistoryDatabaseHandle } from './history-database.js';
 import { createHistoryIndexes, HISTORY_INDEXES, historyMigrations } from './history.migrations.js';
-import { HistoryRepository, type SeekDirection } from './history.repository.js';
+import { HistoryRepository, type GuardedRows, type SeekDirection } from './history.repository.js';
 import { bucketDeltas, DAY_MS, DAY_OF_CREATED_AT_SQL, type Bucket } from './history-buckets.js';
 import type { CaptionHistoryTable, HistoryDatabase, HistoryFilter, HistoryRow, NewHistoryRow, SortKey } from './history.types.js';
 
@@ -65,7 +65,14 @@ function toApi(r: Selectable<CaptionHistoryTable>): HistoryRow {
   };
 }
 
-function params(row: NewHistoryRow & { created_at: Date }): unknown[] {
+type DatedRow = NewHistoryRow & { created_at: Date };
+
+/** `rows`, each with its `created_at` (`now` where it has none). */
+function datedRows(rows: readonly NewHistoryRow[], now: Date): DatedRow[] {
+  return rows.map((r) => (r.created_at ? (r as DatedRow) : { ...r, created_at: now }));
+}
+
+function params(row: DatedRow): unknown[] {
   return [
     row.user_id, row.caption, JSON.stringify(row.hashtags), row.style, row.audience, row.content_type,
     row.language, row.quality_score, row.engagement_score, row.request_id, row.created_at.getTime(),
@@ -103,23 +110,8 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
 
   async insertMany(rows: NewHistoryRow[]): Promise<Bucket[]> {
     if (rows.length === 0) return [];
-    const now = new Date();
-    const dated = rows.map((r) => (r.created_at ? (r as NewHistoryRow & { created_at: Date }) : { ...r, created_at: now }));
-    const perStatement = this.handle.runBatch ? SQLITE_ROWS_PER_STATEMENT : ROWS_PER_STATEMENT;
-    const statements: Array<[string, unknown[]]> = [];
-    for (let i = 0; i < dated.length; i += perStatement) {
-      const slice = dated.slice(i, i + perStatement);
-      statements.push([this.insertText(slice.length), slice.flatMap(params)]);
-    }
-    // The buckets rise in the same transaction as the rows: a reader that sees a bucket's new
-    // state sees its rows, and a failed insert leaves both as they were. Ordered `all` first (in
-    // every write), so concurrent writers on PostgreSQL lock bucket rows in one order (no deadlock).
-    const deltas = bucketDeltas(dated);
-    const bucketsPerStatement = this.handle.runBatch ? SQLITE_BUCKETS_PER_STATEMENT : BUCKETS_PER_STATEMENT;
-    for (let i = 0; i < deltas.length; i += bucketsPerStatement) {
-      const slice = deltas.slice(i, i + bucketsPerStatement);
-      statements.push([this.bucketText(slice.length), slice.flatMap((b) => [b.scope, b.day, b.rows, b.oldest, b.newest, 0])]);
-    }
+    const dated = datedRows(rows, new Date());
+    const statements = [...this.insertStatements(dated), ...this.bucketStatements(dated)];
     this.transactionCount += 1;
     if (this.handle.runBatch) return (this.handle.runBatch(statements) as BucketRow[]).map(bucketOf);
     if (statements.length === 2) {
@@ -136,6 +128,66 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
       }
       return raised;
     });
+  }
+
+  async insertGuarded(entries: ReadonlyArray<GuardedRows>): Promise<{ applied: boolean[]; buckets: Bucket[] }> {
+    const now = new Date();
+    const dated = entries.map((e) => datedRows(e.rows, now));
+    const bucketsOf = (applied: boolean[]) => {
+      const rows = dated.flatMap((r, i) => (applied[i] ? r : []));
+      return rows.length === 0 ? [] : this.bucketStatements(rows);
+    };
+    this.transactionCount += 1;
+    if (this.handle.runGuarded) {
+      const groups = entries.map((e, i) => ({
+        guard: [e.guard.sql, [...e.guard.parameters]] as [string, unknown[]],
+        then: this.insertStatements(dated[i]!),
+      }));
+      const { applied, returned } = this.handle.runGuarded(groups, bucketsOf);
+      return { applied, buckets: (returned as BucketRow[]).map(bucketOf) };
+    }
+    return this.db.transaction().execute(async (trx) => {
+      const applied: boolean[] = [];
+      for (const [i, e] of entries.entries()) {
+        const took = ((await trx.executeQuery(e.guard)).numAffectedRows ?? 0n) > 0n;
+        applied.push(took);
+        if (!took) continue;
+        for (const [text, values] of this.insertStatements(dated[i]!)) await trx.executeQuery(CompiledQuery.raw(text, values));
+      }
+      const buckets: Bucket[] = [];
+      for (const [text, values] of bucketsOf(applied)) {
+        for (const r of (await trx.executeQuery<BucketRow>(CompiledQuery.raw(text, values))).rows) buckets.push(bucketOf(r));
+      }
+      return { applied, buckets };
+    });
+  }
+
+  /** The INSERTs of `rows`, in statements of the engine's best size. */
+  private insertStatements(rows: DatedRow[]): Array<[string, unknown[]]> {
+    const perStatement = this.handle.runBatch ? SQLITE_ROWS_PER_STATEMENT : ROWS_PER_STATEMENT;
+    const statements: Array<[string, unknown[]]> = [];
+    for (let i = 0; i < rows.length; i += perStatement) {
+      const slice = rows.slice(i, i + perStatement);
+      statements.push([this.insertText(slice.length), slice.flatMap(params)]);
+    }
+    return statements;
+  }
+
+  /**
+   * The bucket UPSERTs of `rows`. The buckets rise in the same transaction as the rows: a reader
+   * that sees a bucket's new state sees its rows, and a failed insert leaves both as they were.
+   * Ordered `all` first (in every write), so concurrent writers on PostgreSQL lock bucket rows in
+   * one order (no deadlock).
+   */
+  private bucketStatements(rows: DatedRow[]): Array<[string, unknown[]]> {
+    const deltas = bucketDeltas(rows);
+    const bucketsPerStatement = this.handle.runBatch ? SQLITE_BUCKETS_PER_STATEMENT : BUCKETS_PER_STATEMENT;
+    const statements: Array<[string, unknown[]]> = [];
+    for (let i = 0; i < deltas.length; i += bucketsPerStatement) {
+      const slice = deltas.slice(i, i + bucketsPerStatement);
+      statements.push([this.bucketText(slice.length), slice.flatMap((b) => [b.scope, b.day, b.rows, b.oldest, b.newest, 0])]);
+    }
+    return statements;
   }
 
   async readBuckets(scope: string): Promise<Bucket[]> {
