@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { Observable } from 'rxjs';
 import { MB } from '../config/units.js';
+import { chunkJson } from './chunk-json.js';
 import { Coalescer, type FlightContext } from './coalescer.js';
 import { type LargeDataConfig, LoadStrategy } from './loader-config.js';
 import { LoadFailedError, LoadTimeoutError } from './load-errors.js';
@@ -204,7 +205,7 @@ export class LazyLoader implements LoaderMonitor, LoaderMaintenance {
       }
     }
     const items = await this.loadFromSource(source, index, chunkSize, id, ctx.signal);
-    const json = Buffer.from(JSON.stringify(items));
+    const json = chunkJson(items);
     if (items.length < chunkSize) {
       this.ends.set(`${source.key}:${chunkSize}`, index);
       // Bounded like the recent reads: one entry per namespace, the oldest forgotten first.

@@ -20,7 +20,7 @@ export interface DataChunk<T> {
   id: string;
   index: number;
   items: T[];
-  /** UTF-8 bytes of the chunk's JSON (what the memory tier charges against its budget). */
+  /** Bytes of the chunk's JSON, non-ASCII characters escaped (what the memory tier charges against its budget). */
   sizeBytes: number;
   tier: ChunkTier;
   /** True when a BACKGROUND read served an expired entry (a refresh is running behind it). */
