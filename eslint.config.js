@@ -16,7 +16,7 @@ const LAYERS = {
   'lazy-loader': ['config', 'common'],
   history: ['config', 'common', 'lazy-loader'],
   captions: ['config', 'common', 'lazy-loader', 'history'],
-  batch: ['config', 'common', 'lazy-loader', 'captions'],
+  batch: ['config', 'common', 'lazy-loader', 'history', 'captions'],
   monitoring: ['config', 'common', 'lazy-loader', 'history'],
 };
 // src/app (bootstrap, HTTP edge, OpenAPI, shutdown), app.module.ts and main.ts sit on top and may
