@@ -89,7 +89,8 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
   private secret?: Buffer;
   private closed = false;
 
-  constructor(private readonly handle: HistoryDatabaseHandle) {
+  /** The database itself: other features keep tables of their own in it (see the migrations). */
+  constructor(readonly handle: HistoryDatabaseHandle) {
     super();
     this.db = handle.db;
   }
