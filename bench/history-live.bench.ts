@@ -1,7 +1,8 @@
 // `npm run bench -- history-live`: the history cache under live writes, on SQLite and (when it
 // answers) PostgreSQL. Knobs: BENCH_LIVE_ROWS (seeded rows, default 1,000,000), BENCH_LIVE_SECONDS
 // (per measured phase, default 10), BENCH_DATABASE_URL (default TEST_DATABASE_URL or the local
-// server; `none` skips PostgreSQL). The app runs in this process, served over real HTTP.
+// server; `none` skips PostgreSQL), BENCH_LIVE_BATCH=1 (then also runs the batch bench, whose
+// items/s against the engine alone is the batch goal). The app runs in this process, over real HTTP.
 //
 // Per engine, readers run round-robin while a writer generates captions at 0 (quiet), 10 and
 // 100 requests a second: one user's pages, a closed past day, random deep pages by number, and a
@@ -11,6 +12,7 @@
 // PostgreSQL two replicas: ms from a write on A to its visibility on B.
 import 'reflect-metadata';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -313,5 +315,6 @@ it('history under live writes', async () => {
     await liveTable(postgres);
     await replicas(postgres);
   }
-  console.log('\nbatch items/s against the engine alone: `npm run bench -- batch` (history writes there are group-committed too)');
+  if (process.env.BENCH_LIVE_BATCH === '1') spawnSync(process.execPath, ['scripts/bench.mjs', 'batch'], { stdio: 'inherit' });
+  else console.log('\nbatch items/s against the engine alone: BENCH_LIVE_BATCH=1, or `npm run bench -- batch` (its history writes are group-committed too)');
 });

@@ -20,7 +20,7 @@ export interface ViewGroup {
   start: number;
   count: number;
   /** The chunk-source key of the group's full parts; a part with fewer rows adds `.n<rows>`. */
-  key: string;
+  readonly key: string;
 }
 
 /** Where every row of a view sits, as of one state of its buckets. */
@@ -55,11 +55,7 @@ export function layoutOf(days: readonly ViewDay[], chunkSize: number, keyBase: s
   let openCount = 0;
   let start = 0;
   const close = () => {
-    const first = open[0]!;
-    const last = open.at(-1)!;
-    const before = open.slice(0, -1).map((d) => [d.day, d.count]);
-    const sig = createHash('sha256').update(JSON.stringify([before, last.day, last.bucket.shifts])).digest('base64url').slice(0, 16);
-    groups.push({ firstDay: first.day, lastDay: last.day, start, count: openCount, key: `${keyBase}:${first.day}-${last.day}.${sig}` });
+    groups.push(new DayGroup(open, start, openCount, keyBase));
     start += openCount;
     open = [];
     openCount = 0;
@@ -72,6 +68,33 @@ export function layoutOf(days: readonly ViewDay[], chunkSize: number, keyBase: s
   }
   if (open.length > 0) close();
   return { total: start, groups };
+}
+
+/** A group whose key is hashed only when a read needs it (a layout has a group per dense day). */
+class DayGroup implements ViewGroup {
+  readonly firstDay: number;
+  readonly lastDay: number;
+  private hashed?: string;
+
+  constructor(
+    private readonly days: readonly ViewDay[],
+    readonly start: number,
+    readonly count: number,
+    private readonly keyBase: string,
+  ) {
+    this.firstDay = days[0]!.day;
+    this.lastDay = days.at(-1)!.day;
+  }
+
+  get key(): string {
+    if (this.hashed === undefined) {
+      const before = this.days.slice(0, -1).map((d) => [d.day, d.count]);
+      const last = this.days.at(-1)!;
+      const sig = createHash('sha256').update(JSON.stringify([before, last.day, last.bucket.shifts])).digest('base64url').slice(0, 16);
+      this.hashed = `${this.keyBase}:${this.firstDay}-${this.lastDay}.${sig}`;
+    }
+    return this.hashed;
+  }
 }
 
 /** The group, part and offset of ascending position `q` (0 = the view's oldest row); undefined outside the view. */
