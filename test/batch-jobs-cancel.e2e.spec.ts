@@ -25,7 +25,8 @@ describe('Cancelling a batch job mid-batch', () => {
 
   it('lets started items finish, ends the rest `canceled`, and the counts add up', async () => {
     const { body } = await http.post(BATCHES).send({ requests: jobRequests(200) }).expect(202);
-    // Slice one (items 0-24) is done and slice two (25-49) started: four of its drafts are held.
+    // Slices of 4, 8, 16 and 25 items (0-3, 4-11, 12-27, 28-52): the first three are done, the
+    // fourth started with items 28 and 29 drafted and four drafts (30-33) held.
     await until(async () => gate.held, (held) => held === 4);
     const canceling = (await http.post(`${BATCHES}/${body.id}/cancel`).expect(200)).body;
     expect(canceling.status).toBe('canceling');
@@ -35,9 +36,9 @@ describe('Cancelling a batch job mid-batch', () => {
       async () => (await http.get(`${BATCHES}/${body.id}`).expect(200)).body,
       (b) => b.status === 'ended',
     );
-    expect(done.request_counts).toEqual({ total: 200, processing: 0, succeeded: 50, errored: 0, canceled: 150, expired: 0 });
+    expect(done.request_counts).toEqual({ total: 200, processing: 0, succeeded: 53, errored: 0, canceled: 147, expired: 0 });
     const lines = parseNdjson((await http.get(`${BATCHES}/${body.id}/results`).expect(200)).text);
-    expect(lines.map((l) => l.result.type)).toEqual([...Array(50).fill('succeeded'), ...Array(150).fill('canceled')]);
+    expect(lines.map((l) => l.result.type)).toEqual([...Array(53).fill('succeeded'), ...Array(147).fill('canceled')]);
     await http.post(`${BATCHES}/${body.id}/cancel`).expect(409);
   });
 });
