@@ -28,7 +28,7 @@ interface ChunkJob {
 
 /**
  * The runner with `REDIS_URL`: a BullMQ queue shared by every replica, a job per chunk (id
- * `<batch>:<chunk>`, so queueing a chunk that is waiting or running again adds nothing), one chunk
+ * `<batch>.<chunk>`: BullMQ refuses `:` in ids), so queueing a chunk that is waiting or running again adds nothing), one chunk
  * at a time per replica. BullMQ's delivery is at least once; the tables make it once in effect
  * (results written once). On shutdown the worker takes no new job, and the chunk running stops
  * after its slice and goes back to the queue (moved to wait, not failed) for another replica.
@@ -74,7 +74,7 @@ export class BullmqRunner extends BatchRunner implements OnApplicationBootstrap,
     const jobs = Array.from({ length: n }, (_, chunk) => ({
       name: 'chunk',
       data: { batchId, chunk },
-      opts: { jobId: `${batchId}:${chunk}`, removeOnComplete: true, removeOnFail: true, attempts: 5, backoff: { type: 'exponential', delay: 1000 } },
+      opts: { jobId: `${batchId}.${chunk}`, removeOnComplete: true, removeOnFail: true, attempts: 5, backoff: { type: 'exponential', delay: 1000 } },
     }));
     for (let i = 0; i < jobs.length; i += 500) await this.queue.addBulk(jobs.slice(i, i + 500));
   }

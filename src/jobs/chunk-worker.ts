@@ -16,7 +16,12 @@ import type { FinalState } from './jobs.types.js';
  * seconds of work and a 20,000-item batch spreads over many workers.
  */
 export const CHUNK_ITEMS = 250;
-/** Items claimed, drafted and written per transaction inside a chunk (a cancel lets at most this many per running chunk finish). */
+/**
+ * Most items claimed, drafted and written per transaction inside a chunk (a cancel lets at most
+ * this many per running chunk finish). A chunk's first slice is `BATCH_JOB_CONCURRENCY` items and
+ * each next one twice the last, up to this: the first results are visible after a few drafts, and
+ * the rest pays for few transactions.
+ */
 const SLICE_ITEMS = 25;
 
 /** How a chunk run ended: every item ended, or the worker was asked to stop (the rest stays to resume). */
@@ -47,9 +52,9 @@ export class ChunkWorker {
   async run(batchId: string, chunk: number, shouldStop: () => boolean, signal: AbortSignal): Promise<ChunkOutcome> {
     const from = chunk * CHUNK_ITEMS;
     const to = from + CHUNK_ITEMS;
-    for (;;) {
+    for (let slice = this.config.jobs.concurrency; ; slice = Math.min(SLICE_ITEMS, slice * 2)) {
       if (shouldStop()) return 'stopped';
-      const items = await this.repo.claim(batchId, from, to, SLICE_ITEMS);
+      const items = await this.repo.claim(batchId, from, to, Math.min(SLICE_ITEMS, slice));
       if (items.length === 0) break;
       const entries = await this.draftAll(batchId, items, signal);
       if (signal.aborted) return 'stopped';

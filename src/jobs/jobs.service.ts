@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -49,6 +49,8 @@ export interface BatchEvent {
  */
 @Injectable()
 export class JobsService {
+  private readonly logger = new Logger(JobsService.name);
+
   constructor(
     private readonly repo: JobsRepository,
     private readonly runner: BatchRunner,
@@ -166,7 +168,9 @@ export class JobsService {
     jobBatches.inc({ event: 'created' });
     // A batch whose every item failed validation has nothing to run.
     await this.repo.endIfDone(id, Date.now());
-    await this.runner.schedule(id, total);
+    // The batch is stored: a queue that cannot take it now does not fail the request; the
+    // reconciler queues every batch with items left.
+    await this.runner.schedule(id, total).catch((err: unknown) => this.logger.error({ err, batch_id: id }, 'Could not queue a batch job; the reconciler will'));
     return { batch: await this.get(id, caller.owner), replayed: false };
   }
 
