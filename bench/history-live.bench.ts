@@ -210,28 +210,32 @@ async function liveTable(engine: Engine): Promise<void> {
         console.log(`| ${kind} | ${rate} | ${x.ms.length} | ${f((100 * x.hits) / x.ms.length, 1)}% | ${f(pct(x.ms, 0.5))} | ${f(pct(x.ms, 0.5) / pct(quiet[kind].ms, 0.5))}× | ${goals[kind]} |`);
       }
     }
-    // The freshness check alone: 8 clients reading cached pages; every bucket read counted against them.
-    bucketMs = 0;
-    bucketReads = 0;
-    let requests = 0;
-    const until = performance.now() + SECONDS * 1000;
-    await Promise.all(
-      Array.from({ length: 8 }, async (_, c) => {
-        while (performance.now() < until) {
-          await getPage(a.base, `user_id=user_${c}&page=1&page_size=50`);
-          requests++;
-        }
-      }),
-    );
+    // The freshness check alone: 8 clients reading cached pages of one user, then of 8 users (8
+    // scopes, each re-read once its copy is older than HISTORY_FRESHNESS_MS); every bucket read
+    // counted against the page requests.
+    const freshness: string[] = [];
+    for (const users of [1, 8]) {
+      bucketMs = 0;
+      bucketReads = 0;
+      let requests = 0;
+      const until = performance.now() + SECONDS * 1000;
+      await Promise.all(
+        Array.from({ length: 8 }, async (_, c) => {
+          while (performance.now() < until) {
+            await getPage(a.base, `user_id=user_${c % users}&page=${1 + (c % 5)}&page_size=50`);
+            requests++;
+          }
+        }),
+      );
+      freshness.push(`${users} user(s): ${bucketReads} bucket reads for ${requests} page requests, ${f(bucketMs / requests, 3)} ms per request`);
+    }
     const one = [];
     for (let i = 0; i < 200; i++) {
       const t = performance.now();
       await read('all');
       one.push(performance.now() - t);
     }
-    console.log(
-      `freshness check: ${bucketReads} bucket reads for ${requests} page requests, ${f(bucketMs / requests, 3)} ms per request (goal ≤ 0.2 on SQLite); one read of the 'all' buckets p50 ${f(pct(one, 0.5), 3)} ms`,
-    );
+    console.log(`freshness check (goal ≤ 0.2 ms per request on SQLite): ${freshness.join('; ')}; one read of the 'all' buckets p50 ${f(pct(one, 0.5), 3)} ms`);
     await captionsWithAndWithout(a);
   } finally {
     await a.close();
