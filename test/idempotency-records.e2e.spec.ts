@@ -88,16 +88,14 @@ contract(MemoryIdempotencyRecords.name, async (options) => new MemoryIdempotency
 /** The database store on a fresh, migrated history database of each engine. */
 for (const engine of enginesUnderTest('idempotency records in the database')) {
   const opened: Array<{ dispose(): Promise<void>; repo: KyselyHistoryRepository }> = [];
-  const disposeAll = async () => {
-    for (const o of opened.splice(0)) {
+  // Every schema stays until the end: several migrated schemas side by side on one database.
+  afterAll(async () => {
+    for (const o of opened) {
       await o.repo.onModuleDestroy();
       await o.dispose();
     }
-  };
-  afterAll(disposeAll);
+  });
   const make = async (options: RecordsOptions) => {
-    // One schema at a time: Kysely's migrator takes another schema's lock table for its own.
-    await disposeAll();
     const o = await engine.open();
     opened.push(o);
     return new DatabaseIdempotencyRecords(o.repo.handle, options);

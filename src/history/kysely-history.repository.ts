@@ -96,7 +96,11 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
   }
 
   async migrate(): Promise<void> {
-    const migrator = new Migrator({ db: this.db, provider: historyMigrations(this.handle.engine) });
+    // PostgreSQL: Kysely looks for its bookkeeping tables in every schema unless told which one, and
+    // would take another schema's (another service's or test run's on the same database) for its own.
+    const migrationTableSchema =
+      this.handle.engine === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(this.db)).rows[0]?.schema : undefined;
+    const migrator = new Migrator({ db: this.db, provider: historyMigrations(this.handle.engine), migrationTableSchema });
     const { error } = await migrator.migrateToLatest();
     if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
   }
