@@ -164,6 +164,16 @@ describe(`${HistoryService.name} over HTTP`, () => {
     expect((res.body as { details: Array<{ field: string }> }).details.map((d) => d.field)).toContain(field);
   });
 
+  it('counts every page it serves, by number and by cursor, in /stats', async () => {
+    const stats = async () => (await request(t.app.getHttpServer()).get('/api/v14/lazy/stats').expect(200)).body as { total_pages_loaded: number; active_pages: number };
+    const before = await stats();
+    const first = await get('?page=2&page_size=30').expect(200);
+    await get(`?page_size=30&cursor=${encodeURIComponent((first.body as PageBody).pagination.next_cursor!)}`).expect(200);
+    const after = await stats();
+    expect(after.total_pages_loaded - before.total_pages_loaded).toBe(2);
+    expect(after.active_pages).toBe(0);
+  });
+
   it('answers 422 naming page, and pointing to cursor pagination, for a page deeper than 100,000 rows', async () => {
     for (const query of ['page=1000000000', 'page=2001&page_size=50', 'page=101&page_size=1000']) {
       const res = await get(`?${query}`).expect(422);

@@ -116,7 +116,16 @@ export class HistoryReader {
   }
 
   /** Page `page` (from 1) of `pageSize` rows, newest first: exactly the rows at those offsets in the layout. */
-  async page(filter: HistoryFilter, page: number, pageSize: number): Promise<ReadResult> {
+  page(filter: HistoryFilter, page: number, pageSize: number): Promise<ReadResult> {
+    return this.loader.trackPage(() => this.readPage(filter, page, pageSize));
+  }
+
+  /** Up to `pageSize` rows past a cursor's key in its direction, newest first. */
+  afterCursor(filter: HistoryFilter, position: CursorPosition, pageSize: number): Promise<ReadResult> {
+    return this.loader.trackPage(() => this.readAfterCursor(filter, position, pageSize));
+  }
+
+  private async readPage(filter: HistoryFilter, page: number, pageSize: number): Promise<ReadResult> {
     const layout = await this.layout(filter);
     const reads = this.reads(filter);
     const n = layout.total;
@@ -127,8 +136,7 @@ export class HistoryReader {
     return { items, total: n, hasNext: hi >= 0 && lo > 0, hasPrevious: page > 1, cacheHit: await reads.cacheHit() };
   }
 
-  /** Up to `pageSize` rows past a cursor's key in its direction, newest first. */
-  async afterCursor(filter: HistoryFilter, position: CursorPosition, pageSize: number): Promise<ReadResult> {
+  private async readAfterCursor(filter: HistoryFilter, position: CursorPosition, pageSize: number): Promise<ReadResult> {
     const layout = await this.layout(filter);
     const reads = this.reads(filter);
     const n = layout.total;

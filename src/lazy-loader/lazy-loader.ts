@@ -375,8 +375,12 @@ export class LazyLoader implements LoaderMonitor, LoaderMaintenance {
     };
   }
 
-  /** Counts a page read in `active_pages` while it runs, and in the page totals when it succeeds. */
-  private async trackPage<T>(read: () => Promise<T>): Promise<T> {
+  /**
+   * Counts a page read in `active_pages` while it runs, and in `total_pages_loaded` and
+   * `avg_page_load_time` when it succeeds, for a caller that assembles pages from chunks itself
+   * (`loadPage` counts its own).
+   */
+  async trackPage<T>(read: () => Promise<T>): Promise<T> {
     const start = performance.now();
     this.counters.activePages++;
     try {
