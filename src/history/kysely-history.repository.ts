@@ -1,6 +1,6 @@
 import type { OnModuleDestroy } from '@nestjs/common';
-import { CompiledQuery, Migrator, sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
-import type { HistoryDatabaseHandle } from './history-database.js';
+import { CompiledQuery, sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
+import { migrateDatabase, type HistoryDatabaseHandle } from './history-database.js';
 import { createHistoryIndexes, HISTORY_INDEXES, historyMigrations } from './history.migrations.js';
 import { HistoryRepository, type GuardedRows, type SeekDirection } from './history.repository.js';
 import { bucketDeltas, DAY_MS, DAY_OF_CREATED_AT_SQL, type Bucket } from './history-buckets.js';
@@ -96,13 +96,7 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
   }
 
   async migrate(): Promise<void> {
-    // PostgreSQL: Kysely looks for its bookkeeping tables in every schema unless told which one, and
-    // would take another schema's (another service's or test run's on the same database) for its own.
-    const migrationTableSchema =
-      this.handle.engine === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(this.db)).rows[0]?.schema : undefined;
-    const migrator = new Migrator({ db: this.db, provider: historyMigrations(this.handle.engine), migrationTableSchema });
-    const { error } = await migrator.migrateToLatest();
-    if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
+    await migrateDatabase(this.handle, historyMigrations(this.handle.engine), 'history');
   }
 
   async ping(): Promise<void> {

@@ -1,5 +1,5 @@
-import { Migrator, type CompiledQuery, type Kysely } from 'kysely';
-import type { HistoryDatabaseHandle } from '../history/history-database.js';
+import type { CompiledQuery, Kysely } from 'kysely';
+import { migrateDatabase, type HistoryDatabaseHandle } from '../history/history-database.js';
 import { JOBS_MIGRATION_TABLES, jobsMigrations } from './jobs.migrations.js';
 import {
   OPEN_STATES,
@@ -67,9 +67,7 @@ export class JobsRepository {
   }
 
   async migrate(): Promise<void> {
-    const migrator = new Migrator({ db: this.db, provider: jobsMigrations(this.handle.engine), ...JOBS_MIGRATION_TABLES });
-    const { error } = await migrator.migrateToLatest();
-    if (error) throw error instanceof Error ? error : new Error('jobs migration failed', { cause: error });
+    await migrateDatabase(this.handle, jobsMigrations(this.handle.engine), 'jobs', JOBS_MIGRATION_TABLES);
   }
 
   /** A new batch, `validating`: no route shows it until {@link commitBatch}. */
