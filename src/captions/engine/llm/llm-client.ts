@@ -70,7 +70,7 @@ export class LlmClient {
       response_format: responseFormat(this.format),
     };
     if (!this.options.stream) {
-      const completion = await this.client.chat.completions.create({ ...base, stream: false }, { signal });
+      const completion = await this.client.chat.completions.create({ ...base, stream: false }, { signal, timeout: this.options.timeoutMs });
       return {
         content: completion.choices[0]?.message?.content ?? '',
         promptTokens: completion.usage?.prompt_tokens ?? 0,
@@ -80,7 +80,7 @@ export class LlmClient {
     const idle = new AbortController();
     const stream = await this.client.chat.completions.create(
       { ...base, stream: true, stream_options: { include_usage: true } },
-      { signal: AbortSignal.any([signal, idle.signal]) },
+      { signal: AbortSignal.any([signal, idle.signal]), timeout: this.options.timeoutMs },
     );
     let timer: ReturnType<typeof setTimeout> | undefined;
     const arm = () => {
@@ -104,6 +104,9 @@ export class LlmClient {
     } finally {
       clearTimeout(timer);
     }
+    // An aborted SDK stream may simply end: a cut-off answer is no answer.
+    signal.throwIfAborted();
+    if (idle.signal.aborted) throw idle.signal.reason as Error;
     return reply;
   }
 }
