@@ -20,7 +20,7 @@ export class CaptionVariation {
 }
 
 /** Why the configured LLM engine did not write the variations, and the offline engine did. */
-export class FallbackReasonDto {
+export class FallbackReason {
   /**
    * `llm_circuit_open` (the model failed repeatedly; requests skip it for a while), `llm_timeout`,
    * `llm_rate_limited` (429 after the retries), `llm_unavailable` (5xx or unreachable after the
@@ -42,7 +42,7 @@ export class CaptionGenerationResponse {
   /** The engine (name and version) and, for the LLM engine, the model that actually wrote the variations. */
   model_used!: string;
   /** Present only when a configured LLM engine could not serve and the offline engine wrote the variations. */
-  fallback_reason?: FallbackReasonDto;
+  fallback_reason?: FallbackReason;
   /** Share of the description's key terms that the variations use (0–1). */
   confidence_score!: number;
   best_variation_index!: number;

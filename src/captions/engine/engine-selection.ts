@@ -1,3 +1,4 @@
+import { ApiError } from '../../common/errors/api-error.js';
 import type { CaptionGenerationRequest } from '../dto/caption-generation-request.dto.js';
 import type { CaptionEngine, FallbackReason, RequestProblem } from './caption-engine.js';
 import type { LlmCaptionEngine } from './llm/llm-caption.engine.js';
@@ -49,11 +50,23 @@ export class CaptionEngineSelection {
     ];
   }
 
-  /** The engine for `request` now (call after {@link check} found nothing). */
+  /**
+   * The engine for `request` now (call after {@link check} found nothing).
+   * @throws ApiError 503 `not_ready` (with `Retry-After`) while the breaker is open for a language only the model writes.
+   */
   resolve(request: CaptionGenerationRequest): ResolvedEngine {
     const llm = this.llm;
     if (!llm) return { engine: this.offline };
-    if (llm.circuitOpen && llm.canFallBack(request)) {
+    if (llm.circuitOpen && !llm.canFallBack(request)) {
+      throw new ApiError(
+        503,
+        'not_ready',
+        `${request.language} is written only by the LLM engine, which failed repeatedly and is skipped for now; try again later`,
+        undefined,
+        { 'Retry-After': String(llm.cooldownLeftSeconds) },
+      );
+    }
+    if (llm.circuitOpen) {
       const reason: FallbackReason = { code: 'llm_circuit_open', message: 'the model failed repeatedly; the circuit breaker is open' };
       captionFallbacks.inc({ code: reason.code });
       return { engine: this.offline, fallback_reason: reason };

@@ -101,6 +101,11 @@ export class LlmCaptionEngine extends CaptionEngine {
     return this.breaker.state === CircuitState.Open && Date.now() - this.openedAt < this.options.breakerCooldownMs;
   }
 
+  /** Whole seconds until the open breaker lets one request try the model again (at least 1). */
+  get cooldownLeftSeconds(): number {
+    return Math.max(1, Math.ceil((this.openedAt + this.options.breakerCooldownMs - Date.now()) / 1000));
+  }
+
   /** Whether the offline engine can stand in for this request's language. */
   canFallBack(request: CaptionGenerationRequest): boolean {
     return this.options.fallback !== undefined && this.options.fallback.check(request).length === 0;
