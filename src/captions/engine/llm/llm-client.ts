@@ -41,6 +41,11 @@ export class LlmClient {
       apiKey: options.apiKey ?? 'no-key',
       timeout: options.timeoutMs,
       maxRetries: options.maxRetries,
+      // Only what is configured here reaches the server: no OPENAI_ORG_ID/OPENAI_PROJECT_ID from the
+      // environment, and no SDK logging to the console beside the service's own logs.
+      organization: null,
+      project: null,
+      logLevel: 'off',
     });
   }
 
