@@ -63,6 +63,18 @@ describe(`${LlmCaptionEngine.name} in the service (CAPTION_ENGINE=auto, LLM conf
     expect(llm.requests.map((r) => JSON.parse(r.body.messages[1]!.content).variations_wanted)).toEqual([10, 2]);
   });
 
+  it('drafts batch items with the model too', async () => {
+    const res = await http()
+      .post(`${API}/batch-process`)
+      .send({ requests: [{ ...base, request_id: 'llm-e2e-batch-1' }, { ...base, request_id: 'llm-e2e-batch-2', language: 'korean' }], quality_threshold: 0 })
+      .expect(200);
+    // The results, then the summary.
+    const items = (res.body as Array<{ success?: boolean }>).filter((i) => 'success' in i);
+    expect(items.map((i) => i.success)).toEqual([true, true]);
+    // Korean has no offline engine: only the model could have written it.
+    expect(llm.requests).toHaveLength(2);
+  });
+
   it('falls back to the offline engine with fallback_reason when the model fails, and does not cache the stand-in', async () => {
     llm.fallback = { status: 500 };
     const body = { ...base, request_id: 'llm-e2e-down' };

@@ -24,10 +24,18 @@ export type Step =
   /** Starts the answer (headers and, when streaming, part of the content), then sends nothing more. */
   | { stall: string };
 
-/** The variations a well-behaved model would write for the request it was sent. */
-export function goodReply(req: SeenRequest, opts: { language?: 'english' | 'spanish' | 'japanese' | 'russian' } = {}): string {
+type FixtureLanguage = 'english' | 'spanish' | 'japanese' | 'russian' | 'korean';
+
+/**
+ * The variations a well-behaved model would write for the request it was sent: in the language
+ * the system prompt asks for (English when it is none of the fixture's), or in `opts.language`
+ * (a model that answers in the wrong one).
+ */
+export function goodReply(req: SeenRequest, opts: { language?: FixtureLanguage } = {}): string {
   const user = JSON.parse(req.body.messages.find((m) => m.role === 'user')!.content) as { variations_wanted: number };
   const system = req.body.messages.find((m) => m.role === 'system')!.content;
+  const asked = /write every caption in (\w+)/.exec(system)?.[1];
+  const language: FixtureLanguage = opts.language ?? (['spanish', 'japanese', 'russian', 'korean'].includes(asked ?? '') ? (asked as FixtureLanguage) : 'english');
   const tags = Number(/exactly (\d+) per variation/.exec(system)?.[1] ?? 0);
   const emojis = !/Emojis: none/.test(system);
   const lines = {
@@ -35,8 +43,9 @@ export function goodReply(req: SeenRequest, opts: { language?: 'english' | 'span
     spanish: ['La hora dorada en la cresta con mi gente favorita', 'Caminata al atardecer y una vista que valió cada paso', 'Aire de montaña, piernas cansadas y un cielo en llamas'],
     japanese: ['仲間と一緒に山の上で見た夕日はとてもきれいでした', '夕暮れのハイキング、すべての一歩に価値がありました', '山の空気と疲れた足、そして燃えるような空'],
     russian: ['Золотой час на хребте с любимыми людьми', 'Закатный поход окончен, и вид стоил каждого шага', 'Горный воздух, уставшие ноги и небо в огне'],
-  }[opts.language ?? 'english'];
-  const ask = { english: 'Who is coming next time?', spanish: '¿Quién viene la próxima vez?', japanese: '次は誰が来ますか？', russian: 'Кто пойдёт в следующий раз?' }[opts.language ?? 'english'];
+    korean: ['친구들과 함께 능선 위에서 맞이한 황금빛 노을', '해질녘 등산을 마쳤고 모든 걸음이 가치 있었어요', '산 공기와 지친 다리, 그리고 불타는 하늘'],
+  }[language];
+  const ask = { english: 'Who is coming next time?', spanish: '¿Quién viene la próxima vez?', japanese: '次は誰が来ますか？', russian: 'Кто пойдёт в следующий раз?', korean: '다음에는 누가 함께할까요?' }[language];
   const pool = ['#sunsethike', '#goldenhour', '#mountainview', '#trailfriends', '#ridgewalk', '#hikingtrip', '#alpenglow', '#summitsunset'];
   const variations = Array.from({ length: user.variations_wanted }, (_, i) => ({
     caption: `${lines[i % lines.length]}${emojis ? ' 🌄' : ''}. ${ask}`,

@@ -148,8 +148,13 @@ export class LlmCaptionEngine extends CaptionEngine {
   /** Writes the range with the offline engine, saying why. */
   async fallBack(request: CaptionGenerationRequest, range: DraftRange, signal: AbortSignal, reason: FallbackReason, sink?: CaptionVariation[]): Promise<Drafts> {
     const fallback = this.options.fallback;
-    if (!fallback || fallback.check(request).length > 0) {
-      throw Object.assign(new Error(`${request.language} is written only by the LLM engine, which cannot serve now: ${reason.message}`), {
+    const problems = fallback?.check(request) ?? [];
+    if (!fallback || problems.length > 0) {
+      const why =
+        !fallback || !fallback.languages.includes(request.language)
+          ? `${request.language} is written only by the LLM engine`
+          : `the offline engine cannot write this request (${problems.map((p) => `${p.field} ${p.message}`).join('; ')})`;
+      throw Object.assign(new Error(`${why}, and the model cannot serve now: ${reason.message}`), {
         status: 503,
         expose: true,
         code: 'llm_unavailable',
