@@ -8,7 +8,8 @@ import tseslint from 'typescript-eslint';
  * features → lazy-loader, common, config. `common/fs` (file-system helpers with no imports of their
  * own) is the one part of `common` that configuration may use. A feature imports another feature only where it truly
  * uses that feature's service: captions records into history, batch drafts through captions,
- * monitoring checks the history database.
+ * jobs drafts through captions, writes its results with their history rows in one transaction
+ * and reads uploads with batch's reader, monitoring checks the history database.
  */
 const LAYERS = {
   config: ['common/fs'],
@@ -16,7 +17,8 @@ const LAYERS = {
   'lazy-loader': ['config', 'common'],
   history: ['config', 'common', 'lazy-loader'],
   captions: ['config', 'common', 'lazy-loader', 'history'],
-  batch: ['config', 'common', 'lazy-loader', 'captions'],
+  batch: ['config', 'common', 'lazy-loader', 'history', 'captions'],
+  jobs: ['config', 'common', 'lazy-loader', 'history', 'captions', 'batch'],
   monitoring: ['config', 'common', 'lazy-loader', 'history'],
 };
 // src/app (bootstrap, HTTP edge, OpenAPI, shutdown), app.module.ts and main.ts sit on top and may

@@ -9,11 +9,13 @@ import { BodyMediaTypeGuard } from './common/http/body-media-type.guard.js';
 import { SanitizeInputPipe } from './common/http/sanitize-input.pipe.js';
 import { createValidationPipe } from './common/http/validation.js';
 import { LoggingModule } from './common/logging.module.js';
+import { RedisModule } from './common/redis/redis.module.js';
 import { SecurityModule } from './common/security/security.module.js';
 import { RateCostGuard } from './common/security/rate-limit/rate-cost.guard.js';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { HistoryModule } from './history/history.module.js';
+import { JobsModule } from './jobs/jobs.module.js';
 import { MonitoringModule } from './monitoring/monitoring.module.js';
 
 /** The service: built from one validated configuration (see `loadConfig`). */
@@ -25,12 +27,14 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggingModule,
+        RedisModule,
         SecurityModule,
         KeyedCacheModule,
         ScheduleModule.forRoot(),
         CaptionsModule,
         HistoryModule,
         BatchModule,
+        JobsModule,
         MonitoringModule,
       ],
       providers: [

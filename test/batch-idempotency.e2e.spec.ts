@@ -1,6 +1,7 @@
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { deleteRedisKeys, uniqueRedisPrefix } from './support/redis-server.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 const P = '/api/v14/lazy';
@@ -81,15 +82,17 @@ const redisUrl = process.env.TEST_REDIS_URL;
 if (!redisUrl) console.warn('\n*** SKIPPED: Idempotency-Key records shared through Redis (set TEST_REDIS_URL to run them) ***\n');
 
 describe.skipIf(!redisUrl)('Idempotency-Key records in Redis (e2e)', () => {
+  const prefix = uniqueRedisPrefix('batch-idempotency');
   let a: TestApp;
   let b: TestApp;
   beforeAll(async () => {
-    a = await createTestApp({ env: { CACHE_REDIS_URL: redisUrl! } });
-    b = await createTestApp({ env: { CACHE_REDIS_URL: redisUrl! } });
+    a = await createTestApp({ env: { REDIS_URL: redisUrl!, REDIS_KEY_PREFIX: prefix } });
+    b = await createTestApp({ env: { REDIS_URL: redisUrl!, REDIS_KEY_PREFIX: prefix } });
   });
   afterAll(async () => {
     await a.close();
     await b.close();
+    await deleteRedisKeys(prefix, redisUrl);
   });
 
   it('replays on one instance a batch that finished on another', async () => {

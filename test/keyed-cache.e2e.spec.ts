@@ -1,5 +1,6 @@
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { deleteRedisKeys, uniqueRedisPrefix } from './support/redis-server.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 const redisUrl = process.env.TEST_REDIS_URL;
@@ -39,15 +40,17 @@ describe('KeyedCacheModule', () => {
 });
 
 describe.skipIf(!redisUrl)('KeyedCacheModule with a Redis tier', () => {
+  const prefix = uniqueRedisPrefix('keyed-cache');
   let a: TestApp;
   let b: TestApp;
   beforeAll(async () => {
-    a = await createTestApp({ env: { CACHE_REDIS_URL: redisUrl! } });
-    b = await createTestApp({ env: { CACHE_REDIS_URL: redisUrl! } });
+    a = await createTestApp({ env: { REDIS_URL: redisUrl!, REDIS_KEY_PREFIX: prefix } });
+    b = await createTestApp({ env: { REDIS_URL: redisUrl!, REDIS_KEY_PREFIX: prefix } });
   });
   afterAll(async () => {
     await a.close();
     await b.close();
+    await deleteRedisKeys(prefix, redisUrl);
   });
 
   it('shares values between two instances through Redis', async () => {

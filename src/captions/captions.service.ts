@@ -18,6 +18,12 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** Skip the loader's cached copy (client sent `Cache-Control: no-cache`); the fresh result replaces it. */
   bypassCache?: boolean;
+  /**
+   * False: the variations are not stored in the history here; the caller stores
+   * {@link CaptionsService.historyRowsOf} the response itself, in the transaction of a write of
+   * its own (a batch job's item result), so a retried item never stores them twice. Default true.
+   */
+  recordHistory?: boolean;
 }
 
 export interface RegenerateOptions {
@@ -170,7 +176,10 @@ export class CaptionsService {
     opts: GenerateOptions,
   ): Promise<ReadVariations> {
     const resolved = this.engines.resolve(request);
-    const source = this.sourceFor(resolved.engine, request, requestId, range);
+    const source =
+      opts.recordHistory === false
+        ? variationSource(resolved.engine, request, range, async () => undefined)
+        : this.sourceFor(resolved.engine, request, requestId, range);
     // The chunk ids are `<key>:<chunkSize>:<index>`: the trailing colon keeps `…:1` from matching `…:10`.
     if (opts.bypassCache) await this.loader.invalidate(`${source.key}:`);
     const chunkSize = source.chunkSize!;
@@ -205,7 +214,12 @@ export class CaptionsService {
 
   /** Stores drafted variations in the caption history, with their request's fields (one transaction). */
   private async recordVariations(request: CaptionGenerationRequest, requestId: string, variations: CaptionVariation[]): Promise<void> {
-    const rows: NewHistoryRow[] = variations.map((v) => ({
+    await this.history.record(this.historyRowsOf(request, requestId, variations));
+  }
+
+  /** The history rows of `variations` drafted for `request` (what `generate` stores unless told not to). */
+  historyRowsOf(request: CaptionGenerationRequest, requestId: string, variations: CaptionVariation[]): NewHistoryRow[] {
+    return variations.map((v) => ({
       user_id: request.user_id ?? null,
       caption: v.caption,
       hashtags: v.hashtags,
@@ -217,6 +231,5 @@ export class CaptionsService {
       engagement_score: v.engagement_prediction,
       request_id: requestId,
     }));
-    await this.history.record(rows);
   }
 }

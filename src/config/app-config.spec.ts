@@ -119,4 +119,14 @@ describe(loadConfig.name, () => {
   it('treats an empty value as unset', () => {
     expect(loadConfig({ DATABASE_URL: '' }).databaseUrl).toMatch(/^sqlite:/);
   });
+
+  it('reads REDIS_URL, and CACHE_REDIS_URL as its deprecated alias; two different URLs are refused', () => {
+    expect(loadConfig({}).redis).toMatchObject({ url: undefined, keyPrefix: 'captions:', fromDeprecatedAlias: false });
+    expect(loadConfig({ REDIS_URL: 'redis://a:6379', REDIS_KEY_PREFIX: 'x:' }).redis).toMatchObject({ url: 'redis://a:6379', keyPrefix: 'x:', fromDeprecatedAlias: false });
+    expect(loadConfig({ CACHE_REDIS_URL: 'redis://b:6379' }).redis).toMatchObject({ url: 'redis://b:6379', fromDeprecatedAlias: true });
+    expect(loadConfig({ REDIS_URL: 'redis://a:6379', CACHE_REDIS_URL: 'redis://a:6379' }).redis.fromDeprecatedAlias).toBe(false);
+    expect(() => loadConfig({ REDIS_URL: 'redis://a:6379', CACHE_REDIS_URL: 'redis://b:6379' })).toThrow(/CACHE_REDIS_URL=\(hidden\).*unset CACHE_REDIS_URL/);
+    expect(() => loadConfig({ REDIS_URL: 'http://secret@a' })).toThrow(/REDIS_URL=\(hidden\)/);
+    expect(() => loadConfig({ REDIS_KEY_PREFIX: 'has space' })).toThrow(/REDIS_KEY_PREFIX/);
+  });
 });

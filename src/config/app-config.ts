@@ -35,7 +35,16 @@ export class AppConfig {
   readonly shutdown!: { delayMs: number; graceMs: number };
   /** `sqlite:<file>` or `postgres://…`; SQLite under DATA_DIR by default. */
   readonly databaseUrl!: string;
-  readonly cacheRedisUrl?: string;
+  /** The shared Redis (`REDIS_URL`); absent: every process keeps its shared state for itself. */
+  readonly redis!: {
+    url?: string;
+    /** Put before every key this service writes (`REDIS_KEY_PREFIX`). */
+    keyPrefix: string;
+    commandTimeoutMs: number;
+    connectTimeoutMs: number;
+    /** The URL came from the deprecated `CACHE_REDIS_URL`: a warning says so at boot. */
+    fromDeprecatedAlias: boolean;
+  };
   /**
    * The DataSize profile plus explicit overrides. Fields that are `undefined` come from
    * the profile when the lazy loader resolves its configuration.
@@ -114,9 +123,19 @@ export class AppConfig {
     idempotencyTtlSeconds: number;
     /** Byte budget of the idempotency records. */
     idempotencyMaxBytes: number;
+    /** A running batch's hold on its key: renewed while it runs, so a dead instance's key is free within it. */
+    idempotencyLeaseMs: number;
     /** The most one record may take; results beyond it are not kept (only the fingerprint is). */
     idempotencyMaxRecordBytes: number;
     maxRegenerations: number;
+  };
+  /** Durable batch jobs (`/batches`). */
+  readonly jobs!: {
+    maxItems: number;
+    retentionMs: number;
+    completionWindowMs: number;
+    concurrency: number;
+    reconcileIntervalMs: number;
   };
   readonly monitoring!: {
     /** `/metrics` answers a request bearing this token (or a valid API key). */
@@ -142,7 +161,7 @@ export class AppConfig {
 }
 
 /** Variables whose value may hold a secret: a problem with one names it without its value. */
-const SECRET_VARIABLES = new Set(['LLM_API_KEY', 'API_KEYS', 'METRICS_TOKEN', 'DATABASE_URL', 'CACHE_REDIS_URL']);
+const SECRET_VARIABLES = new Set(['LLM_API_KEY', 'API_KEYS', 'METRICS_TOKEN', 'DATABASE_URL', 'REDIS_URL', 'CACHE_REDIS_URL']);
 
 function flatten(errors: ValidationError[]): string[] {
   return errors.flatMap((e) => {
@@ -168,6 +187,9 @@ function crossChecks(vars: EnvironmentVariables): string[] {
   }
   if (vars.METRICS_PORT !== undefined && vars.METRICS_PORT === vars.PORT) {
     problems.push(`METRICS_PORT=${vars.METRICS_PORT}: must differ from PORT=${vars.PORT}`);
+  }
+  if (vars.REDIS_URL !== undefined && vars.CACHE_REDIS_URL !== undefined && vars.REDIS_URL !== vars.CACHE_REDIS_URL) {
+    problems.push('CACHE_REDIS_URL=(hidden): a deprecated alias of REDIS_URL, set to another value; unset CACHE_REDIS_URL');
   }
   if (vars.BATCH_IDEMPOTENCY_MAX_RECORD_KB > vars.BATCH_IDEMPOTENCY_MAX_MB * 1024) {
     problems.push(
@@ -236,7 +258,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     shutdown: { delayMs: vars.SHUTDOWN_DELAY_MS, graceMs: vars.SHUTDOWN_GRACE_MS },
     databaseUrl: vars.DATABASE_URL ?? `sqlite:${resolve(dataDir, 'history.sqlite')}`,
-    cacheRedisUrl: vars.CACHE_REDIS_URL,
+    redis: {
+      url: vars.REDIS_URL ?? vars.CACHE_REDIS_URL,
+      keyPrefix: vars.REDIS_KEY_PREFIX,
+      commandTimeoutMs: vars.REDIS_COMMAND_TIMEOUT_MS,
+      connectTimeoutMs: vars.REDIS_CONNECT_TIMEOUT_MS,
+      fromDeprecatedAlias: vars.REDIS_URL === undefined && vars.CACHE_REDIS_URL !== undefined,
+    },
     lazyLoader: {
       dataSize: vars.LAZY_DATA_SIZE as AppConfig['lazyLoader']['dataSize'],
       chunkSize: vars.LAZY_CHUNK_SIZE,
@@ -247,7 +275,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxMemoryMb: vars.LAZY_MAX_MEMORY_MB,
       memoryThreshold: vars.LAZY_MEMORY_THRESHOLD,
       enableDiskCache: vars.LAZY_ENABLE_DISK_CACHE,
-      diskCacheDir: resolve(dataDir, vars.LAZY_DISK_CACHE_DIR ?? 'cache'),
+      diskCacheDir: resolve(dataDir, vars.LAZY_DISK_CACHE_DIR),
       diskCacheMaxMb: vars.LAZY_DISK_CACHE_MAX_MB,
       enableCaching: vars.LAZY_ENABLE_CACHING,
       cacheSize: vars.LAZY_CACHE_SIZE,
@@ -295,8 +323,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ndjsonMaxRatio: vars.BATCH_NDJSON_MAX_RATIO,
       idempotencyTtlSeconds: vars.BATCH_IDEMPOTENCY_TTL_S,
       idempotencyMaxBytes: vars.BATCH_IDEMPOTENCY_MAX_MB * MB,
+      idempotencyLeaseMs: vars.BATCH_IDEMPOTENCY_LEASE_MS,
       idempotencyMaxRecordBytes: vars.BATCH_IDEMPOTENCY_MAX_RECORD_KB * 1024,
       maxRegenerations: vars.BATCH_MAX_REGENERATIONS,
+    },
+    jobs: {
+      maxItems: vars.BATCH_JOB_MAX_ITEMS,
+      retentionMs: vars.BATCH_JOB_RETENTION * 1000,
+      completionWindowMs: vars.BATCH_JOB_COMPLETION_WINDOW_S * 1000,
+      concurrency: vars.BATCH_JOB_CONCURRENCY,
+      reconcileIntervalMs: vars.BATCH_JOB_RECONCILE_INTERVAL_MS,
     },
     monitoring: {
       metricsToken: vars.METRICS_TOKEN,

@@ -65,12 +65,35 @@ export class EnvironmentVariables {
   })
   DATABASE_URL?: string;
 
+  /**
+   * The one Redis every replica shares: the keyed cache's shared tier, the rate limiter's buckets,
+   * idempotency claims and batch job queues. Unset: each process keeps that state for itself.
+   */
+  @IsOptional() @Matches(/^rediss?:\/\//, {
+    message: 'REDIS_URL must start with redis:// or rediss://',
+  })
+  REDIS_URL?: string;
+
+  /** Deprecated alias of REDIS_URL (read only when REDIS_URL is unset; a boot warning names it). */
   @IsOptional() @Matches(/^rediss?:\/\//, {
     message: 'CACHE_REDIS_URL must start with redis:// or rediss://',
   })
   CACHE_REDIS_URL?: string;
 
-  // --- lazy loader (DataSize profile, ChunkConfig and LargeDataConfig) ---
+  /** Put before every key this service writes to Redis, so services (or test runs) can share one. */
+  @Matches(/^[\x21-\x7e]{1,64}$/, { message: 'REDIS_KEY_PREFIX must be 1-64 visible ASCII characters' })
+  REDIS_KEY_PREFIX = 'captions:';
+
+  /** A Redis command that has no answer by then fails (a cache miss, an open rate limit, a 503 claim): Redis never hangs a request. */
+  @EnvNumber() @IsInt() @Min(10) @Max(60_000)
+  REDIS_COMMAND_TIMEOUT_MS = 500;
+
+  /** How long one connection attempt may take; the client keeps trying in the background. */
+  @EnvNumber() @IsInt() @Min(100) @Max(60_000)
+  REDIS_CONNECT_TIMEOUT_MS = 2_000;
+
+  // --- lazy loader (DataSize profile, ChunkConfig and LargeDataConfig): also the defaults and
+  // ranges of the options of `resolveLoaderConfig()` and `LazyLoaderModule.forRoot()` ---
   @IsIn(['small', 'medium', 'large', 'huge'])
   LAZY_DATA_SIZE = 'medium';
 
@@ -98,8 +121,9 @@ export class EnvironmentVariables {
   @EnvBoolean() @IsOptional() @IsBoolean()
   LAZY_ENABLE_DISK_CACHE?: boolean;
 
-  @IsOptional() @IsString()
-  LAZY_DISK_CACHE_DIR?: string;
+  /** Relative to `DATA_DIR` unless absolute. */
+  @IsString() @MinLength(1)
+  LAZY_DISK_CACHE_DIR = 'cache';
 
   @EnvNumber() @IsInt() @Min(1)
   LAZY_DISK_CACHE_MAX_MB = 1024;
@@ -234,11 +258,36 @@ export class EnvironmentVariables {
   @EnvNumber() @IsInt() @Min(1) @Max(1_048_576)
   BATCH_IDEMPOTENCY_MAX_MB = 64;
 
+  /** How long a running batch holds its Idempotency-Key without renewing it (renewed every third of it). */
+  @EnvNumber() @IsInt() @Min(500) @Max(600_000)
+  BATCH_IDEMPOTENCY_LEASE_MS = 5_000;
+
   @EnvNumber() @IsInt() @Min(1) @Max(1_048_576)
   BATCH_IDEMPOTENCY_MAX_RECORD_KB = 4096;
 
   @EnvNumber() @IsInt() @Min(0) @Max(10)
   BATCH_MAX_REGENERATIONS = 2;
+
+  // --- batch jobs ---
+  /** Most items of one `POST /batches` (lines of an upload, blank ones included). */
+  @EnvNumber() @IsInt() @Min(1) @Max(1_000_000)
+  BATCH_JOB_MAX_ITEMS = 100_000;
+
+  /** Seconds a batch is kept after it was created (29 days); then it and its results are deleted. */
+  @EnvNumber() @IsInt() @Min(60) @Max(366 * 86_400)
+  BATCH_JOB_RETENTION = 29 * 86_400;
+
+  /** Seconds a batch has to end (`expires_at`); items not ended by then end `expired`. */
+  @EnvNumber() @IsInt() @Min(10) @Max(30 * 86_400)
+  BATCH_JOB_COMPLETION_WINDOW_S = 86_400;
+
+  /** Batch job items drafted at once by one process. */
+  @EnvNumber() @IsInt() @Min(1) @Max(256)
+  BATCH_JOB_CONCURRENCY = 4;
+
+  /** How often (ms) the reconciler expires overdue batches, deletes old ones and re-queues stalled ones. */
+  @EnvNumber() @IsInt() @Min(100) @Max(3_600_000)
+  BATCH_JOB_RECONCILE_INTERVAL_MS = 30_000;
 
   // --- security ---
   @IsOptional() @IsString()

@@ -9,6 +9,9 @@ import Cursor from 'pg-cursor';
 import type { Engine } from './history.migrations.js';
 import type { HistoryDatabase } from './history.types.js';
 
+/** DI token of the service's one {@link HistoryDatabaseHandle} (exported by the history module). */
+export const HISTORY_DATABASE = Symbol('HISTORY_DATABASE');
+
 /** A Kysely instance for one engine, plus a way to get a connection of its own for a long read. */
 export interface HistoryDatabaseHandle {
   engine: Engine;
@@ -33,6 +36,14 @@ export interface HistoryDatabaseHandle {
    */
   runBatch?(statements: Array<[sql: string, params: unknown[]]>): unknown[];
   /**
+   * SQLite only, like {@link runBatch} but guarded: in one transaction, runs each group's `guard`
+   * and, only when it changed a row, that group's `then` statements; then the statements `after`
+   * returns for the list of guards that took. Returns that list and the rows `after`'s statements
+   * returned. A write that must happen once (a conditional UPDATE) and what depends on it commit
+   * together or not at all.
+   */
+  runGuarded?(groups: readonly GuardedGroup[], after: (applied: boolean[]) => Array<[sql: string, params: unknown[]]>): { applied: boolean[]; returned: unknown[] };
+  /**
    * SQLite only: checkpoints the write-ahead log without ever waiting. With no stream of this
    * handle reading, TRUNCATE: the log is copied into the database and the file cut to zero bytes
    * (a reader of another process makes it report `busy` instead). With one reading, PASSIVE:
@@ -42,6 +53,12 @@ export interface HistoryDatabaseHandle {
    */
   checkpoint?(): WalCheckpoint | undefined;
   destroy(): Promise<void>;
+}
+
+/** One guarded write of {@link HistoryDatabaseHandle.runGuarded}: `then` runs only when `guard` changed a row. */
+export interface GuardedGroup {
+  guard: [sql: string, params: unknown[]];
+  then: Array<[sql: string, params: unknown[]]>;
 }
 
 /** What one checkpoint did, as SQLite reports it. */
@@ -102,18 +119,35 @@ function openSqlite(file: string, options: HistoryDatabaseOptions): HistoryDatab
   if (options.sqliteCacheKib) conn.pragma(`cache_size = -${Math.floor(options.sqliteCacheKib)}`);
   const db = new Kysely<HistoryDatabase>({ dialect: new SqliteDialect({ database: conn }) });
   const statements = new Map<string, Database.Statement>();
-  const batch = conn.transaction((list: Array<[string, unknown[]]>) => {
-    const returned: unknown[] = [];
+  const prepared = (sql: string): Database.Statement => {
+    let stmt = statements.get(sql);
+    if (!stmt) {
+      stmt = conn.prepare(sql);
+      statements.set(sql, stmt);
+    }
+    return stmt;
+  };
+  const runAll = (list: Array<[string, unknown[]]>, returned: unknown[]): void => {
     for (const [sql, params] of list) {
-      let stmt = statements.get(sql);
-      if (!stmt) {
-        stmt = conn.prepare(sql);
-        statements.set(sql, stmt);
-      }
+      const stmt = prepared(sql);
       if (stmt.reader) returned.push(...stmt.all(params));
       else stmt.run(params);
     }
+  };
+  const batch = conn.transaction((list: Array<[string, unknown[]]>) => {
+    const returned: unknown[] = [];
+    runAll(list, returned);
     return returned;
+  });
+  const guarded = conn.transaction((groups: readonly GuardedGroup[], after: (applied: boolean[]) => Array<[string, unknown[]]>) => {
+    const returned: unknown[] = [];
+    const applied = groups.map(({ guard: [sql, params], then }) => {
+      const took = prepared(sql).run(params).changes > 0;
+      if (took) runAll(then, returned);
+      return took;
+    });
+    runAll(after(applied), returned);
+    return { applied, returned };
   });
   // Streams reading now: while one holds its snapshot, the log cannot be truncated.
   let readers = 0;
@@ -121,6 +155,7 @@ function openSqlite(file: string, options: HistoryDatabaseOptions): HistoryDatab
     engine: 'sqlite',
     db,
     runBatch: (list) => batch(list),
+    runGuarded: (groups, after) => guarded(groups, after),
     checkpoint() {
       if (conn.inTransaction) return undefined;
       const mode = readers > 0 ? 'PASSIVE' : 'TRUNCATE';

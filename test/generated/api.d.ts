@@ -25,6 +25,94 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v14/lazy/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /batches`: the caller's batches, newest first. */
+        get: operations["JobsController_list"];
+        put?: never;
+        /**
+         * `POST /batches`: a JSON `{requests, metadata?}` or an NDJSON upload, one request a line, read as
+         *     it arrives. Answers 202 with the batch once every item is stored; the work runs in the background.
+         */
+        post: operations["JobsController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v14/lazy/batches/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["JobsController_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v14/lazy/batches/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** `POST /batches/{id}/cancel`: items not started end `canceled`; started ones finish. */
+        post: operations["JobsController_cancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v14/lazy/batches/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /batches/{id}/events`: SSE `progress` with the counts as they change, then `ended`. */
+        get: operations["JobsController_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v14/lazy/batches/{id}/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /batches/{id}/results`: one NDJSON line per item, in input order. */
+        get: operations["JobsController_results"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v14/lazy/cache/clear": {
         parameters: {
             query?: never;
@@ -252,6 +340,12 @@ export interface components {
             /** @description CaptionGenerationRequest objects, 1 to BATCH_MAX_REQUESTS (default 1000); each validated on its own */
             requests: components["schemas"]["CaptionGenerationRequest"][];
         };
+        BatchEventDataDto: {
+            id: string;
+            request_counts: components["schemas"]["RequestCountsDto"];
+            /** @enum {string} */
+            status: "in_progress" | "canceling" | "ended";
+        };
         BatchItemDto: {
             /** @description The item is returned although its quality stayed below `quality_threshold`. */
             below_threshold?: boolean;
@@ -269,6 +363,16 @@ export interface components {
             request_id: string | null;
             success: boolean;
         };
+        BatchItemErrorBodyDto: {
+            details?: {
+                field?: string;
+                message?: string;
+            }[];
+            error: string;
+            message: string;
+            request_id?: string;
+            timestamp: number;
+        };
         BatchItemErrorDetailDto: {
             field: string;
             message: string;
@@ -279,12 +383,120 @@ export interface components {
             details?: components["schemas"]["BatchItemErrorDetailDto"][];
             message: string;
         };
+        BatchJobRequest: {
+            /**
+             * @default general
+             * @enum {string}
+             */
+            audience?: "general" | "business" | "millennials" | "gen_z" | "creators" | "lifestyle" | "fitness" | "food" | "travel" | "fashion";
+            brand_info?: components["schemas"]["BrandInfo"];
+            content_description: string;
+            /**
+             * @default post
+             * @enum {string}
+             */
+            content_type?: "post" | "story" | "reel" | "igtv" | "carousel" | "highlight";
+            /** @description The caller's id for this item, unique in the batch; each result line carries it */
+            custom_id: string;
+            /**
+             * @description Hashtags per caption. 30 is the absolute bound; the effective maximum is the server's
+             *     `HASHTAG_LIMIT` (default 5: Instagram allows five hashtags on a post or reel). Above it: 422
+             *     `validation_failed` naming the limit and the setting.
+             * @default 5
+             */
+            hashtag_count?: number;
+            /** @default true */
+            include_cta?: boolean;
+            /** @default true */
+            include_emojis?: boolean;
+            /** @default true */
+            include_hashtags?: boolean;
+            /**
+             * @description The offline engine writes some languages; the others only the LLM engine writes. A language no
+             *     configured engine can write is a 422 naming the language and what would serve it (`LLM_BASE_URL`).
+             * @default english
+             * @enum {string}
+             */
+            language?: "english" | "spanish" | "french" | "german" | "italian" | "portuguese" | "russian" | "japanese" | "korean" | "chinese";
+            /** @default 2200 */
+            max_length?: number;
+            /**
+             * @default balanced
+             * @enum {string}
+             */
+            optimization_level?: "ultra_fast" | "fast" | "balanced" | "quality" | "maximum_quality";
+            /**
+             * @default normal
+             * @enum {string}
+             */
+            priority?: "normal" | "low" | "high" | "urgent";
+            request_id?: string;
+            /**
+             * @default casual
+             * @enum {string}
+             */
+            style?: "casual" | "professional" | "inspirational" | "playful" | "educational" | "promotional" | "storytelling" | "minimalist";
+            /** @default UTC */
+            timezone?: string;
+            user_id?: string;
+            /** @default 3 */
+            variation_count?: number;
+        };
+        BatchListDto: {
+            data: components["schemas"]["BatchObjectDto"][];
+            has_more: boolean;
+            /** @description Pass as `cursor` for the next page */
+            next_cursor: string | null;
+        };
+        BatchObjectDto: {
+            /** Format: date-time */
+            cancel_initiated_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            ended_at: string | null;
+            /**
+             * Format: date-time
+             * @description Items not ended by then end `expired`
+             */
+            expires_at: string;
+            /** @example batch_3q2-7wEd1Xk0fPz9c1Vb0A */
+            id: string;
+            metadata: {
+                [key: string]: string;
+            } | null;
+            /** @enum {string} */
+            object: "batch";
+            request_counts: components["schemas"]["RequestCountsDto"];
+            /** @description Where the results are read once the batch has ended */
+            results_url: string;
+            /** Format: date-time */
+            started_at: string | null;
+            /** @enum {string} */
+            status: "validating" | "in_progress" | "canceling" | "ended";
+        };
         BatchProgressDto: {
             done: number;
             elapsed: number;
             failed: number;
             /** @description Null while an NDJSON upload is still arriving. */
             total: number | null;
+        };
+        BatchResultLineDto: {
+            /** @description Null for an input line that had no valid custom_id */
+            custom_id: string | null;
+            result: {
+                response: components["schemas"]["CaptionGenerationResponse"];
+                /** @enum {unknown} */
+                type: "succeeded";
+            } | {
+                error: components["schemas"]["BatchItemErrorBodyDto"];
+                /** @enum {unknown} */
+                type: "errored";
+            } | {
+                /** @enum {unknown} */
+                type: "canceled" | "expired";
+            };
         };
         BatchSummaryDto: {
             batch_id: string;
@@ -363,7 +575,7 @@ export interface components {
              * @default normal
              * @enum {string}
              */
-            priority?: "low" | "normal" | "high" | "urgent";
+            priority?: "normal" | "low" | "high" | "urgent";
             request_id?: string;
             /**
              * @default casual
@@ -422,6 +634,14 @@ export interface components {
             readability_score: number;
             /** @description Words of the caption text (hashtags not counted). */
             word_count: number;
+        };
+        CreateBatchRequest: {
+            /** @description Up to 16 string values (keys ≤ 64, values ≤ 512 characters), returned with the batch */
+            metadata?: {
+                [key: string]: string;
+            };
+            /** @description 1 to BATCH_JOB_MAX_ITEMS (default 100,000) requests. A request that breaks a rule does not refuse the batch: its item ends `errored` */
+            requests: components["schemas"]["BatchJobRequest"][];
         };
         DiskCacheStatusDto: {
             bytes: number;
@@ -580,6 +800,15 @@ export interface components {
             /** @enum {string} */
             status: "ok";
         };
+        RequestCountsDto: {
+            canceled: number;
+            errored: number;
+            expired: number;
+            /** @description Not ended yet (queued or running) */
+            processing: number;
+            succeeded: number;
+            total: number;
+        };
         SourceStatsDto: {
             failures: number;
             loads: number;
@@ -632,10 +861,16 @@ export interface components {
     pathItems: never;
 }
 export type SchemaBatchCaptionRequest = components['schemas']['BatchCaptionRequest'];
+export type SchemaBatchEventDataDto = components['schemas']['BatchEventDataDto'];
 export type SchemaBatchItemDto = components['schemas']['BatchItemDto'];
+export type SchemaBatchItemErrorBodyDto = components['schemas']['BatchItemErrorBodyDto'];
 export type SchemaBatchItemErrorDetailDto = components['schemas']['BatchItemErrorDetailDto'];
 export type SchemaBatchItemErrorDto = components['schemas']['BatchItemErrorDto'];
+export type SchemaBatchJobRequest = components['schemas']['BatchJobRequest'];
+export type SchemaBatchListDto = components['schemas']['BatchListDto'];
+export type SchemaBatchObjectDto = components['schemas']['BatchObjectDto'];
 export type SchemaBatchProgressDto = components['schemas']['BatchProgressDto'];
+export type SchemaBatchResultLineDto = components['schemas']['BatchResultLineDto'];
 export type SchemaBatchSummaryDto = components['schemas']['BatchSummaryDto'];
 export type SchemaBrandInfo = components['schemas']['BrandInfo'];
 export type SchemaCacheClearResponseDto = components['schemas']['CacheClearResponseDto'];
@@ -644,6 +879,7 @@ export type SchemaCaptionGenerationRequest = components['schemas']['CaptionGener
 export type SchemaCaptionGenerationResponse = components['schemas']['CaptionGenerationResponse'];
 export type SchemaCaptionStreamItem = components['schemas']['CaptionStreamItem'];
 export type SchemaCaptionVariation = components['schemas']['CaptionVariation'];
+export type SchemaCreateBatchRequest = components['schemas']['CreateBatchRequest'];
 export type SchemaDiskCacheStatusDto = components['schemas']['DiskCacheStatusDto'];
 export type SchemaDiskTierStatsDto = components['schemas']['DiskTierStatsDto'];
 export type SchemaErrorBody = components['schemas']['ErrorBody'];
@@ -657,6 +893,7 @@ export type SchemaLivenessResponseDto = components['schemas']['LivenessResponseD
 export type SchemaMemoryCacheStatusDto = components['schemas']['MemoryCacheStatusDto'];
 export type SchemaMemoryTierStatsDto = components['schemas']['MemoryTierStatsDto'];
 export type SchemaReadinessResponseDto = components['schemas']['ReadinessResponseDto'];
+export type SchemaRequestCountsDto = components['schemas']['RequestCountsDto'];
 export type SchemaSourceStatsDto = components['schemas']['SourceStatsDto'];
 export type SchemaStatsResponseDto = components['schemas']['StatsResponseDto'];
 export type SchemaTierStatsDto = components['schemas']['TierStatsDto'];
@@ -791,6 +1028,530 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    JobsController_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description The `next_cursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchListDto"];
+                };
+            };
+            /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a bug; the message leaks nothing */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: the server is shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    JobsController_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                "idempotency-key"?: string;
+                /** @description Per API key. The same key and body answer the same batch; another body: 422 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description application/json: a `CreateBatchRequest`; application/x-ndjson: one `BatchJobRequest` per line (gzip, deflate or br accepted) */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateBatchRequest"] | string;
+                "application/x-ndjson": components["schemas"]["CreateBatchRequest"] | string;
+            };
+        };
+        responses: {
+            /** @description The batch, `in_progress` (or `ended` when no item was valid) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchObjectDto"];
+                };
+            };
+            /** @description `malformed_json`: the body is not valid JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: more than BATCH_JOB_MAX_ITEMS lines, or an upload over BATCH_NDJSON_MAX_BYTES / BATCH_NDJSON_MAX_RATIO; nothing is stored */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: the body is not of a type the route takes */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`: no requests, too many, a duplicate `custom_id`, or an Idempotency-Key used with another body; nothing is stored */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a bug; the message leaks nothing */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: the server is shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    JobsController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchObjectDto"];
+                };
+            };
+            /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such batch (or not this caller's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a bug; the message leaks nothing */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: the server is shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    JobsController_cancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The batch, `canceling` (or `ended` when nothing was running) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchObjectDto"];
+                };
+            };
+            /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `conflict`: the batch has already ended */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a bug; the message leaks nothing */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: the server is shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    JobsController_events: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Progress of the batch. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_acceptable`: `Accept` names no format this route makes */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a bug; the message leaks nothing */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: the server is shutting down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    JobsController_results: {
+        parameters: {
+            query?: {
+                /** @description true: the results of the items ended so far, before the batch has ended */
+                partial?: boolean;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One line per item in input order, streamed from the database whatever the size. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": components["schemas"]["BatchResultLineDto"];
+                };
+            };
+            /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_acceptable`: `Accept` names no format this route makes */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `conflict`: the batch has not ended (ask with `partial=true` for what has) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal_error`: a bug; the message leaks nothing */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: the server is shutting down */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

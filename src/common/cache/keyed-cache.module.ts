@@ -1,9 +1,11 @@
-import KeyvRedis from '@keyv/redis';
 import { CacheModule } from '@nestjs/cache-manager';
 import { Module } from '@nestjs/common';
 import { Keyv } from 'keyv';
 import { LRUCache } from 'lru-cache';
 import { AppConfig } from '../../config/app-config.js';
+import { RedisConnection } from '../redis/redis-connection.js';
+import { RedisModule } from '../redis/redis.module.js';
+import { RedisMapStore } from './redis-map-store.js';
 
 /**
  * The Map-like store Keyv asks for, bounded by lru-cache. Keyv passes a TTL as a third argument to
@@ -34,27 +36,25 @@ class BoundedMapStore {
 }
 
 /**
- * The small keyed cache behind cache-manager 7: today it holds history counts only. Caption
+ * The small keyed cache behind cache-manager 7: today it holds history per-day counts only. Caption
  * responses are not here (the lazy loader caches their variations), nor are idempotency records: a
  * cache may evict, and they must not be (they have a store of their own).
- * Tier 1 is an in-process LRU bounded to `LAZY_CACHE_SIZE` entries; with `CACHE_REDIS_URL` a
- * shared Redis tier is added behind it (cache-manager reads tiers in order and fills the nearer
- * one on the way back). Inject `CACHE_MANAGER` (type `Cache`); TTLs are in milliseconds.
+ * Tier 1 is an in-process LRU bounded to `LAZY_CACHE_SIZE` entries; with `REDIS_URL` a shared
+ * Redis tier (keys under `REDIS_KEY_PREFIX` + `cache:`) is added behind it (cache-manager reads
+ * tiers in order and fills the nearer one on the way back). A Redis that is down is a counted miss
+ * of that tier, never a wait. Inject `CACHE_MANAGER` (type `Cache`); TTLs are in milliseconds.
  * Chunks of data do not go here: they live in the lazy loader's byte-bounded tiers.
  */
 @Module({
   imports: [
     CacheModule.registerAsync({
       isGlobal: true,
-      inject: [AppConfig],
-      useFactory: (config: AppConfig) => {
-        // `captions` names the service, not what is stored: it keeps this service's keys apart from
-        // others' in a shared Redis (and renaming it would orphan the keys already there).
+      imports: [RedisModule],
+      inject: [AppConfig, RedisConnection],
+      useFactory: (config: AppConfig, redis: RedisConnection) => {
         const memory = new Keyv({ store: new BoundedMapStore(config.lazyLoader.cacheSize), namespace: 'captions' });
         const stores: Keyv[] = [memory];
-        if (config.cacheRedisUrl) {
-          stores.push(new Keyv({ store: new KeyvRedis(config.cacheRedisUrl), namespace: 'captions' }));
-        }
+        if (redis.enabled) stores.push(new Keyv({ store: new RedisMapStore(redis, 'cache'), useKeyPrefix: false }));
         return { stores, ttl: config.lazyLoader.cacheTtlSeconds * 1000 };
       },
     }),

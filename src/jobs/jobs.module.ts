@@ -1,0 +1,46 @@
+import { Module } from '@nestjs/common';
+import { CaptionsModule } from '../captions/captions.module.js';
+import { HISTORY_DATABASE, type HistoryDatabaseHandle } from '../history/history-database.js';
+import { HistoryModule } from '../history/history.module.js';
+import { LazyLoaderModule } from '../lazy-loader/lazy-loader.module.js';
+import { BatchRunner } from './batch-runner.js';
+import { RedisConnection } from '../common/redis/redis-connection.js';
+import { BullmqRunner } from './bullmq-runner.js';
+import { ChunkWorker } from './chunk-worker.js';
+import { InProcessRunner } from './in-process-runner.js';
+import { JobsController } from './jobs.controller.js';
+import { JobsReconciler } from './jobs-reconciler.js';
+import { JobsRepository } from './jobs.repository.js';
+import { JobsService } from './jobs.service.js';
+
+/**
+ * Durable batch jobs (`/batches`): tables in the service's one database (the history module's
+ * handle), the runner (BullMQ with `REDIS_URL`, in process without), and the reconciler on `ScheduleModule.forRoot()`'s registry.
+ * Exports nothing.
+ */
+@Module({
+  imports: [CaptionsModule, HistoryModule, LazyLoaderModule],
+  controllers: [JobsController],
+  providers: [
+    {
+      provide: JobsRepository,
+      inject: [HISTORY_DATABASE],
+      useFactory: async (handle: HistoryDatabaseHandle) => {
+        const repo = new JobsRepository(handle);
+        await repo.migrate();
+        return repo;
+      },
+    },
+    ChunkWorker,
+    {
+      // BullMQ across every replica when there is a shared Redis; in this process otherwise.
+      provide: BatchRunner,
+      inject: [ChunkWorker, JobsRepository, RedisConnection],
+      useFactory: (worker: ChunkWorker, repo: JobsRepository, redis: RedisConnection): BatchRunner =>
+        redis.enabled ? new BullmqRunner(worker, repo, redis) : new InProcessRunner(worker, repo),
+    },
+    JobsService,
+    JobsReconciler,
+  ],
+})
+export class JobsModule {}
