@@ -8,6 +8,8 @@ export default defineConfig({
     include: ['bench/**/*.bench.ts'],
     environment: 'node',
     pool: 'forks',
+    // One benchmark file at a time: two measuring side by side would distort each other.
+    fileParallelism: false,
     testTimeout: 0,
     hookTimeout: 0,
     silent: false,

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { BatchController } from '../src/batch/batch.controller.js';
 import { IdempotencyStore } from '../src/batch/idempotency.store.js';
 import { CaptionsService } from '../src/captions/captions.service.js';
-import { CaptionEngine } from '../src/captions/engine/caption-engine.js';
+import { TemplateCaptionEngine } from '../src/captions/engine/template-caption.engine.js';
 import { batchItems } from '../src/batch/batch.metrics.js';
 import { ResponseStream } from '../src/common/streaming/response-stream.js';
 import { orFailAfter } from './support/export-clients.js';
@@ -40,7 +40,7 @@ describe(BatchController.name, () => {
     // One client sends batches of up to 10,000 items here: the rate limit, which charges each
     // variation, has its own specs (ops-rate-limit).
     t = await createTestApp({ env: { BATCH_MAX_REQUESTS: '2000', BATCH_MAX_NDJSON_LINES: '20000', BODY_LIMIT_BYTES: '4194304', RATE_LIMIT_MAX: '0' } });
-    const engine = t.app.get(CaptionEngine, { strict: false });
+    const engine = t.app.get(TemplateCaptionEngine, { strict: false });
     const generate = engine.generate.bind(engine);
     vi.spyOn(engine, 'generate').mockImplementation((req, i) => {
       counts.engine += 1;

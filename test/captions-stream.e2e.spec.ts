@@ -4,7 +4,7 @@ import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CaptionsController } from '../src/captions/captions.controller.js';
 import { CaptionsService } from '../src/captions/captions.service.js';
-import { CaptionEngine } from '../src/captions/engine/caption-engine.js';
+import { TemplateCaptionEngine } from '../src/captions/engine/template-caption.engine.js';
 import { ResponseStream } from '../src/common/streaming/response-stream.js';
 import { HistoryService } from '../src/history/history.service.js';
 import { LazyLoaderService } from '../src/lazy-loader/lazy-loader.service.js';
@@ -36,7 +36,7 @@ function rawPost(url: string, headers: Record<string, string>): Promise<{ header
 }
 
 /** Counts the drafts of the real engine. */
-function countDrafts(engine: CaptionEngine): { count: number } {
+function countDrafts(engine: TemplateCaptionEngine): { count: number } {
   const drafts = { count: 0 };
   const generate = engine.generate.bind(engine);
   vi.spyOn(engine, 'generate').mockImplementation((req, i) => {
@@ -90,7 +90,7 @@ function watchLoads(loader: LazyLoaderService): { started: number; settled: numb
 describe(`${CaptionsController.name} streaming`, () => {
   let t: TestApp;
   let url: string;
-  let engine: CaptionEngine;
+  let engine: TemplateCaptionEngine;
   let history: HistoryService;
   let loader: LazyLoaderService;
   let gate = new Gate();
@@ -100,7 +100,7 @@ describe(`${CaptionsController.name} streaming`, () => {
     t = await createTestApp({ env: { LAZY_PREFETCH_INTERVAL_MS: String(24 * 3600 * 1000) } });
     await t.app.listen(0, '127.0.0.1');
     url = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}/api/v14/lazy/stream-captions`;
-    engine = t.app.get(CaptionEngine);
+    engine = t.app.get(TemplateCaptionEngine);
     history = t.app.get(HistoryService);
     loader = t.app.get(LazyLoaderService);
   });

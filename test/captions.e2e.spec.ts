@@ -93,9 +93,10 @@ describe(CaptionsController.name, () => {
     expect(res.body.details.map((d: { field: string }) => d.field)).toContain(field);
   });
 
-  it('names the supported languages when refusing one', async () => {
+  it('refuses a language only the LLM engine writes, naming what would serve it and the offline languages', async () => {
     const res = await http().post(URL).send({ ...base, language: 'japanese' }).expect(422);
-    expect(res.body.message).toBe('language japanese is not supported yet; supported: english, spanish');
+    expect(res.body.message).toMatch(/^language japanese is written only by the LLM engine, and none is configured: set LLM_BASE_URL and LLM_MODEL/);
+    expect(res.body.message).toMatch(/written offline: english, spanish/);
   });
 
   it('writes Spanish captions for language spanish', async () => {

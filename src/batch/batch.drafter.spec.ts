@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { captionGenerations } from '../captions/captions.metrics.js';
 import { CaptionsModule } from '../captions/captions.module.js';
 import { withDefaults } from '../captions/dto/caption-generation-request.dto.js';
-import { CaptionEngine } from '../captions/engine/caption-engine.js';
+import { TemplateCaptionEngine } from '../captions/engine/template-caption.engine.js';
 import { KeyedCacheModule } from '../common/cache/keyed-cache.module.js';
 import { loadConfig } from '../config/app-config.js';
 import { ConfigModule } from '../config/config.module.js';
@@ -20,7 +20,7 @@ describe(BatchDrafter.name, () => {
   let app: INestApplicationContext;
   let dataDir: string;
   let sut: BatchDrafter;
-  let engine: CaptionEngine;
+  let engine: TemplateCaptionEngine;
   beforeAll(async () => {
     // The drafter over the real captions module (engine, lazy loader, history), no HTTP.
     dataDir = mkdtempSync(join(tmpdir(), 'batch-drafter-'));
@@ -31,7 +31,7 @@ describe(BatchDrafter.name, () => {
     }).compile();
     app = await moduleRef.init();
     sut = app.get(BatchDrafter);
-    engine = app.get(CaptionEngine);
+    engine = app.get(TemplateCaptionEngine);
   });
   afterEach(() => vi.restoreAllMocks());
   afterAll(async () => {

@@ -4,14 +4,16 @@ import { HistoryModule } from '../history/history.module.js';
 import { CaptionsController } from './captions.controller.js';
 import { CaptionsService } from './captions.service.js';
 import { CaptionEngine } from './engine/caption-engine.js';
+import { CaptionEngineSelection } from './engine/engine-selection.js';
+import { LlmCaptionEngine } from './engine/llm/llm-caption.engine.js';
 import { TemplateCaptionEngine } from './engine/template-caption.engine.js';
 import { LazyLoaderModule } from '../lazy-loader/lazy-loader.module.js';
 
-/** The template engine with the configured hashtag blocklist; a blocklist it cannot work with stops the start. */
-const captionEngine: Provider = {
-  provide: CaptionEngine,
+/** The offline (template) engine with the configured hashtag blocklist; a blocklist it cannot work with stops the start. */
+const offlineEngine: Provider = {
+  provide: TemplateCaptionEngine,
   inject: [AppConfig],
-  useFactory: (config: AppConfig): CaptionEngine => {
+  useFactory: (config: AppConfig): TemplateCaptionEngine => {
     const { hashtagBlocklist, hashtagLimit } = config.captions;
     try {
       return new TemplateCaptionEngine({ hashtagBlocklist, maxHashtags: hashtagLimit });
@@ -22,11 +24,36 @@ const captionEngine: Provider = {
   },
 };
 
-/** Captions: the engine port (template engine by default), the service, and their routes. */
+/** `CAPTION_ENGINE`: the LLM engine (falling back to the offline one) when selected and configured. */
+const engineSelection: Provider = {
+  provide: CaptionEngineSelection,
+  inject: [AppConfig, TemplateCaptionEngine],
+  useFactory: (config: AppConfig, offline: TemplateCaptionEngine): CaptionEngineSelection => {
+    const { llm } = config;
+    const configured = llm.baseUrl !== undefined && llm.model !== undefined;
+    const useLlm = configured && llm.engine !== 'template';
+    const engine = useLlm
+      ? new LlmCaptionEngine({
+          ...llm,
+          baseUrl: llm.baseUrl!,
+          model: llm.model!,
+          hashtagBlocklist: config.captions.hashtagBlocklist,
+          maxHashtags: config.captions.hashtagLimit,
+          fallback: offline,
+        })
+      : undefined;
+    return new CaptionEngineSelection(offline, engine, configured);
+  },
+};
+
+/** The port's token: the engine requests go to when nothing goes wrong. */
+const primaryEngine: Provider = { provide: CaptionEngine, inject: [CaptionEngineSelection], useFactory: (s: CaptionEngineSelection) => s.primary };
+
+/** Captions: the engines (offline template engine, LLM engine when configured), the service, and their routes. */
 @Module({
   imports: [LazyLoaderModule, HistoryModule],
   controllers: [CaptionsController],
-  providers: [CaptionsService, captionEngine],
+  providers: [CaptionsService, offlineEngine, engineSelection, primaryEngine],
   exports: [CaptionsService],
 })
 export class CaptionsModule {}

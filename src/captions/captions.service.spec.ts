@@ -87,11 +87,14 @@ describe(CaptionsService.name, () => {
     expect(Object.keys(items[0]!).sort()).toEqual(['caption', 'hashtags', 'processing_time', 'quality_score', 'timestamp', 'variation_index']);
   });
 
-  it('refuses a language without phrase banks with 422 naming the supported ones', async () => {
-    const err = await sut.generate(request({ language: 'french' })).catch((e: unknown) => e);
+  it('refuses a language only a language model writes, with no LLM configured: 422 naming LLM_BASE_URL and the offline languages', async () => {
+    const err = await sut.generate(request({ language: 'japanese' })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).getStatus()).toBe(422);
-    expect((err as ApiError).details).toEqual([{ field: 'language', message: 'french is not supported yet; supported: english, spanish' }]);
+    const [detail, ...others] = (err as ApiError).details ?? [];
+    expect(others).toEqual([]);
+    expect(detail?.field).toBe('language');
+    expect(detail?.message).toMatch(/^japanese is written only by the LLM engine, and none is configured: set LLM_BASE_URL and LLM_MODEL .*; written offline: english, spanish/);
   });
 
   it('refuses a max_length that cannot hold the hashtags', () => {

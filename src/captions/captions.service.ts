@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { defer, map, type Observable } from 'rxjs';
+import { defer, finalize, map, tap, type Observable } from 'rxjs';
 import { ApiError, type ErrorDetail } from '../common/errors/api-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { HistoryService } from '../history/history.service.js';
@@ -9,8 +9,9 @@ import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
 import type { ChunkSource } from '../lazy-loader/lazy-loader.types.js';
 import type { CaptionGenerationRequest } from './dto/caption-generation-request.dto.js';
 import type { CaptionGenerationResponse, CaptionStreamItem, CaptionVariation } from './dto/caption-generation-response.dto.js';
-import { CaptionEngine } from './engine/caption-engine.js';
-import { variationSource, type VariationRange } from './variation-source.js';
+import type { CaptionEngine, FallbackReason } from './engine/caption-engine.js';
+import { CaptionEngineSelection } from './engine/engine-selection.js';
+import { variationSource, type SourcedVariation, type VariationRange } from './variation-source.js';
 import { API_VERSION } from '../common/domain/api-version.js';
 
 export interface GenerateOptions {
@@ -36,23 +37,37 @@ export interface StreamOptions {
   ready?: () => Promise<void>;
 }
 
+/** Variations read through the loader, and who wrote them. */
+interface ReadVariations {
+  variations: CaptionVariation[];
+  cacheHit: boolean;
+  /** `model_used`: the engine (and model) that wrote them; two names, comma-separated, if two did. */
+  model: string;
+  /** The engine that wrote most of them (its `confidence`). */
+  writer: CaptionEngine;
+  fallback_reason?: FallbackReason;
+}
+
 /**
  * Captions: a request's variations are a chunked source read through the lazy loader (so a
  * repeated request is served from its tiers and a stream drafts at most `prefetch_chunks` ahead
- * of the client); every variation drafted is stored in the history.
+ * of the client); every variation drafted is stored in the history. The engine is chosen per
+ * request ({@link CaptionEngineSelection}); variations the offline engine wrote in place of the LLM
+ * are served with `fallback_reason` and not kept in the cache under the LLM's name, so the next
+ * identical request asks the model again.
  */
 @Injectable()
 export class CaptionsService {
   constructor(
-    private readonly engine: CaptionEngine,
+    private readonly engines: CaptionEngineSelection,
     private readonly loader: LazyLoaderService,
     private readonly history: HistoryService,
     private readonly config: AppConfig,
   ) {}
 
-  /** The engine's name and version (`model_used`). */
+  /** The name and version of the engine requests go to when nothing goes wrong (`model_used`). */
   get modelName(): string {
-    return this.engine.name;
+    return this.engines.primary.name;
   }
 
   /**
@@ -63,7 +78,7 @@ export class CaptionsService {
    * it is drafted.
    */
   assertSupported(request: CaptionGenerationRequest): void {
-    const problems = [...this.platformProblems(request), ...this.engine.check(request)];
+    const problems = [...this.platformProblems(request), ...this.engines.check(request)];
     if (problems.length > 0) {
       throw new ApiError(422, 'validation_failed', problems.map((p) => `${p.field} ${p.message}`).join('; '), problems);
     }
@@ -82,7 +97,12 @@ export class CaptionsService {
     const started = performance.now();
     this.assertSupported(request);
     const requestId = request.request_id ?? randomUUID();
-    const { variations, cacheHit } = await this.readVariations(request, requestId, { count: request.variation_count }, opts);
+    const { variations, cacheHit, model, writer, fallback_reason } = await this.readVariations(
+      request,
+      requestId,
+      { count: request.variation_count },
+      opts,
+    );
     const best = variations.reduce((b, v, i) => (v.quality_score > variations[b]!.quality_score ? i : b), 0);
     const average = variations.reduce((sum, v) => sum + v.quality_score, 0) / variations.length;
     return {
@@ -90,8 +110,9 @@ export class CaptionsService {
       variations,
       processing_time: (performance.now() - started) / 1000,
       cache_hit: cacheHit,
-      model_used: this.engine.name,
-      confidence_score: this.engine.confidence(request, variations),
+      model_used: model,
+      ...(fallback_reason ? { fallback_reason } : {}),
+      confidence_score: writer.confidence(request, variations),
       best_variation_index: best,
       average_quality_score: Math.round(average * 10) / 10,
       generated_at: new Date().toISOString(),
@@ -123,10 +144,16 @@ export class CaptionsService {
    */
   streamVariations(request: CaptionGenerationRequest, count: number, opts: StreamOptions): Observable<CaptionStreamItem> {
     this.assertSupported(request);
-    const source = this.sourceFor(request, request.request_id ?? randomUUID(), { count });
+    const { engine } = this.engines.resolve(request);
+    const source = this.sourceFor(engine, request, request.request_id ?? randomUUID(), { count });
     return defer(() => {
       const started = performance.now();
+      let fellBack = false;
       return this.loader.streamItems(source, { signal: opts.signal, ready: opts.ready }).pipe(
+        tap((v) => (fellBack ||= v.fallback_reason !== undefined)),
+        finalize(() => {
+          if (fellBack) void this.forget(source.key);
+        }),
         map(
           (v, index): CaptionStreamItem => ({
             variation_index: index,
@@ -147,26 +174,42 @@ export class CaptionsService {
     requestId: string,
     range: VariationRange,
     opts: GenerateOptions,
-  ): Promise<{ variations: CaptionVariation[]; cacheHit: boolean }> {
+  ): Promise<ReadVariations> {
+    const resolved = this.engines.resolve(request);
     const source =
       opts.recordHistory === false
-        ? variationSource(this.engine, request, range, async () => undefined)
-        : this.sourceFor(request, requestId, range);
+        ? variationSource(resolved.engine, request, range, async () => undefined)
+        : this.sourceFor(resolved.engine, request, requestId, range);
     // The chunk ids are `<key>:<chunkSize>:<index>`: the trailing colon keeps `…:1` from matching `…:10`.
     if (opts.bypassCache) await this.loader.invalidate(`${source.key}:`);
     const chunkSize = source.chunkSize!;
-    const variations: CaptionVariation[] = [];
+    const items: SourcedVariation[] = [];
     let cacheHit = true;
     for (let index = 0; index * chunkSize < range.count; index++) {
       const chunk = await this.loader.getChunk(source, index, { signal: opts.signal });
-      variations.push(...chunk.items);
+      items.push(...chunk.items);
       cacheHit &&= chunk.tier !== 'source';
     }
-    return { variations, cacheHit };
+    const substitute = items.find((v) => v.fallback_reason !== undefined);
+    if (substitute) await this.forget(source.key);
+    const writers = [...new Set(items.map((v) => v.drafted_by ?? resolved.engine.name))];
+    const writer = substitute && items.every((v) => v.drafted_by !== undefined) ? this.engines.offline : resolved.engine;
+    return {
+      variations: items.map(({ drafted_by: _by, fallback_reason: _why, ...v }) => v),
+      cacheHit,
+      model: writers.join(', '),
+      writer,
+      fallback_reason: resolved.fallback_reason ?? substitute?.fallback_reason,
+    };
   }
 
-  private sourceFor(request: CaptionGenerationRequest, requestId: string, range: VariationRange): ChunkSource<CaptionVariation> {
-    return variationSource(this.engine, request, range, (variations) => this.recordVariations(request, requestId, variations));
+  /** Drops a source's cached chunks: the offline engine's stand-ins are not kept under the LLM's name. */
+  private async forget(key: string): Promise<void> {
+    await this.loader.invalidate(`${key}:`).catch(() => undefined);
+  }
+
+  private sourceFor(engine: CaptionEngine, request: CaptionGenerationRequest, requestId: string, range: VariationRange): ChunkSource<SourcedVariation> {
+    return variationSource(engine, request, range, (variations) => this.recordVariations(request, requestId, variations));
   }
 
   /** Stores drafted variations in the caption history, with their request's fields (one transaction). */

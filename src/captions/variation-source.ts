@@ -1,14 +1,10 @@
 import { createHash } from 'node:crypto';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ChunkSource } from '../lazy-loader/lazy-loader.types.js';
 import { captionGenerations } from './captions.metrics.js';
 import type { CaptionGenerationRequest } from './dto/caption-generation-request.dto.js';
 import type { CaptionVariation } from './dto/caption-generation-response.dto.js';
-import type { CaptionEngine } from './engine/caption-engine.js';
+import type { CaptionEngine, FallbackReason } from './engine/caption-engine.js';
 import { canonicalJson } from './engine/seeded-random.js';
-
-/** Variations per chunk: small, so the first streamed item waits for a few drafts only. */
-export const VARIATION_CHUNK_SIZE = 5;
 
 /** Cache namespace of every caption source: a prefix to invalidate them all. */
 export const CAPTIONS_KEY_PREFIX = 'captions:';
@@ -18,6 +14,16 @@ export interface VariationRange {
   count: number;
   /** Round n holds the engine's variations n·count … n·count + count − 1 (a regeneration); 0 by default. */
   round?: number;
+}
+
+/**
+ * A variation as the source holds it (and the loader caches it): when another engine than the
+ * source's wrote it (the offline engine standing in for the LLM), who did and why. The service
+ * takes these two fields off before answering.
+ */
+export interface SourcedVariation extends CaptionVariation {
+  drafted_by?: string;
+  fallback_reason?: FallbackReason;
 }
 
 /**
@@ -33,42 +39,44 @@ export function variationKey(engineName: string, request: CaptionGenerationReque
 
 /**
  * The variations of one request as a chunked source for the lazy loader: chunk i holds the range's
- * variations [i·5, i·5+5) up to `count` (engine indexes offset by `round · count`). Each variation
- * is drafted only when its chunk is loaded, the loop yields between drafts and stops as soon as
- * `signal` aborts, and every variation made is counted and handed to `onGenerated` (the history)
- * before the chunk is returned.
+ * variations [i·size, i·size+size) up to `count` (engine indexes offset by `round · count`), where
+ * size is the engine's `draftSize` (one LLM call, or five in-memory drafts). Each chunk is drafted
+ * only when it is loaded and stops as soon as `signal` aborts; every variation made is counted and
+ * handed to `onGenerated` (the history) before the chunk is returned.
  */
 export function variationSource(
   engine: CaptionEngine,
   request: CaptionGenerationRequest,
   { count, round = 0 }: VariationRange,
   onGenerated: (variations: CaptionVariation[]) => Promise<void>,
-): ChunkSource<CaptionVariation> {
+): ChunkSource<SourcedVariation> {
   const first = round * count;
-  // Drafting is CPU work on one thread: chunks the loader prefetches are drafted one after the
-  // other, in the order asked, so chunk 0 is never slowed by chunks drafted ahead of the reader.
+  // Drafting is CPU work on one thread (or one model): chunks the loader prefetches are drafted one
+  // after the other, in the order asked, so chunk 0 is never slowed by chunks drafted ahead of the reader.
   let previous: Promise<unknown> = Promise.resolve();
-  const draftChunk = async (index: number, chunkSize: number, signal: AbortSignal): Promise<CaptionVariation[]> => {
-    const items: CaptionVariation[] = [];
+  const draftChunk = async (index: number, chunkSize: number, signal: AbortSignal): Promise<SourcedVariation[]> => {
+    const start = index * chunkSize;
+    const n = Math.max(0, Math.min(count, start + chunkSize) - start);
+    if (n === 0) return [];
+    const drafted: CaptionVariation[] = [];
+    const stored = (variations: CaptionVariation[], model: string) => {
+      captionGenerations.inc({ engine: model }, variations.length);
+      return onGenerated(variations);
+    };
     try {
-      for (let i = index * chunkSize; i < Math.min(count, (index + 1) * chunkSize); i++) {
-        // Let the event loop serve the socket (and notice a client that left) between drafts.
-        await yieldToLoop();
-        signal.throwIfAborted();
-        items.push(engine.generate(request, first + i));
-        captionGenerations.inc({ engine: engine.name });
-      }
+      const drafts = await engine.draftVariations(request, { first: first + start, count: n }, signal, drafted);
+      if (drafts.variations.length > 0) await stored(drafts.variations, drafts.model);
+      if (drafts.model === engine.name && !drafts.fallback_reason) return drafts.variations;
+      return drafts.variations.map((v) => ({ ...v, drafted_by: drafts.model, ...(drafts.fallback_reason ? { fallback_reason: drafts.fallback_reason } : {}) }));
     } catch (err) {
       // Drafts made before a cancellation are still stored: every generated variation is.
-      if (items.length > 0) await onGenerated(items).catch(() => undefined);
+      if (drafted.length > 0) await stored(drafted, engine.name).catch(() => undefined);
       throw err;
     }
-    if (items.length > 0) await onGenerated(items);
-    return items;
   };
   return {
     key: variationKey(engine.cacheName, request, count, round),
-    chunkSize: VARIATION_CHUNK_SIZE,
+    chunkSize: engine.draftSize,
     loadChunk(index, { chunkSize, signal }) {
       const turn = previous.then(() => draftChunk(index, chunkSize, signal));
       previous = turn.catch(() => undefined);

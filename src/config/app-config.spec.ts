@@ -100,6 +100,22 @@ describe(loadConfig.name, () => {
     expect(() => loadConfig({ HASHTAG_BLOCKLIST: 'ok,#' })).toThrow(/HASHTAG_BLOCKLIST=.*not "#"/);
   });
 
+  it('has no LLM by default, and reads one with its timeouts and breaker', () => {
+    expect(loadConfig({}).llm).toMatchObject({ engine: 'auto', baseUrl: undefined, model: undefined, timeoutMs: 15_000, totalTimeoutMs: 25_000 });
+    const llm = loadConfig({ LLM_BASE_URL: 'http://127.0.0.1:11434/v1', LLM_MODEL: 'llama3.2', LLM_STREAM: 'false', LLM_BREAKER_THRESHOLD: '3' }).llm;
+    expect(llm).toMatchObject({ baseUrl: 'http://127.0.0.1:11434/v1', model: 'llama3.2', stream: false, breakerThreshold: 3, responseFormat: 'json_schema' });
+  });
+
+  it('checks the LLM settings against each other, naming the variables', () => {
+    expect(() => loadConfig({ LLM_BASE_URL: 'http://127.0.0.1:1/v1' })).toThrow(/LLM_MODEL=unset: LLM_BASE_URL is set/);
+    expect(() => loadConfig({ CAPTION_ENGINE: 'llm' })).toThrow(/CAPTION_ENGINE=llm: no LLM is configured; set LLM_BASE_URL and LLM_MODEL/);
+    expect(() => loadConfig({ LLM_TIMEOUT_MS: '20000', LLM_TOTAL_TIMEOUT_MS: '10000' })).toThrow(/LLM_TOTAL_TIMEOUT_MS=10000: must be at least LLM_TIMEOUT_MS=20000/);
+    expect(() => loadConfig({ LLM_BASE_URL: 'http://127.0.0.1:1/v1', LLM_MODEL: 'm', LAZY_LOAD_TIMEOUT: '20' })).toThrow(
+      /LLM_TOTAL_TIMEOUT_MS=25000: must be below LAZY_LOAD_TIMEOUT=20 s/,
+    );
+    expect(() => loadConfig({ LLM_BASE_URL: 'ftp://x' })).toThrow(/LLM_BASE_URL must be an http\(s\) URL/);
+  });
+
   it('treats an empty value as unset', () => {
     expect(loadConfig({ DATABASE_URL: '' }).databaseUrl).toMatch(/^sqlite:/);
   });

@@ -77,6 +77,21 @@ export class AppConfig {
     /** Tags never emitted, lower case with their `#` (empty: none blocked). */
     hashtagBlocklist: readonly string[];
   };
+  /** The LLM caption engine and how the engine is chosen (`llm.baseUrl` unset: no LLM). */
+  readonly llm!: {
+    engine: 'template' | 'llm' | 'auto';
+    baseUrl?: string;
+    apiKey?: string;
+    model?: string;
+    timeoutMs: number;
+    totalTimeoutMs: number;
+    maxRetries: number;
+    stream: boolean;
+    responseFormat: 'json_schema' | 'json_object';
+    temperature: number;
+    breakerThreshold: number;
+    breakerCooldownMs: number;
+  };
   readonly history!: {
     /** Deepest row a page by number may reach (`page × page_size`); deeper reads go by cursor. */
     maxOffset: number;
@@ -146,7 +161,7 @@ export class AppConfig {
 }
 
 /** Variables whose value may hold a secret: a problem with one names it without its value. */
-const SECRET_VARIABLES = new Set(['API_KEYS', 'METRICS_TOKEN', 'DATABASE_URL', 'REDIS_URL', 'CACHE_REDIS_URL']);
+const SECRET_VARIABLES = new Set(['LLM_API_KEY', 'API_KEYS', 'METRICS_TOKEN', 'DATABASE_URL', 'REDIS_URL', 'CACHE_REDIS_URL']);
 
 function flatten(errors: ValidationError[]): string[] {
   return errors.flatMap((e) => {
@@ -179,6 +194,28 @@ function crossChecks(vars: EnvironmentVariables): string[] {
   if (vars.BATCH_IDEMPOTENCY_MAX_RECORD_KB > vars.BATCH_IDEMPOTENCY_MAX_MB * 1024) {
     problems.push(
       `BATCH_IDEMPOTENCY_MAX_RECORD_KB=${vars.BATCH_IDEMPOTENCY_MAX_RECORD_KB}: must fit in BATCH_IDEMPOTENCY_MAX_MB=${vars.BATCH_IDEMPOTENCY_MAX_MB} (${vars.BATCH_IDEMPOTENCY_MAX_MB * 1024} KB)`,
+    );
+  }
+  problems.push(...llmCrossChecks(vars));
+  return problems;
+}
+
+/** The LLM engine's settings fit together and inside the lazy loader's load timeout. */
+function llmCrossChecks(vars: EnvironmentVariables): string[] {
+  const problems: string[] = [];
+  if (vars.LLM_BASE_URL !== undefined && vars.LLM_MODEL === undefined) {
+    problems.push('LLM_MODEL=unset: LLM_BASE_URL is set, so name the model to ask (LLM_MODEL)');
+  }
+  if (vars.CAPTION_ENGINE === 'llm' && vars.LLM_BASE_URL === undefined) {
+    problems.push('CAPTION_ENGINE=llm: no LLM is configured; set LLM_BASE_URL and LLM_MODEL, or CAPTION_ENGINE=auto or template');
+  }
+  if (vars.LLM_TOTAL_TIMEOUT_MS < vars.LLM_TIMEOUT_MS) {
+    problems.push(`LLM_TOTAL_TIMEOUT_MS=${vars.LLM_TOTAL_TIMEOUT_MS}: must be at least LLM_TIMEOUT_MS=${vars.LLM_TIMEOUT_MS}`);
+  }
+  // A draft that outlives the loader's attempt would be abandoned and drafted again by its retry.
+  if (vars.LLM_BASE_URL !== undefined && vars.LLM_TOTAL_TIMEOUT_MS >= vars.LAZY_LOAD_TIMEOUT * 1000) {
+    problems.push(
+      `LLM_TOTAL_TIMEOUT_MS=${vars.LLM_TOTAL_TIMEOUT_MS}: must be below LAZY_LOAD_TIMEOUT=${vars.LAZY_LOAD_TIMEOUT} s, which bounds one draft and its fallback`,
     );
   }
   return problems;
@@ -252,6 +289,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     captions: {
       hashtagLimit: vars.HASHTAG_LIMIT,
       hashtagBlocklist: Object.freeze((blocklist as { value: string[] }).value),
+    },
+    llm: {
+      engine: vars.CAPTION_ENGINE as AppConfig['llm']['engine'],
+      baseUrl: vars.LLM_BASE_URL,
+      apiKey: vars.LLM_API_KEY,
+      model: vars.LLM_MODEL,
+      timeoutMs: vars.LLM_TIMEOUT_MS,
+      totalTimeoutMs: vars.LLM_TOTAL_TIMEOUT_MS,
+      maxRetries: vars.LLM_MAX_RETRIES,
+      stream: vars.LLM_STREAM,
+      responseFormat: vars.LLM_RESPONSE_FORMAT as AppConfig['llm']['responseFormat'],
+      temperature: vars.LLM_TEMPERATURE,
+      breakerThreshold: vars.LLM_BREAKER_THRESHOLD,
+      breakerCooldownMs: vars.LLM_BREAKER_COOLDOWN_MS,
     },
     history: {
       maxOffset: vars.HISTORY_MAX_OFFSET,

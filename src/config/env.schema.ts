@@ -161,6 +161,53 @@ export class EnvironmentVariables {
   @IsString()
   HASHTAG_BLOCKLIST = DEFAULT_HASHTAG_BLOCKLIST.join(',');
 
+  // --- caption engine (LLM) ---
+  /** Which engine writes captions: `template` (offline), `llm`, or `auto` (the LLM when `LLM_BASE_URL` is set, else offline). */
+  @IsIn(['template', 'llm', 'auto'])
+  CAPTION_ENGINE = 'auto';
+
+  /** An OpenAI-compatible chat-completions endpoint (OpenAI, Azure OpenAI v1, Ollama, vLLM, llama.cpp, LM Studio); unset: no LLM. */
+  @IsOptional() @Matches(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, { message: 'LLM_BASE_URL must be an http(s) URL' })
+  LLM_BASE_URL?: string;
+
+  @IsOptional() @IsString()
+  LLM_API_KEY?: string;
+
+  /** The model to ask (required with `LLM_BASE_URL`). */
+  @IsOptional() @IsString() @MinLength(1)
+  LLM_MODEL?: string;
+
+  /** One HTTP attempt, and the longest silence inside a streamed answer. */
+  @EnvNumber() @IsInt() @Min(100) @Max(600_000)
+  LLM_TIMEOUT_MS = 15_000;
+
+  /** Everything one draft may take (attempts, backoff and the one redraft) before the offline engine serves. */
+  @EnvNumber() @IsInt() @Min(100) @Max(3_600_000)
+  LLM_TOTAL_TIMEOUT_MS = 25_000;
+
+  /** Retries of an attempt answered 408/409/429/5xx or lost on the network, with backoff. */
+  @EnvNumber() @IsInt() @Min(0) @Max(10)
+  LLM_MAX_RETRIES = 2;
+
+  /** Ask for the answer as SSE chunks (a stall is then noticed within `LLM_TIMEOUT_MS`). */
+  @EnvBoolean() @IsBoolean()
+  LLM_STREAM = true;
+
+  /** `json_schema` (structured output, falling back to `json_object` when the server refuses it) or `json_object`. */
+  @IsIn(['json_schema', 'json_object'])
+  LLM_RESPONSE_FORMAT = 'json_schema';
+
+  @EnvNumber() @IsNumber() @Min(0) @Max(2)
+  LLM_TEMPERATURE = 0.8;
+
+  /** Consecutive failed drafts that open the circuit breaker (requests then go straight to the offline engine). */
+  @EnvNumber() @IsInt() @Min(1) @Max(1000)
+  LLM_BREAKER_THRESHOLD = 5;
+
+  /** How long the breaker stays open before one request tries the model again. */
+  @EnvNumber() @IsInt() @Min(100) @Max(3_600_000)
+  LLM_BREAKER_COOLDOWN_MS = 30_000;
+
   // --- history ---
   @EnvNumber() @IsInt() @Min(1000) @Max(1_000_000_000_000)
   HISTORY_MAX_OFFSET = 100_000;

@@ -412,6 +412,8 @@ export interface components {
             /** @default true */
             include_hashtags?: boolean;
             /**
+             * @description The offline engine writes some languages; the others only the LLM engine writes. A language no
+             *     configured engine can write is a 422 naming the language and what would serve it (`LLM_BASE_URL`).
              * @default english
              * @enum {string}
              */
@@ -427,7 +429,7 @@ export interface components {
              * @default normal
              * @enum {string}
              */
-            priority?: "low" | "normal" | "high" | "urgent";
+            priority?: "normal" | "low" | "high" | "urgent";
             request_id?: string;
             /**
              * @default casual
@@ -556,6 +558,8 @@ export interface components {
             /** @default true */
             include_hashtags?: boolean;
             /**
+             * @description The offline engine writes some languages; the others only the LLM engine writes. A language no
+             *     configured engine can write is a 422 naming the language and what would serve it (`LLM_BASE_URL`).
              * @default english
              * @enum {string}
              */
@@ -571,7 +575,7 @@ export interface components {
              * @default normal
              * @enum {string}
              */
-            priority?: "low" | "normal" | "high" | "urgent";
+            priority?: "normal" | "low" | "high" | "urgent";
             request_id?: string;
             /**
              * @default casual
@@ -593,8 +597,10 @@ export interface components {
             cache_hit: boolean;
             /** @description Share of the description's key terms that the variations use (0–1). */
             confidence_score: number;
+            /** @description Present only when a configured LLM engine could not serve and the offline engine wrote the variations. */
+            fallback_reason?: components["schemas"]["FallbackReason"];
             generated_at: string;
-            /** @description Engine name and version. */
+            /** @description The engine (name and version) and, for the LLM engine, the model that actually wrote the variations. */
             model_used: string;
             optimization_level: string;
             /** @description Seconds this request took, measured. */
@@ -681,6 +687,17 @@ export interface components {
             request_id: string;
             /** @description Unix time in seconds */
             timestamp: number;
+        };
+        FallbackReason: {
+            /**
+             * @description `llm_circuit_open` (the model failed repeatedly; requests skip it for a while), `llm_timeout`,
+             *     `llm_rate_limited` (429 after the retries), `llm_unavailable` (5xx or unreachable after the
+             *     retries), `llm_rejected` (another 4xx: key, model name…), `llm_invalid_output` (the replies
+             *     broke the request's rules, redrafted once).
+             * @enum {string}
+             */
+            code: "llm_circuit_open" | "llm_timeout" | "llm_rate_limited" | "llm_unavailable" | "llm_rejected" | "llm_invalid_output";
+            message: string;
         };
         HealthResponseDto: {
             /** @description Chunks held in memory plus page loads in progress. Authenticated callers only. */
@@ -866,6 +883,7 @@ export type SchemaCreateBatchRequest = components['schemas']['CreateBatchRequest
 export type SchemaDiskCacheStatusDto = components['schemas']['DiskCacheStatusDto'];
 export type SchemaDiskTierStatsDto = components['schemas']['DiskTierStatsDto'];
 export type SchemaErrorBody = components['schemas']['ErrorBody'];
+export type SchemaFallbackReason = components['schemas']['FallbackReason'];
 export type SchemaHealthResponseDto = components['schemas']['HealthResponseDto'];
 export type SchemaHistoryMetadataDto = components['schemas']['HistoryMetadataDto'];
 export type SchemaHistoryPageDto = components['schemas']['HistoryPageDto'];

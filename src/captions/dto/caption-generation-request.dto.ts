@@ -131,6 +131,10 @@ export class CaptionGenerationRequest {
   @IsIn(PRIORITIES)
   priority: Priority = 'normal';
 
+  /**
+   * The offline engine writes some languages; the others only the LLM engine writes. A language no
+   * configured engine can write is a 422 naming the language and what would serve it (`LLM_BASE_URL`).
+   */
   @IsIn(LANGUAGES)
   language: Language = 'english';
 

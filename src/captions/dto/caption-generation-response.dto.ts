@@ -19,6 +19,18 @@ export class CaptionVariation {
   emoji_count!: number;
 }
 
+/** Why the configured LLM engine did not write the variations, and the offline engine did. */
+export class FallbackReason {
+  /**
+   * `llm_circuit_open` (the model failed repeatedly; requests skip it for a while), `llm_timeout`,
+   * `llm_rate_limited` (429 after the retries), `llm_unavailable` (5xx or unreachable after the
+   * retries), `llm_rejected` (another 4xx: key, model name…), `llm_invalid_output` (the replies
+   * broke the request's rules, redrafted once).
+   */
+  code!: 'llm_circuit_open' | 'llm_timeout' | 'llm_rate_limited' | 'llm_unavailable' | 'llm_rejected' | 'llm_invalid_output';
+  message!: string;
+}
+
 /** `CaptionGenerationResponse`: the variations, their scores, and how they were made. */
 export class CaptionGenerationResponse {
   request_id!: string;
@@ -27,8 +39,10 @@ export class CaptionGenerationResponse {
   processing_time!: number;
   /** True when every variation came from the lazy loader's tiers, not from the engine. */
   cache_hit!: boolean;
-  /** Engine name and version. */
+  /** The engine (name and version) and, for the LLM engine, the model that actually wrote the variations. */
   model_used!: string;
+  /** Present only when a configured LLM engine could not serve and the offline engine wrote the variations. */
+  fallback_reason?: FallbackReason;
   /** Share of the description's key terms that the variations use (0–1). */
   confidence_score!: number;
   best_variation_index!: number;

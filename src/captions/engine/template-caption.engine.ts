@@ -4,7 +4,7 @@ import type { CaptionGenerationRequest } from '../dto/caption-generation-request
 import type { CaptionVariation } from '../dto/caption-generation-response.dto.js';
 import type { Language, OptimizationLevel } from '../dto/caption-options.js';
 import { analyse, type CaptionAnalysis } from './caption-analysis.js';
-import { CaptionEngine, type RequestProblem } from './caption-engine.js';
+import { SyncCaptionEngine, type RequestProblem } from './caption-engine.js';
 import { engagementPrediction, qualityScore } from './caption-scoring.js';
 import { ENGLISH } from './english-bank.js';
 import { SPANISH } from './spanish-bank.js';
@@ -63,7 +63,7 @@ export interface TemplateEngineOptions {
  * picks hashtags from relevant tiers first (never a blocked one), and scores each draft (see
  * caption-scoring.ts).
  */
-export class TemplateCaptionEngine extends CaptionEngine {
+export class TemplateCaptionEngine extends SyncCaptionEngine {
   readonly name = 'template-engine@1.1.0';
   readonly languages = Object.keys(BANKS) as Language[];
   private readonly analyses = new WeakMap<CaptionGenerationRequest, CaptionAnalysis>();
