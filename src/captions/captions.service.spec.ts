@@ -15,7 +15,7 @@ import { captionGenerations } from './captions.metrics.js';
 import { CaptionsModule } from './captions.module.js';
 import { CaptionsService } from './captions.service.js';
 import { withDefaults } from './dto/caption-generation-request.dto.js';
-import { ENGLISH } from './engine/english-bank.js';
+import { ENGLISH } from './engine/languages/english-bank.js';
 
 const generated = async () => (await captionGenerations.get()).values.reduce((s, v) => s + v.value, 0);
 
@@ -46,7 +46,7 @@ describe(CaptionsService.name, () => {
   it('answers variation_count variations with every response field', async () => {
     const res = await sut.generate(request({ request_id: 'fields-1' }));
     expect(res.variations).toHaveLength(7);
-    expect(res).toMatchObject({ request_id: 'fields-1', cache_hit: false, model_used: 'template-engine@1.1.0', api_version: '14.0.0', optimization_level: 'balanced' });
+    expect(res).toMatchObject({ request_id: 'fields-1', cache_hit: false, model_used: 'template-engine@2.0.0', api_version: '14.0.0', optimization_level: 'balanced' });
     const best = Math.max(...res.variations.map((v) => v.quality_score));
     expect(res.variations[res.best_variation_index]!.quality_score).toBe(best);
     expect(res.average_quality_score).toBeCloseTo(res.variations.reduce((s, v) => s + v.quality_score, 0) / 7, 1);
@@ -88,10 +88,12 @@ describe(CaptionsService.name, () => {
   });
 
   it('refuses a language without phrase banks with 422 naming the supported ones', async () => {
-    const err = await sut.generate(request({ language: 'french' })).catch((e: unknown) => e);
+    const err = await sut.generate(request({ language: 'russian' })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     expect((err as ApiError).getStatus()).toBe(422);
-    expect((err as ApiError).details).toEqual([{ field: 'language', message: 'french is not supported yet; supported: english, spanish' }]);
+    expect((err as ApiError).details).toEqual([
+      { field: 'language', message: 'russian is not supported yet; supported: english, spanish, french, german, italian, portuguese' },
+    ]);
   });
 
   it('refuses a max_length that cannot hold the hashtags', () => {
