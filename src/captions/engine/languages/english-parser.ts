@@ -16,6 +16,7 @@ interface Term {
 
 const has = (t: Term | undefined, ...tags: string[]) => t !== undefined && tags.some((tag) => t.tags.includes(tag));
 /** Determiners a phrase keeps in running text ("our new shoes"); articles are re-chosen. */
+const POSSESSIVES = new Set(['our', 'my', 'your', 'their', 'his', 'her', 'its']);
 const KEPT_DETERMINERS = new Set(['our', 'my', 'your', 'their', 'his', 'her', 'its', 'this', 'these', 'those']);
 const PHRASE_BREAK = /[,.;:!?()[\]{}"“”|/\\]/u;
 /** Words compromise may tag as nouns that never make a phrase or a tag on their own. */
@@ -26,10 +27,13 @@ const isName = (t: Term) => has(t, 'ProperNoun', 'Person', 'Place', 'Organizatio
  * Title-style descriptions ("Golden pancakes at the harbor", "Sunset hike up Mount Tamalpais")
  * give the tagger no determiner to go by, and it reads the head noun as a verb. Taken as a noun:
  * an -s form right after adjectives (nothing for it to be the verb of), and a base form right
- * after a singular noun (a clause would need "hikes"), a gerund between a modifier and its noun.
+ * after a singular noun (a clause would need "hikes"), a gerund between a modifier and its noun,
+ * an -s form after a possessive and an adjective ("our new subscription plans").
  */
-function misreadNoun(t: Term, run: Term[], next: Term | undefined): boolean {
+function misreadNoun(t: Term, run: Term[], next: Term | undefined, possessive: boolean): boolean {
   const last = run.at(-1);
+  // "our new subscription plans at…": after a possessive and an adjective, an -s form ends the phrase as its noun.
+  if (possessive && run.some((r) => has(r, 'Adjective')) && has(t, 'PresentTense') && /s$/u.test(t.text) && !has(t, 'Copula', 'Modal', 'Auxiliary')) return true;
   // "woodworking techniques", "trail running shoes": a gerund inside a compound, before its noun.
   if (last && has(t, 'Gerund') && has(next, 'Noun') && !has(next, 'Pronoun')) return true;
   if (!last || has(t, 'Copula', 'Modal', 'Auxiliary', 'Gerund', 'PastTense', 'Pronoun')) return false;
@@ -78,7 +82,7 @@ export function parseEnglish(description: string): ParsedDescription {
     terms.forEach((tagged, i) => {
       // "Wedding at the lighthouse": a gerund that opens the description and takes no object is a noun.
       const nounGerund = i === 0 && has(tagged, 'Gerund') && has(terms[i + 1], 'Preposition');
-      const asNoun = has(tagged, 'Verb') && (misreadNoun(tagged, run, terms[i + 1]) || nounGerund);
+      const asNoun = has(tagged, 'Verb') && (misreadNoun(tagged, run, terms[i + 1], determiner !== undefined && POSSESSIVES.has(determiner)) || nounGerund);
       // Only letters, digits and in-word marks reach a phrase: a tag or mention sign never does.
       const clean = tagged.text.replace(/[^\p{L}\p{N}'’&-]/gu, '');
       const t = { ...tagged, text: clean, tags: asNoun ? ['Noun', /s$/u.test(clean) && !has(tagged, 'Gerund') ? 'Plural' : 'Singular'] : tagged.tags };

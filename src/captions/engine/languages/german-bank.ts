@@ -37,7 +37,7 @@ export const GERMAN: PhraseBank = {
   stopWords: STOP_WORDS,
   fallbackSubject: 'dieser Moment',
   readability: amstad,
-  shortCtas: ['Meinung?', 'Speichern!', 'Teilen!', 'Und du?'],
+  shortCtas: ['Meinung?', 'Merken!', 'Teilen!', 'Und du?'],
   voiceLine: 'Immer {voice}.',
   styles: {
     casual: {

@@ -31,7 +31,7 @@ const parseItalian = lightParser({
     `è sono era erano sarà ha hanno ho abbiamo avete aveva fa fanno facciamo va vanno andiamo arriva arrivano arrivato
     arrivata cresciuto cresciuta cresce crescono lancia lanciamo lanciato apre apriamo aperto celebra celebriamo
     condivide condividiamo presenta presentiamo scopri scoprite prova provate torna tornano torniamo può possono
-    vuole vogliamo resta restano vieni venite`.split(/\s+/),
+    vuole vogliamo resta restano vieni venite ricorda ricordi lascia insegna insegnano vale cambia fanno serve`.split(/\s+/),
   ),
   verbEndings: /^\p{L}{3,}(?:ando|endo|iamo|arono|irono|erono)$|^\p{L}{3,}[ò]$/u,
   participleEndings: /(?:ato|ata|ati|ate|ito|ita|iti|ite|uto|uta|uti|ute)$/u,
