@@ -1,4 +1,4 @@
-import { eld } from 'eld';
+import { eld as anyEld } from 'eld';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { withDefaults } from '../../dto/caption-generation-request.dto.js';
@@ -66,6 +66,8 @@ const requestArb = fc
   });
 
 const EMOJI = /\p{Extended_Pictographic}/u;
+/** The package root is eld's dynamic entry, which loads a database by name (typed as either entry). */
+const eld = anyEld as Extract<typeof anyEld, { load: unknown }>;
 
 describe(`${TemplateCaptionEngine.name} in six languages`, () => {
   const sut = new TemplateCaptionEngine({ maxHashtags: 5 });

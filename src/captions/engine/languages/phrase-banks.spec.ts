@@ -4,7 +4,7 @@ import type { PhraseBank } from '../phrase-bank.js';
 import { sentenceProblems } from '../sentence-check.js';
 import { OFFLINE_BANKS } from './offline-banks.js';
 
-const BANKS = Object.entries(OFFLINE_BANKS).map(([language, bank]): [string, PhraseBank] => [language, bank!]);
+const BANKS = Object.entries(OFFLINE_BANKS).map(([language, bank]): [string, PhraseBank] => [language, bank]);
 const EMOJI = /\p{Extended_Pictographic}/u;
 
 /** A description per language whose first noun phrase fills the bank's slots. */
