@@ -30,7 +30,7 @@ const isName = (t: Term) => has(t, 'ProperNoun', 'Person', 'Place', 'Organizatio
  * after a singular noun (a clause would need "hikes"), a gerund between a modifier and its noun,
  * an -s form after a possessive and an adjective ("our new subscription plans").
  */
-function misreadNoun(t: Term, run: Term[], next: Term | undefined, possessive: boolean): boolean {
+function misreadNoun(t: Term, run: Term[], next: Term | undefined, possessive: boolean, titleStart: boolean): boolean {
   const last = run.at(-1);
   // "our new subscription plans at…": after a possessive and an adjective, an -s form ends the phrase as its noun.
   if (possessive && run.some((r) => has(r, 'Adjective')) && has(t, 'PresentTense') && /s$/u.test(t.text) && !has(t, 'Copula', 'Modal', 'Auxiliary')) return true;
@@ -39,6 +39,8 @@ function misreadNoun(t: Term, run: Term[], next: Term | undefined, possessive: b
   if (!last || has(t, 'Copula', 'Modal', 'Auxiliary', 'Gerund', 'PastTense', 'Pronoun')) return false;
   const afterAdjectives = run.every((r) => has(r, 'Adjective') && !has(r, 'Noun'));
   if (afterAdjectives && has(t, 'PresentTense') && /s$/u.test(t.text)) return true;
+  // "Fresh strawberry pancakes with…": a title that opens with an adjective and has no determiner.
+  if (titleStart && has(run[0], 'Adjective') && has(t, 'PresentTense') && /s$/u.test(t.text) && (next === undefined || has(next, 'Preposition'))) return true;
   return has(last, 'Singular') && !has(last, 'ProperNoun', 'Pronoun') && has(t, 'Infinitive') && !/s$/u.test(t.text);
 }
 
@@ -82,7 +84,7 @@ export function parseEnglish(description: string): ParsedDescription {
     terms.forEach((tagged, i) => {
       // "Wedding at the lighthouse": a gerund that opens the description and takes no object is a noun.
       const nounGerund = i === 0 && has(tagged, 'Gerund') && has(terms[i + 1], 'Preposition');
-      const asNoun = has(tagged, 'Verb') && (misreadNoun(tagged, run, terms[i + 1], determiner !== undefined && POSSESSIVES.has(determiner)) || nounGerund);
+      const asNoun = has(tagged, 'Verb') && (misreadNoun(tagged, run, terms[i + 1], determiner !== undefined && POSSESSIVES.has(determiner), run.length === i && determiner === undefined) || nounGerund);
       // Only letters, digits and in-word marks reach a phrase: a tag or mention sign never does.
       const clean = tagged.text.replace(/[^\p{L}\p{N}'’&-]/gu, '');
       const t = { ...tagged, text: clean, tags: asNoun ? ['Noun', /s$/u.test(clean) && !has(tagged, 'Gerund') ? 'Plural' : 'Singular'] : tagged.tags };
