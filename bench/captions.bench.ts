@@ -5,7 +5,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { withDefaults } from '../src/captions/dto/caption-generation-request.dto.js';
 import { OPTIMIZATION_LEVELS } from '../src/captions/dto/caption-options.js';
+import type { Language } from '../src/captions/dto/caption-options.js';
+import type { SyncCaptionEngine } from '../src/captions/engine/caption-engine.js';
 import { TemplateCaptionEngine } from '../src/captions/engine/template-caption.engine.js';
+import { loadOldEngine } from './support/old-caption-engine.js';
 import { createTestApp, type TestApp } from '../test/support/test-app.js';
 
 /**
@@ -27,6 +30,31 @@ async function autocannon(url: string, opts: { method?: string; body?: string; u
   const result = JSON.parse(stdout) as { requests: { average: number }; non2xx: number; errors: number };
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return result.requests.average;
+}
+
+/** One description per offline language, as a user of that language would write it. */
+const DESCRIPTIONS: Record<string, string> = {
+  english: DESCRIPTION,
+  spanish: 'Picnic a la hora dorada en el parque con limonada casera y buenos amigos',
+  french: 'Pique-nique à l’heure dorée dans le parc avec de la limonade maison et des amis',
+  german: 'Picknick zur goldenen Stunde im Park mit selbstgemachter Limonade und guten Freunden',
+  italian: 'Picnic all’ora d’oro nel parco con limonata fatta in casa e buoni amici',
+  portuguese: 'Piquenique na hora dourada no parque com limonada caseira e bons amigos',
+};
+/** Rounds of 75 ms per language and engine (`BENCH_CAPTIONS_ROUNDS`, default 10). */
+const LANGUAGE_ROUNDS = Number(process.env.BENCH_CAPTIONS_ROUNDS ?? 10);
+
+/** Variations/s of `engine` for `language`: requests of 3 variations (balanced), a new request each, for `ms`. */
+function variationsPerSecond(engine: Pick<SyncCaptionEngine, 'generate'>, language: string, ms: number, tag: string): { n: number; s: number } {
+  let n = 0;
+  let k = 0;
+  const start = performance.now();
+  while (performance.now() - start < ms) {
+    const r = withDefaults({ content_description: DESCRIPTIONS[language]!, language: language as Language, request_id: `${tag}-${k++}` });
+    for (let i = 0; i < 3; i++) engine.generate(r, i);
+    n += 3;
+  }
+  return { n, s: (performance.now() - start) / 1000 };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -116,6 +144,47 @@ describe('captions benchmark', () => {
     const baseline = perSecond.ultra_fast!;
     for (const level of OPTIMIZATION_LEVELS) {
       rows.push([`engine generations/s, ${level}`, fmt(perSecond[level]!, 0), fmt(baseline, 0), fmt(perSecond[level]! / baseline, 2)]);
+    }
+  });
+
+  it('engine only: variations/s per language, the offline engine against 1.1.0 in the same run', async () => {
+    const current = new TemplateCaptionEngine();
+    const old = await loadOldEngine();
+    const engines: Array<[string, Pick<SyncCaptionEngine, 'generate' | 'name' | 'languages'>]> = [[current.name, current]];
+    if ('engine' in old) engines.push([`${old.engine.name} (${old.rev})`, old.engine]);
+    else console.log(`old engine not measured: ${old.reason}`);
+    const totals = new Map<string, { n: number; s: number }>();
+    // Warm-up, not counted: the first requests compile the parsers and fill the sentence cache.
+    for (const [, engine] of engines) {
+      for (const language of Object.keys(DESCRIPTIONS)) if (engine.languages.includes(language as Language)) variationsPerSecond(engine, language, 75, 'warm');
+    }
+    // Interleaved rounds: outside load falls on every language and both engines alike.
+    for (let round = 0; round < LANGUAGE_ROUNDS; round++) {
+      for (const [name, engine] of engines) {
+        for (const language of Object.keys(DESCRIPTIONS)) {
+          if (!engine.languages.includes(language as Language)) continue;
+          const { n, s } = variationsPerSecond(engine, language, 75, `l${round}`);
+          const t = totals.get(`${name}|${language}`) ?? { n: 0, s: 0 };
+          totals.set(`${name}|${language}`, { n: t.n + n, s: t.s + s });
+        }
+      }
+    }
+    const rate = (name: string, language: string) => {
+      const t = totals.get(`${name}|${language}`);
+      return t ? t.n / t.s : undefined;
+    };
+    const oldName = engines[1]?.[0];
+    for (const language of Object.keys(DESCRIPTIONS)) {
+      const now = rate(current.name, language)!;
+      // Against 1.1.0 in the same language where it had one, else against 1.1.0's English.
+      const base = oldName ? (rate(oldName, language) ?? rate(oldName, 'english')) : undefined;
+      const against = oldName && rate(oldName, language) !== undefined ? language : 'english';
+      rows.push([
+        `offline engine variations/s, ${language} (balanced; baseline: 1.1.0 ${against})`,
+        fmt(now, 0),
+        base === undefined ? 'n/a' : fmt(base, 0),
+        base === undefined ? 'n/a' : fmt(now / base, 2),
+      ]);
     }
   });
 

@@ -14,23 +14,14 @@ import { toBatchInput } from './batch/batch-requests.js';
 import { BatchCaptionRequest, BatchQuery } from './batch/dto/batch-caption-request.dto.js';
 import { IdempotencyStore } from './batch/idempotency.store.js';
 import { CaptionGenerationRequest, withDefaults } from './captions/dto/caption-generation-request.dto.js';
+import type { Language } from './captions/dto/caption-options.js';
 import { analyse } from './captions/engine/caption-analysis.js';
-import { ENGLISH } from './captions/engine/english-bank.js';
 import { toHashtag } from './captions/engine/hashtag-picker.js';
-import { SPANISH } from './captions/engine/spanish-bank.js';
+import { OFFLINE_BANKS } from './captions/engine/languages/offline-banks.js';
 import { TemplateCaptionEngine } from './captions/engine/template-caption.engine.js';
-import {
-  emojiCount,
-  englishSyllables,
-  extractKeyTerms,
-  fernandezHuerta,
-  fleschReadingEase,
-  openingSentence,
-  spanishSyllables,
-  stripEmoji,
-  trimToWords,
-  words,
-} from './captions/engine/text-analysis.js';
+import { amstad, englishSyllables, fernandezHuerta, fleschReadingEase, gulpease, kandelMoles, martinsFlesch, spanishSyllables } from './captions/engine/readability.js';
+import { captionSentences } from './captions/engine/sentence-check.js';
+import { emojiCount, openingSentence, stripEmoji, words } from './captions/engine/text-analysis.js';
 import { requestIdMiddleware } from './common/http/request-id.js';
 import { apiKeyMiddleware } from './common/security/api-key.middleware.js';
 import { HistoryPageQueryDto } from './history/history-query.dto.js';
@@ -136,10 +127,10 @@ describe('regular expressions on request text', () => {
     const engine = new TemplateCaptionEngine();
 
     it.each(cases(DESCRIPTION_MAX))('analysis and generation: %s', (_name, text) => {
-      for (const language of ['english', 'spanish'] as const) {
+      for (const [language, bank] of Object.entries(OFFLINE_BANKS)) {
         const brand_info = { name: text.slice(0, 100), voice: text.slice(0, 200), keywords: [text.slice(0, 40)] };
-        const request = withDefaults({ content_description: text, language, brand_info, hashtag_count: 5 });
-        expect(fastestMs(() => analyse(request, language === 'english' ? ENGLISH : SPANISH))).toBeLessThan(BOUND_MS);
+        const request = withDefaults({ content_description: text, language: language as Language, brand_info, hashtag_count: 5 });
+        expect(fastestMs(() => analyse(request, bank))).toBeLessThan(BOUND_MS);
         expect(fastestMs(() => engine.generate(request, 0))).toBeLessThan(BOUND_MS);
         // The shortest caption allowed, so the text is cut to fit.
         const short = withDefaults({ ...request, max_length: Math.max(50, TemplateCaptionEngine.minimumLength(request)) });
@@ -153,8 +144,12 @@ describe('regular expressions on request text', () => {
       const measures = [
         () => fleschReadingEase(text),
         () => fernandezHuerta(text),
-        () => trimToWords(`${text} tail`, text.length + 2),
-        () => extractKeyTerms(text, ENGLISH.stopWords, ENGLISH.connectors),
+        () => kandelMoles(text),
+        () => amstad(text),
+        () => gulpease(text),
+        () => martinsFlesch(text),
+        () => captionSentences(text),
+        ...Object.values(OFFLINE_BANKS).map((bank) => () => bank.parse(text)),
         () => words(text),
         () => stripEmoji(text),
         () => emojiCount(text),

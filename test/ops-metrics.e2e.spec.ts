@@ -82,7 +82,7 @@ describe('GET /metrics (e2e)', () => {
   it('counts caption generations by engine, batch items by outcome and stream endings after real traffic', async () => {
     const key = { 'X-API-Key': 'k' };
     const before = (await scrape()).text;
-    const generated = (t: string) => sample(t, 'caption_generations_total', { engine: 'template-engine@1.1.0' }) ?? 0;
+    const generated = (t: string) => sample(t, 'caption_generations_total', { engine: 'template-engine@2.0.0' }) ?? 0;
     await http().post(`${P}/captions`).set(key).send({ content_description: 'Lavender fields at golden hour', variation_count: 3, request_id: 'metrics-1' }).expect(200);
     await http()
       .post(`${P}/batch-process`)

@@ -15,7 +15,7 @@ import { captionGenerations } from './captions.metrics.js';
 import { CaptionsModule } from './captions.module.js';
 import { CaptionsService } from './captions.service.js';
 import { withDefaults } from './dto/caption-generation-request.dto.js';
-import { ENGLISH } from './engine/english-bank.js';
+import { ENGLISH } from './engine/languages/english-bank.js';
 
 const generated = async () => (await captionGenerations.get()).values.reduce((s, v) => s + v.value, 0);
 
@@ -46,7 +46,7 @@ describe(CaptionsService.name, () => {
   it('answers variation_count variations with every response field', async () => {
     const res = await sut.generate(request({ request_id: 'fields-1' }));
     expect(res.variations).toHaveLength(7);
-    expect(res).toMatchObject({ request_id: 'fields-1', cache_hit: false, model_used: 'template-engine@1.1.0', api_version: '14.0.0', optimization_level: 'balanced' });
+    expect(res).toMatchObject({ request_id: 'fields-1', cache_hit: false, model_used: 'template-engine@2.0.0', api_version: '14.0.0', optimization_level: 'balanced' });
     const best = Math.max(...res.variations.map((v) => v.quality_score));
     expect(res.variations[res.best_variation_index]!.quality_score).toBe(best);
     expect(res.average_quality_score).toBeCloseTo(res.variations.reduce((s, v) => s + v.quality_score, 0) / 7, 1);

@@ -630,7 +630,7 @@ export interface components {
             hashtags: string[];
             /** @description 0–100, from measurable properties (see docs/captions-engine.md). */
             quality_score: number;
-            /** @description Flesch reading ease of the caption, clamped 0–100. */
+            /** @description Reading ease of the caption by its language's formula (Flesch, Fernández Huerta, Kandel–Moles, Amstad, Gulpease, Martins et al.), clamped 0–100. */
             readability_score: number;
             /** @description Words of the caption text (hashtags not counted). */
             word_count: number;

@@ -10,7 +10,7 @@ export class CaptionVariation {
   quality_score!: number;
   /** 0–1, from the quality and the content type. */
   engagement_prediction!: number;
-  /** Flesch reading ease of the caption, clamped 0–100. */
+  /** Reading ease of the caption by its language's formula (Flesch, Fernández Huerta, Kandel–Moles, Amstad, Gulpease, Martins et al.), clamped 0–100. */
   readability_score!: number;
   /** Words of the caption text (hashtags not counted). */
   word_count!: number;

@@ -1,10 +1,13 @@
-import type { Audience, CaptionStyle, ContentType } from '../dto/caption-options.js';
+import type { Audience, CaptionStyle, ContentType, Language } from '../dto/caption-options.js';
+import type { DescriptionParser } from './description-parser.js';
 
 /**
- * Everything language-specific the template engine needs. Templates hold slots in braces:
- * `{subject}` (the description's key phrase), `{scene}` (its first short clause), `{e}` (an emoji,
- * dropped when emojis are off), and any slot named in the style's `words`. A slot written with a
- * capital (`{Subject}`) is capitalised. Banks hold no emoji themselves: emojis only enter through
+ * Everything language-specific the template engine needs. Templates hold typed slots in braces:
+ * `{subject}` (the description's first noun phrase, bare: only where a bare noun phrase is
+ * grammatical, such as after a colon), `{theSubject}` (English: the same phrase ready for running
+ * text, "the sunset hike", "our new shoes"), `{scene}` (the description's short first sentence,
+ * only ever as a sentence of its own), `{e}` (an emoji, dropped when emojis are off), and any slot
+ * named in the style's `words`. A slot written with a capital (`{Subject}`) is capitalised. Banks hold no emoji themselves: emojis only enter through
  * `{e}`, so `include_emojis: false` is always obeyed.
  */
 export interface StyleBank {
@@ -20,7 +23,7 @@ export interface StyleBank {
   slang: boolean;
   /** Whether audience, content-type and brand lines are added (minimalist keeps to a few words). */
   extras: boolean;
-  /** Sentences that bring in a second key phrase of the description, `{term}`. */
+  /** Sentences that bring in a second noun phrase of the description, `{term}` (English: with its determiner; elsewhere bare, so only after a colon or as a label). */
   termLines: string[];
   /** Brand sign-offs, `{brand}` is the brand name. */
   brandLines: string[];
@@ -33,7 +36,14 @@ export interface AudienceBank {
   tags: string[];
 }
 
+/** ISO 639-1 codes of the languages the offline engine writes. */
+export type LanguageCode = 'en' | 'es' | 'fr' | 'de' | 'it' | 'pt';
+
 export interface PhraseBank {
+  language: Language;
+  code: LanguageCode;
+  /** Finds the description's noun phrases, names, verbs and numbers. */
+  parse: DescriptionParser;
   stopWords: ReadonlySet<string>;
   styles: Record<CaptionStyle, StyleBank>;
   audiences: Record<Audience, AudienceBank>;
@@ -43,25 +53,18 @@ export interface PhraseBank {
   topics: Record<string, { tags: string[]; emoji: string }>;
   /** Voice words → adjectives used in the brand line. */
   voices: Array<{ match: RegExp; adjectives: string[] }>;
-  /** Used when the description has no content word at all. */
+  /** Used when the description has no noun phrase at all. */
   fallbackSubject: string;
-  /** Where a noun phrase keeps its head when it must be shortened: English "fresh strawberry pancakes" (last), Spanish "tortitas de fresa" (first). */
-  headFirst: boolean;
-  /** Reading ease of a caption in this language, 0–100 (English: Flesch; Spanish: Fernández Huerta). */
+  /** Reading ease of a caption in this language, 0–100, by the formula from the literature for it. */
   readability(text: string): number;
   /** Very short CTAs for the tightest captions (at most 9 characters). */
   shortCtas: string[];
-  /** Stop words that may join content words inside a phrase (Spanish "de": "tortitas de fresa"). */
-  connectors: ReadonlySet<string>;
   /** The voice line when there is no brand name; `{voice}` is a voice word. */
   voiceLine: string;
-  /**
-   * A description that opens with a verb ("Launching our new shoes", "Lanzando nuestras…"): a
-   * first word matching `verb` followed by one of `determiners` is not taken as the subject.
-   */
-  leadingVerb: { verb: RegExp; determiners: ReadonlySet<string> };
   /** Short, generic tags (at most 6 letters each, at least 40): only after every relevant tag. */
   shortTags: string[];
   /** Words that make a caption short when space is tight. */
   shortClosers: string[];
+  /** Article and preposition contractions applied to a rendered line (Spanish "de el" → "del"). */
+  contractions?: Array<[RegExp, string]>;
 }

@@ -5,13 +5,12 @@ import type { CaptionVariation } from '../dto/caption-generation-response.dto.js
 import type { Language, OptimizationLevel } from '../dto/caption-options.js';
 import { analyse, type CaptionAnalysis } from './caption-analysis.js';
 import { SyncCaptionEngine, type RequestProblem } from './caption-engine.js';
-import { engagementPrediction, qualityScore } from './caption-scoring.js';
-import { ENGLISH } from './english-bank.js';
-import { SPANISH } from './spanish-bank.js';
+import { assessCaption, engagementPrediction } from './caption-scoring.js';
 import { hashtagSet, pickHashtags, SHORT_TAG_COST } from './hashtag-picker.js';
+import { OFFLINE_BANKS } from './languages/offline-banks.js';
 import type { PhraseBank, StyleBank } from './phrase-bank.js';
 import { canonicalJson, SeededRandom } from './seeded-random.js';
-import { charCount, emojiCount, openingSentence, stripEmoji, trimToWords, words } from './text-analysis.js';
+import { charCount, emojiCount, openingSentence, stripEmoji, words } from './text-analysis.js';
 
 /** Candidates drafted per variation; the best-scoring one is kept. */
 export const CANDIDATES: Record<OptimizationLevel, number> = { ultra_fast: 1, fast: 2, balanced: 3, quality: 5, maximum_quality: 8 };
@@ -33,7 +32,7 @@ interface Part {
   text: string;
 }
 
-const BANKS: Partial<Record<Language, PhraseBank>> = { english: ENGLISH, spanish: SPANISH };
+const BANKS: Partial<Record<Language, PhraseBank>> = OFFLINE_BANKS;
 const bankOf = (language: string): PhraseBank | undefined => (Object.hasOwn(BANKS, language) ? BANKS[language as Language] : undefined);
 
 const capitalise = (s: string) => (s ? s[0]!.toUpperCase() + s.slice(1) : s);
@@ -57,14 +56,17 @@ export interface TemplateEngineOptions {
 }
 
 /**
- * The built-in engine: offline, deterministic, no model. It fills style-specific sentence
- * structures with the description's key phrases, adds audience, content-type, brand and CTA lines,
- * fits the result into `max_length` by dropping the least important lines before trimming words,
- * picks hashtags from relevant tiers first (never a blocked one), and scores each draft (see
- * caption-scoring.ts).
+ * The built-in engine: offline, deterministic, no model, in six languages. It parses the
+ * description with the language's tools (compromise for English, `Intl.Segmenter` and light
+ * morphology for the others), fills style-specific sentence structures through typed slots (a
+ * noun phrase only where a noun phrase fits, the description's first sentence only as a sentence
+ * of its own), adds audience, content-type, brand and CTA lines, fits the result into `max_length`
+ * by dropping whole lines (never cutting a sentence), picks hashtags from the description's nouns,
+ * names and topics and the brand first (never a verb, a number fragment or a blocked tag), and
+ * scores each draft by the rubric of caption-scoring.ts.
  */
 export class TemplateCaptionEngine extends SyncCaptionEngine {
-  readonly name = 'template-engine@1.1.0';
+  readonly name = 'template-engine@2.0.0';
   readonly languages = Object.keys(BANKS) as Language[];
   private readonly analyses = new WeakMap<CaptionGenerationRequest, CaptionAnalysis>();
   private readonly blocked: ReadonlySet<string>;
@@ -171,16 +173,19 @@ export class TemplateCaptionEngine extends SyncCaptionEngine {
     const round = Math.floor((offset + index) / style.structures.length);
     const pickWord = (slot: string, options: string[]) =>
       options[(new SeededRandom(seed, slot).int(options.length) + index + round) % options.length]!;
-    const fill = (template: string) => renderTemplate(template, analysis, style, pickWord, emojis);
+    const fill = (template: string) => contract(renderTemplate(template, analysis, style, pickWord, emojis), bank);
 
     // The core is rendered first and always holds an emoji when they are on: other lines may be dropped.
     const core = fill(structure[0]!);
     const parts: Part[] = [{ kind: 'core', text: emojiCount(core) > 0 || !emojis.include ? core : `${core} ${emojis.take()}`.trim() }];
     for (const sentence of structure.slice(1)) parts.push({ kind: 'line', text: fill(sentence) });
     const isStory = request.content_type === 'story';
-    if (style.termLines.length > 0 && analysis.secondary.length > 0) {
-      const term = analysis.secondary[(index + candidate) % analysis.secondary.length]!;
-      parts.push({ kind: 'extra', text: capitalise(rng.pick(style.termLines).replace('{term}', term)) });
+    // A second phrase the core does not already say (a scene may hold them all).
+    const coreLower = core.toLowerCase();
+    const secondary = analysis.secondary.filter((t) => !coreLower.includes(t.toLowerCase().replace(/^\S+ /u, '')));
+    if (style.termLines.length > 0 && secondary.length > 0) {
+      const term = secondary[(index + candidate) % secondary.length]!;
+      parts.push({ kind: 'extra', text: contract(capitalise(rng.pick(style.termLines).replace('{term}', term)), bank) });
     }
     if (style.extras) {
       const audience = bank.audiences[request.audience];
@@ -202,7 +207,7 @@ export class TemplateCaptionEngine extends SyncCaptionEngine {
     let textCap = Math.min(hardCap, Math.max(MIN_TEXT_CHARS, room - tagCount * PLANNED_TAG_COST, Math.floor(room / 2)));
     if (isStory) textCap = Math.min(textCap, 120);
     const shortestCta = style.ctas.reduce((a, b) => (charCount(b) < charCount(a) ? b : a));
-    let text = fitParts(parts, textCap, analysis.subject, shortestCta);
+    let text = fitParts(parts, textCap, shortestCta);
     if (text !== undefined && charCount(openingSentence(text)) > this.hookChars) {
       // The opening sentence runs on past what shows before "more": the core line, which carries
       // the subject, becomes a line of its own (same length), or the caption takes its shortest form.
@@ -214,26 +219,29 @@ export class TemplateCaptionEngine extends SyncCaptionEngine {
     }
 
     let hashtags: string[] = [];
-    let relevant = 0;
     if (request.include_hashtags) {
       const budget = request.max_length - charCount(text) - HASHTAG_SEPARATOR.length;
-      ({ tags: hashtags, relevant } = pickHashtags({ ...analysis.tags, short: bank.shortTags }, request.hashtag_count, budget, rng, index, this.blocked));
+      ({ tags: hashtags } = pickHashtags({ ...analysis.tags, short: bank.shortTags }, request.hashtag_count, budget, rng, index, this.blocked));
     }
-    const readability = Math.round(Math.min(100, Math.max(0, bank.readability(text))) * 10) / 10;
-    const hasCta = request.include_cta; // fitParts and minimalCaption never drop the CTA
-    const quality = qualityScore({
+    const report = assessCaption({
       text,
+      hashtags,
+      language: request.language,
       style: request.style,
       contentType: request.content_type,
       keyTerms: analysis.keyTerms,
-      readability,
-      hashtags,
-      relevantHashtags: relevant,
+      numbers: analysis.numbers,
+      ground: analysis.ground,
+      bank,
+      allowedRepeats: analysis.brandName ? [analysis.brandName] : [],
       includeHashtags: request.include_hashtags,
       includeEmojis: request.include_emojis,
       includeCta: request.include_cta,
-      hasCta,
+      hasCta: request.include_cta, // fitParts and minimalCaption never drop the CTA
+      hookChars: this.hookChars,
     });
+    const quality = report.score;
+    const readability = report.readability;
     return {
       caption: text,
       hashtags,
@@ -294,6 +302,7 @@ function renderTemplate(
     let value: string;
     if (key === 'e') return emojis.take();
     if (key === 'subject') value = a.subject;
+    else if (key === 'theSubject') value = a.theSubject;
     else if (key === 'scene') value = a.scene;
     else {
       const bankWords = style.words[key] ?? [];
@@ -304,6 +313,13 @@ function renderTemplate(
     return slot[0] === slot[0]!.toUpperCase() ? capitalise(value) : value;
   });
   return tidy(capitalise(out));
+}
+
+/** The bank's article and preposition contractions ("de el" → "del"). */
+function contract(text: string, bank: PhraseBank): string {
+  let out = text;
+  for (const [pattern, replacement] of bank.contractions ?? []) out = out.replace(pattern, replacement);
+  return out;
 }
 
 function tidy(text: string): string {
@@ -327,10 +343,10 @@ function joinParts(parts: Part[], coreLine = false): string {
 }
 
 /**
- * Drops the least important parts until the caption fits `cap`, then trims the core sentence at
- * a word boundary. Undefined when even that loses the subject.
+ * Drops the least important parts until the caption fits `cap`, then shortens the CTA. Sentences
+ * are never cut (a cut clause is a broken one): undefined when the core still does not fit.
  */
-function fitParts(parts: Part[], cap: number, subject: string, shortestCta: string): string | undefined {
+function fitParts(parts: Part[], cap: number, shortestCta: string): string | undefined {
   let text = joinParts(parts);
   for (const kind of DROP_ORDER) {
     if (charCount(text) <= cap) return text;
@@ -348,12 +364,7 @@ function fitParts(parts: Part[], cap: number, subject: string, shortestCta: stri
     text = joinParts(parts);
     if (charCount(text) <= cap) return text;
   }
-  const core = parts.find((p) => p.kind === 'core')!;
-  const overflow = charCount(text) - cap;
-  core.text = trimToWords(core.text, charCount(core.text) - overflow);
-  if (!core.text.toLowerCase().includes(subject.toLowerCase())) return undefined;
-  text = joinParts(parts);
-  return charCount(text) <= cap ? text : undefined;
+  return undefined;
 }
 
 /** The shortest form: subject, an emoji, a short CTA (or closer). Always within MIN_TEXT_CHARS. */

@@ -1,21 +1,7 @@
-import { eld } from 'eld/medium';
 import type { Language } from '../../dto/caption-options.js';
+import { detectLanguage } from '../language-id.js';
 
-/** ISO 639-1 code of each request language (what the language identifier answers). */
-export const LANGUAGE_CODES: Record<Language, string> = {
-  english: 'en',
-  spanish: 'es',
-  french: 'fr',
-  german: 'de',
-  italian: 'it',
-  portuguese: 'pt',
-  russian: 'ru',
-  japanese: 'ja',
-  korean: 'ko',
-  chinese: 'zh',
-};
-
-const LATIN_CODES = new Set(['en', 'es', 'fr', 'de', 'it', 'pt']);
+const LATIN_LANGUAGES: ReadonlySet<Language> = new Set(['english', 'spanish', 'french', 'german', 'italian', 'portuguese']);
 
 const count = (text: string, re: RegExp) => text.match(re)?.length ?? 0;
 
@@ -23,8 +9,8 @@ const count = (text: string, re: RegExp) => text.match(re)?.length ?? 0;
  * Whether `text` is written in `language`, as far as a short caption lets anyone tell. Scripts
  * decide first (Cyrillic for Russian; kana for Japanese; Hangul for Korean; Han without kana or
  * Hangul for Chinese; Latin letters for the rest); among the Latin-script languages the n-gram
- * identifier `eld` decides, and only when it is sure and names another language of that group
- * (a caption too short to tell, or identified as a close neighbour such as Galician, passes).
+ * identifier of the offline engine (`detectLanguage`, eld) decides, and only when it is sure and
+ * names another language of that group (a caption too short to tell passes).
  */
 export function isInLanguage(text: string, language: Language): boolean {
   const letters = count(text, /\p{L}/gu);
@@ -44,10 +30,8 @@ export function isInLanguage(text: string, language: Language): boolean {
       return han >= 0.6 && kana === 0 && hangul === 0;
     default: {
       if (share(/\p{Script=Latin}/gu) < 0.8) return false;
-      const result = eld.detect(text);
-      const expected = LANGUAGE_CODES[language];
-      if (result.language === expected || !LATIN_CODES.has(result.language)) return true;
-      return !result.isReliable();
+      const detected = detectLanguage(text);
+      return detected === undefined || detected === language || !LATIN_LANGUAGES.has(detected);
     }
   }
 }

@@ -1,9 +1,14 @@
 import type { CaptionGenerationRequest } from '../../dto/caption-generation-request.dto.js';
 import type { CaptionVariation } from '../../dto/caption-generation-response.dto.js';
-import { engagementPrediction, qualityScore } from '../caption-scoring.js';
-import { charCount, emojiCount, fernandezHuerta, fleschReadingEase, stripEmoji } from '../text-analysis.js';
+import { analyse } from '../caption-analysis.js';
+import { assessCaption, engagementPrediction } from '../caption-scoring.js';
+import type { HashtagGround } from '../grounding.js';
+import { toHashtag } from '../hashtag-picker.js';
+import { OFFLINE_BANKS } from '../languages/offline-banks.js';
+import { charCount, emojiCount, stripEmoji } from '../text-analysis.js';
 import type { CheckedDraft } from './draft-check.js';
 import { postLength } from './draft-check.js';
+import { HOOK_CHARS } from '../template-caption.engine.js';
 
 const LOCALES: Record<CaptionGenerationRequest['language'], string> = {
   english: 'en',
@@ -33,50 +38,68 @@ export function keyTermsOf(request: CaptionGenerationRequest, limit = 5): string
 }
 
 /**
- * Reading ease, 0–100: Flesch for English and Fernández Huerta for Spanish (the formulas the
- * offline engine reports); for other languages a sentence-length measure (100 at 8 words or fewer
- * per sentence, falling to 0 at 40), as no syllable formula is implemented for them here.
+ * Reading ease (0–100) for a language without an offline bank (and so without a formula here): a
+ * sentence-length measure, 100 at 8 words or fewer per sentence, falling to 0 at 40.
  */
-function readability(text: string, language: CaptionGenerationRequest['language']): number {
-  const raw =
-    language === 'english'
-      ? fleschReadingEase(text)
-      : language === 'spanish'
-        ? fernandezHuerta(text)
-        : (() => {
-            const sentences = Math.max(1, text.split(/[.!?。！？\n]+/u).filter((s) => s.trim() !== '').length);
-            const perSentence = segmentWords(text, language).length / sentences;
-            return 100 - Math.max(0, perSentence - 8) * (100 / 32);
-          })();
-  return Math.round(Math.min(100, Math.max(0, raw)) * 10) / 10;
+function sentenceLengthEase(text: string, language: CaptionGenerationRequest['language']): number {
+  const sentences = Math.max(1, text.split(/[.!?。！？\n]+/u).filter((s) => s.trim() !== '').length);
+  const perSentence = segmentWords(text, language).length / sentences;
+  return Math.min(100, Math.max(0, 100 - Math.max(0, perSentence - 8) * (100 / 32)));
 }
 
-/** The scores of a checked LLM draft, by the same rubric as the offline engine's variations. */
+/** Tags of `items` (`#` + lower case, as the offline engine makes them). */
+function tagsOf(items: Iterable<string>): Set<string> {
+  const out = new Set<string>();
+  for (const item of items) {
+    const tag = toHashtag(item);
+    if (tag) out.add(tag);
+  }
+  return out;
+}
+
+/**
+ * The scores of a checked LLM draft, by the offline engine's rubric (caption-scoring.ts). For a
+ * language with an offline bank, the draft is judged with that bank's parser, stop words,
+ * readability formula and the request's parsed description (so a tag from a verb or a piece of a
+ * number is penalised as it is offline); for the others, the description's segmented words ground
+ * the tags and a sentence-length measure stands in for a readability formula.
+ */
 export function scoreDraft(draft: CheckedDraft, request: CaptionGenerationRequest): CaptionVariation {
   const text = draft.caption;
-  const source = [request.content_description, request.brand_info?.name ?? '', ...(request.brand_info?.keywords ?? [])].join(' ').toLowerCase();
-  const squeezed = source.replace(/[\s_-]+/g, '');
-  const relevant = draft.hashtags.filter((t) => squeezed.includes(t.slice(1).toLowerCase().replace(/_/g, ''))).length;
-  const read = readability(stripEmoji(text), request.language);
-  const quality = qualityScore({
+  const bank = OFFLINE_BANKS[request.language];
+  const analysis = bank ? analyse(request, bank) : undefined;
+  const brand = [request.brand_info?.name ?? '', ...(request.brand_info?.keywords ?? [])].filter((b) => b !== '');
+  const ground: HashtagGround = analysis?.ground ?? {
+    description: tagsOf(segmentWords(request.content_description, request.language)),
+    stems: keyTermsOf(request),
+    brand: tagsOf(brand),
+    fallback: new Set(),
+    verbs: [],
+  };
+  const report = assessCaption({
     text,
+    hashtags: draft.hashtags,
+    language: request.language,
     style: request.style,
     contentType: request.content_type,
-    keyTerms: keyTermsOf(request),
-    readability: read,
-    hashtags: draft.hashtags,
-    relevantHashtags: relevant,
+    keyTerms: analysis?.keyTerms ?? keyTermsOf(request),
+    numbers: analysis?.numbers ?? [],
+    ground,
+    bank,
+    readability: bank ? undefined : sentenceLengthEase(stripEmoji(text), request.language),
+    allowedRepeats: analysis?.brandName ? [analysis.brandName] : [],
     includeHashtags: request.include_hashtags,
     includeEmojis: request.include_emojis,
     includeCta: request.include_cta,
     hasCta: request.include_cta && /[?？!！]\s*\S{0,3}\s*$/u.test(text.trim()),
+    hookChars: HOOK_CHARS,
   });
   return {
     caption: text,
     hashtags: draft.hashtags,
-    quality_score: quality,
-    engagement_prediction: engagementPrediction(quality, request.content_type),
-    readability_score: read,
+    quality_score: report.score,
+    engagement_prediction: engagementPrediction(report.score, request.content_type),
+    readability_score: report.readability,
     word_count: segmentWords(stripEmoji(text), request.language).length,
     character_count: postLength(text, draft.hashtags),
     emoji_count: emojiCount(text),

@@ -1,5 +1,6 @@
-import type { PhraseBank } from './phrase-bank.js';
-import { fleschReadingEase } from './text-analysis.js';
+import type { PhraseBank } from '../phrase-bank.js';
+import { fleschReadingEase } from '../readability.js';
+import { parseEnglish } from './english-parser.js';
 
 const STOP_WORDS = new Set(
   `a about above after again against all am an and any are aren't as at be because been before being below
@@ -11,31 +12,31 @@ const STOP_WORDS = new Set(
   there there's these they they'd they'll they're they've this those through to too under until up very was
   wasn't we we'd we'll we're we've were weren't what what's when when's where where's which while who who's whom
   why why's with won't would wouldn't you you'd you'll you're you've your yours yourself yourselves also just
-  really get got like make made one will shall may might must us via etc new post photo picture pic image
+  really get got like make made one will shall may might must us via etc new post photo picture pic image now today here more again ever always
   caption instagram showing shows show featuring features feature`.split(/\s+/),
 );
 
 export const ENGLISH: PhraseBank = {
+  language: 'english',
+  code: 'en',
+  parse: parseEnglish,
   stopWords: STOP_WORDS,
   fallbackSubject: 'this moment',
-  headFirst: false,
   readability: fleschReadingEase,
   shortCtas: ['Thoughts?', 'Agree?', 'Save it.', 'Share it.'],
-  connectors: new Set(),
   voiceLine: 'Stay {voice}.',
-  leadingVerb: { verb: /^\p{L}+ing$/iu, determiners: new Set(['our', 'my', 'the', 'a', 'an', 'your', 'their', 'his', 'her', 'this', 'these', 'those', 'its', 'some']) },
   styles: {
     casual: {
       structures: [
         ['{Scene} {e}', '{line}'],
-        ['Just me and {subject} {e}', '{line}'],
+        ['Just me and {theSubject} {e}', '{line}'],
         ['{Subject} kind of day {e}', '{line}'],
-        ["Can't get enough of {subject} {e}", '{line}'],
-        ['Okay but {subject} though {e}', '{line}'],
+        ["Can't get enough of {theSubject} {e}", '{line}'],
+        ['Okay but {theSubject} though {e}', '{line}'],
         ['Current mood: {subject} {e}', '{line}'],
         ['Weekend plans? {Subject} {e}', '{line}'],
         ['Found my happy place: {subject} {e}', '{line}'],
-        ['POV: {subject} and nowhere to be {e}', '{line}'],
+        ['POV: {theSubject} and nowhere to be {e}', '{line}'],
         ['Real talk, this made my day: {subject} {e}', '{line}'],
       ],
       words: {
@@ -60,10 +61,10 @@ export const ENGLISH: PhraseBank = {
     professional: {
       structures: [
         ['{Scene}.', '{line}'],
-        ['Introducing {subject}.', '{line}'],
-        ['A closer look at {subject}.', '{line}'],
+        ['Introducing {theSubject}.', '{line}'],
+        ['A closer look at {theSubject}.', '{line}'],
         ['{Subject}: {insight}.', '{line}'],
-        ['We are proud to share {subject}.', '{line}'],
+        ['We are proud to share {theSubject}.', '{line}'],
         ['Quality in focus: {subject}.', '{line}'],
         ['{Subject}, delivered with care.', '{line}'],
         ['Behind the work: {subject}.', '{line}'],
@@ -91,15 +92,15 @@ export const ENGLISH: PhraseBank = {
     inspirational: {
       structures: [
         ['{Scene} {e}', '{mantra}'],
-        ['Find your calm in {subject} {e}', '{mantra}'],
-        ['Every {journey} begins with a single step. Today it began with {subject} {e}'],
+        ['Find your calm in {theSubject} {e}', '{mantra}'],
+        ['Every {journey} begins with a single step. Today it began with {theSubject} {e}'],
         ['Dream big, start small: {subject} {e}', '{mantra}'],
-        ["Here's to {subject} and everything it teaches us {e}", '{mantra}'],
-        ['Let {subject} be your reminder to slow down {e}', '{mantra}'],
-        ['Beautiful things take time, like {subject} {e}', '{mantra}'],
-        ['Gratitude looks like {subject} {e}', '{mantra}'],
-        ['Hold on to moments like {subject} {e}', '{mantra}'],
-        ['Today, choose {subject} {e}', '{mantra}'],
+        ["Here's to {theSubject} and everything it teaches us {e}", '{mantra}'],
+        ['Let {theSubject} be your reminder to slow down {e}', '{mantra}'],
+        ['Beautiful things take time, like {theSubject} {e}', '{mantra}'],
+        ['Gratitude looks like {theSubject} {e}', '{mantra}'],
+        ['Hold on to moments like {theSubject} {e}', '{mantra}'],
+        ['Today, choose {theSubject} {e}', '{mantra}'],
       ],
       words: {
         mantra: [
@@ -117,24 +118,24 @@ export const ENGLISH: PhraseBank = {
       maxEmojis: 3,
       slang: false,
       extras: true,
-      termLines: ['Even {term} has something to teach.', 'Notice {term} along the way.'],
+      termLines: ['Even {term} can teach us something.', 'Notice {term} along the way.'],
       brandLines: ['Stay {voice}. — {brand}', 'With gratitude, {brand}.', '— {brand}'],
     },
     playful: {
       structures: [
         ['Plot twist: {subject}! {e}{e}', '{line}'],
         ['{Subject}? Yes please! {e}{e}', '{line}'],
-        ['Warning: extreme levels of {subject} ahead! {e}{e}', '{line}'],
-        ['Nobody: Me: obsessed with {subject}! {e}{e}', '{line}'],
+        ['Warning: {subject} overload ahead! {e}{e}', '{line}'],
+        ['Nobody: Me: obsessed with {theSubject}! {e}{e}', '{line}'],
         ["{Subject} o'clock! {e}{e}", '{line}'],
-        ['Breaking news: {subject} just stole the show! {e}{e}', '{line}'],
-        ['Me, every time I see {subject}: wow! {e}{e}', '{line}'],
-        ['Step aside, {subject} coming through! {e}{e}', '{line}'],
+        ['Breaking news: {theSubject} just stole the show! {e}{e}', '{line}'],
+        ['Me, every time I see {theSubject}: wow! {e}{e}', '{line}'],
+        ['Step aside, {theSubject} coming through! {e}{e}', '{line}'],
         ['Ready, set, {subject}! {e}{e}', '{line}'],
         ['Who ordered extra {subject}? {e}{e}', '{line}'],
       ],
       words: {
-        line: ['Zero regrets, all the fun!', "Can't stop, won't stop!", 'Best. Day. Ever!', 'Main character energy, obviously!', 'Pure chaos, pure joy!', 'Ten out of ten, would do again!'],
+        line: ['Zero regrets, all the fun!', 'No brakes on this one!', 'Best. Day. Ever!', 'Main character energy, obviously!', 'Chaos and joy in one!', 'Full marks, would do it again!'],
       },
       ctas: ['Tag your partner in crime!', 'Drop your best emoji below!', "Who's joining the fun?", "Comment 'YES' if you're in!", 'Tell us your wildest idea!'],
       emojis: ['🎉', '🤩', '🥳', '😜', '🔥', '💥', '🙃'],
@@ -146,15 +147,15 @@ export const ENGLISH: PhraseBank = {
     },
     educational: {
       structures: [
-        ['Quick tip on {subject}: {tip} {e}', '{line}'],
-        ['3 things to know about {subject} {e}', '1. {Tip} 2. {Tip} 3. {Tip}'],
-        ['Here is what {subject} taught us: {tip}', '{line}'],
-        ["Save this: a beginner's guide to {subject} {e}", 'Step one: {tip}'],
-        ['Myth: getting {subject} right is hard. {e}', 'Fact: {tip}'],
-        ['The one thing most people miss about {subject} {e}', 'Answer: {tip}'],
-        ['How to get more out of {subject} {e}', 'Start here: {tip}'],
-        ['Lesson of the day from {subject}: {tip} {e}'],
-        ['Before you try {subject}, read this {e}', 'Rule one: {tip}'],
+        ['Quick tip on {theSubject}: {tip} {e}', '{line}'],
+        ['3 things to know about {theSubject} {e}', '1. {Tip} 2. {Tip} 3. {Tip}'],
+        ['Here is what {theSubject} taught us: {tip}', '{line}'],
+        ["Save this: a beginner's guide to {theSubject} {e}", 'Step one: {tip}'],
+        ['Myth: getting {theSubject} right is hard. {e}', 'Fact: {tip}'],
+        ['The one thing most people miss about {theSubject} {e}', 'Answer: {tip}'],
+        ['How to get more out of {theSubject} {e}', 'Start here: {tip}'],
+        ['Lesson of the day from {theSubject}: {tip} {e}'],
+        ['Before you try {theSubject}, read this {e}', 'Rule one: {tip}'],
         ['{Subject}, explained simply {e}', 'In short: {tip}'],
       ],
       words: {
@@ -168,35 +169,35 @@ export const ENGLISH: PhraseBank = {
           'write down what works and repeat it.',
           'ask questions and learn from people who know.',
         ],
-        line: ['Learning never stops.', 'Knowledge shared is knowledge doubled.', 'Bookmark this for later.'],
+        line: ['Learning never stops.', 'Shared knowledge grows.', 'Bookmark this for later.'],
       },
       ctas: ['Save this post for later.', 'Share it with someone who is learning.', 'What would you add? Tell us below.', 'Follow for more tips.'],
       emojis: ['💡', '📚', '🧠', '✏️', '📌'],
       maxEmojis: 2,
       slang: false,
       extras: true,
-      termLines: ['Bonus: it works for {term} too.', 'The same goes for {term}.'],
+      termLines: ['Bonus: it works for {term} too.', 'This applies to {term} too.'],
       brandLines: ['— {brand}', 'Learn more with {brand}.', 'Stay {voice}. — {brand}'],
     },
     promotional: {
       structures: [
         ['Now here: {subject} {e}', '{offer}'],
         ['New drop: {subject} {e}', '{offer}'],
-        ['Meet {subject}, made for you {e}', '{offer}'],
-        ["Don't miss out on {subject}! {e}", '{offer}'],
+        ['Meet {theSubject}, made for you {e}', '{offer}'],
+        ["Don't miss out on {theSubject}! {e}", '{offer}'],
         ['Your next favorite: {subject} {e}', '{offer}'],
         ['Just landed: {subject} {e}', '{offer}'],
-        ['The wait is over, {subject} is live {e}', '{offer}'],
-        ['Treat yourself to {subject} {e}', '{offer}'],
-        ['Say hello to {subject} {e}', '{offer}'],
-        ['Introducing {subject}, our newest favorite {e}', '{offer}'],
+        ['The wait is over: {subject}, live now {e}', '{offer}'],
+        ['Treat yourself to {theSubject} {e}', '{offer}'],
+        ['Say hello to {theSubject} {e}', '{offer}'],
+        ['Introducing {theSubject}, our newest favorite {e}', '{offer}'],
       ],
       words: {
         offer: [
           'Available now for a limited time.',
           'Early access for our followers starts today.',
           "Grab yours before it's gone.",
-          'Limited stock, first come first served.',
+          'Limited stock, so be quick.',
           'Order today and be the first to have it.',
         ],
       },
@@ -210,23 +211,23 @@ export const ENGLISH: PhraseBank = {
     },
     storytelling: {
       structures: [
-        ['It started with {scene}.', '{middle}', '{ending} {e}'],
-        ['Let me tell you about {subject}.', '{middle}', '{ending} {e}'],
+        ['{Scene}.', '{middle}', '{ending} {e}'],
+        ['Let me tell you about {theSubject}.', '{middle}', '{ending} {e}'],
         ['A year ago, this was just an idea: {subject}.', '{middle}', '{ending} {e}'],
-        ['Some stories begin quietly. This one began with {subject}.', '{middle}', '{ending} {e}'],
-        ['I almost missed {subject}.', '{middle}', '{ending} {e}'],
-        ['Nobody expected {subject} to matter this much.', '{middle}', '{ending} {e}'],
-        ['The first time I saw {subject}, I stopped.', '{middle}', '{ending} {e}'],
-        ['This is the story of {subject}.', '{middle}', '{ending} {e}'],
-        ['It was an ordinary day until {subject}.', '{middle}', '{ending} {e}'],
-        ['Every picture has a story. This one is about {subject}.', '{middle}', '{ending} {e}'],
+        ['Some stories begin quietly. This one began with {theSubject}.', '{middle}', '{ending} {e}'],
+        ['I almost missed {theSubject}.', '{middle}', '{ending} {e}'],
+        ['Nobody expected {theSubject} to matter this much.', '{middle}', '{ending} {e}'],
+        ['The first time I saw {theSubject}, I stopped.', '{middle}', '{ending} {e}'],
+        ['This is the story of {theSubject}.', '{middle}', '{ending} {e}'],
+        ['It was an ordinary day, and then came {theSubject}.', '{middle}', '{ending} {e}'],
+        ['Every picture has a story. This one is about {theSubject}.', '{middle}', '{ending} {e}'],
       ],
       words: {
         middle: [
           'Then came the moment everything clicked.',
           'There were doubts, and plenty of early mornings.',
           'Nothing went to plan, and that made it better.',
-          'Step by step, it became something real.',
+          'Slowly, it became real.',
           'What looked simple turned into an adventure.',
         ],
         ending: [
@@ -241,7 +242,7 @@ export const ENGLISH: PhraseBank = {
       maxEmojis: 2,
       slang: false,
       extras: true,
-      termLines: ['And yes, {term} was part of it.', 'Somewhere in there was {term}.'],
+      termLines: ['And yes, {term} played a part.', 'Somewhere in there: {term}.'],
       brandLines: ['— {brand}', 'Written with {brand}.', 'Stay {voice}. — {brand}'],
     },
     minimalist: {
@@ -270,7 +271,7 @@ export const ENGLISH: PhraseBank = {
   },
   contentTypes: {
     post: { lines: [], tags: ['instagood', 'photooftheday'] },
-    carousel: { lines: ['Swipe through to see it all.', 'Swipe left for more.', 'Keep swiping, the last slide is the best.'], tags: ['carousel', 'swipeleft', 'photodump'] },
+    carousel: { lines: ['Swipe through to see it all.', 'Swipe left for more.', 'Keep swiping, the last slide wins.'], tags: ['carousel', 'swipeleft', 'photodump'] },
     reel: { lines: ['Watch till the end.', 'Hit play and turn the sound on.', 'Watch it twice, you will catch something new.'], tags: ['reels', 'reelsinstagram', 'reelitfeelit', 'instareels'] },
     story: { lines: ['Tap for more.'], tags: ['instastory', 'storytime'] },
     igtv: { lines: ['Watch the full video now.', 'The full video is live now.'], tags: ['igtv', 'longform', 'video'] },

@@ -1,5 +1,6 @@
-import type { PhraseBank } from './phrase-bank.js';
-import { fernandezHuerta } from './text-analysis.js';
+import type { PhraseBank } from '../phrase-bank.js';
+import { fernandezHuerta } from '../readability.js';
+import { lightParser } from './segmenter-parser.js';
 
 const STOP_WORDS = new Set(
   `a al algo algunas algunos ante antes así aun aunque bajo bien cada casi como con contra cual cuales cuando
@@ -9,34 +10,71 @@ const STOP_WORDS = new Set(
   otro otros para pero poco por porque que qué quien quienes se sea ser si sido sin sobre son su sus también
   tan tanto te tener tengo ti tiene tienen toda todas todo todos tras tu tus tú u un una unas uno unos usted
   ustedes vosotros y ya yo él foto fotos imagen publicación nuevo nueva nuevos nuevas hace hacer muestra
-  mostrando instagram`.split(/\s+/),
+  mostrando instagram gracias`.split(/\s+/),
 );
 
-/** Spanish phrase banks: written in Spanish, not translated word by word; no article before `{subject}` (its gender is unknown). */
+const DETERMINERS = new Set(
+  'el la los las un una unos unas mi mis tu tus su sus nuestro nuestra nuestros nuestras este esta estos estas ese esa esos esas'.split(' '),
+);
+
+/** Gender and number of a Spanish noun by its ending; the usual exceptions (el día, la mano…) are listed. */
+export function spanishArticle(_first: string, head: string): string {
+  if (/as$/u.test(head)) return 'las';
+  if (/s$/u.test(head) && head.length > 3) return 'los';
+  if (/^(?:día|mapa|problema|planeta|sofá|tema|sistema|programa|clima|idioma|drama)$/u.test(head)) return 'el';
+  if (/(?:a|ión|dad|tad|tud|umbre|ie)$/u.test(head) || /^(?:mano|foto|moto|radio|flor|miel|sal|luz|noche|tarde|leche|gente|calle|nube|piel)$/u.test(head)) return 'la';
+  return 'el';
+}
+
+const parseSpanish = lightParser({
+  locale: 'es',
+  stopWords: STOP_WORDS,
+  determiners: DETERMINERS,
+  connectors: new Set(['de', 'del']),
+  verbs: new Set(
+    `es son está están estoy estamos fue fueron era eran hay ha han he hemos tiene tienen tenemos tengo va van vamos voy
+    hace hacen hizo hicimos llega llegan llegó llegaron creció crece crecen vuelve vuelven volvió presenta presentamos
+    pasan pasa sirve vale marca marcan cambia gana lanza lanzamos lanzó abre abrimos abrió celebra celebramos celebró comparte compartimos disfruta disfrutamos
+    prepara preparamos preparó sale salió salen queda quedó quedan puede pueden podemos quiere queremos ser estar
+    tener hacer ir ver mira descubre prueba probamos probó gana ganó ganamos`.split(/\s+/),
+  ),
+  verbEndings: /^\p{L}{2,}(?:ando|iendo|yendo|aron|ieron|amos|emos|imos)$|^\p{L}{3,}[óé]$/u,
+  participleEndings: /(?:ado|ada|ados|adas|ido|ida|idos|idas)$/u,
+  auxiliaries: new Set(['ha', 'han', 'he', 'hemos', 'había', 'habían', 'fue', 'fueron', 'es', 'son', 'está', 'están']),
+  capitalisedNouns: false,
+  nounExceptions: new Set(['atardecer', 'amanecer', 'mujer', 'placer', 'taller', 'café', 'bebé', 'menú', 'comer', 'hogar', 'lugar', 'mar', 'bar', 'collar', 'par', 'dólar', 'azúcar', 'sabor', 'color', 'amor', 'olor', 'flor', 'calor', 'motor', 'interior', 'exterior', 'señor', 'autor', 'error', 'pastel', 'papel', 'hotel', 'nivel', 'ramos', 'pie', 'té', 'puré', 'canapé', 'chalé']),
+  article: spanishArticle,
+  headFirst: true,
+});
+
+/** Spanish phrase banks: written in Spanish for Spanish-speaking audiences, not translated word by word. */
 export const SPANISH: PhraseBank = {
+  language: 'spanish',
+  code: 'es',
+  parse: parseSpanish,
   stopWords: STOP_WORDS,
   fallbackSubject: 'este momento',
-  headFirst: true,
   readability: fernandezHuerta,
+  contractions: [
+    [/\bde el\b/gu, 'del'],
+    [/\bDe el\b/gu, 'Del'],
+    [/\ba el\b/gu, 'al'],
+    [/\bA el\b/gu, 'Al'],
+  ],
   shortCtas: ['¿Opinas?', 'Guárdalo.', '¿Y tú?', 'Comenta.'],
-  connectors: new Set(['de', 'del']),
   voiceLine: 'Con {voice}, siempre.',
-  leadingVerb: {
-    verb: /^\p{L}+(?:ando|iendo)$/iu,
-    determiners: new Set(['nuestro', 'nuestra', 'nuestros', 'nuestras', 'mi', 'mis', 'el', 'la', 'los', 'las', 'un', 'una', 'unos', 'unas', 'tu', 'tus', 'su', 'sus', 'este', 'esta', 'estos', 'estas']),
-  },
   styles: {
     casual: {
       structures: [
         ['{Scene} {e}', '{line}'],
-        ['Solo yo y {subject} {e}', '{line}'],
+        ['Solo yo y {theSubject} {e}', '{line}'],
         ['Plan de hoy: {subject} {e}', '{line}'],
-        ['No me canso de {subject} {e}', '{line}'],
+        ['No me canso de {theSubject} {e}', '{line}'],
         ['Modo {subject}: activado {e}', '{line}'],
         ['Estado de ánimo: {subject} {e}', '{line}'],
         ['¿Planes para el finde? {Subject} {e}', '{line}'],
         ['Mi lugar feliz: {subject} {e}', '{line}'],
-        ['Sin prisa y con {subject} {e}', '{line}'],
+        ['Sin prisa, disfrutando de {theSubject} {e}', '{line}'],
         ['En serio, esto me alegró el día: {subject} {e}', '{line}'],
       ],
       words: {
@@ -55,16 +93,16 @@ export const SPANISH: PhraseBank = {
       maxEmojis: 3,
       slang: true,
       extras: true,
-      termLines: ['Extra: {term}.', 'Y también {term}.', 'Con {term}, claro.'],
+      termLines: ['Extra: {term}.', 'Y sí, también {term}.', 'Extra de hoy: {term}.'],
       brandLines: ['Con cariño, {brand}.', '— {brand}', 'Con {voice}. — {brand}'],
     },
     professional: {
       structures: [
         ['{Scene}.', '{line}'],
-        ['Presentamos {subject}.', '{line}'],
+        ['Os presentamos {theSubject}.', '{line}'],
         ['Una mirada de cerca: {subject}.', '{line}'],
         ['{Subject}: {insight}.', '{line}'],
-        ['Nos enorgullece compartir {subject}.', '{line}'],
+        ['Nos enorgullece compartir {theSubject}.', '{line}'],
         ['Calidad en detalle: {subject}.', '{line}'],
         ['{Subject}, con el cuidado de siempre.', '{line}'],
         ['Detrás del trabajo: {subject}.', '{line}'],
@@ -86,21 +124,21 @@ export const SPANISH: PhraseBank = {
       maxEmojis: 1,
       slang: false,
       extras: true,
-      termLines: ['Incluye {term}.', 'Con {term}.'],
+      termLines: ['Incluye {term}.', 'También destacamos {term}.'],
       brandLines: ['— {brand}', 'Del equipo de {brand}.', '{brand}: {voice} por diseño.'],
     },
     inspirational: {
       structures: [
         ['{Scene} {e}', '{mantra}'],
-        ['Encuentra la calma en {subject} {e}', '{mantra}'],
-        ['Todo {journey} empieza con un paso. Hoy empezó con {subject} {e}'],
+        ['Encuentra la calma en {theSubject} {e}', '{mantra}'],
+        ['Todo {journey} empieza con un paso. Hoy empezó con {theSubject} {e}'],
         ['Sueña en grande, empieza en pequeño: {subject} {e}', '{mantra}'],
-        ['Por {subject} y todo lo que nos enseña {e}', '{mantra}'],
+        ['Por {theSubject} y todo lo que nos enseña {e}', '{mantra}'],
         ['Que esto te recuerde ir más despacio: {subject} {e}', '{mantra}'],
-        ['Lo bonito lleva tiempo, como {subject} {e}', '{mantra}'],
-        ['La gratitud se parece a {subject} {e}', '{mantra}'],
-        ['Guarda momentos como {subject} {e}', '{mantra}'],
-        ['Hoy elige {subject} {e}', '{mantra}'],
+        ['Lo bonito lleva tiempo, como {theSubject} {e}', '{mantra}'],
+        ['La gratitud se parece a {theSubject} {e}', '{mantra}'],
+        ['Guarda momentos como {theSubject} {e}', '{mantra}'],
+        ['Hoy elige {theSubject} {e}', '{mantra}'],
       ],
       words: {
         mantra: [
@@ -118,21 +156,21 @@ export const SPANISH: PhraseBank = {
       maxEmojis: 3,
       slang: false,
       extras: true,
-      termLines: ['Incluso {term} tiene algo que enseñar.', 'Fíjate en {term} por el camino.'],
+      termLines: ['Incluso {term} nos enseña algo.', 'Fíjate en {term} por el camino.'],
       brandLines: ['Con {voice}. — {brand}', 'Con gratitud, {brand}.', '— {brand}'],
     },
     playful: {
       structures: [
         ['¡Giro de guion: {subject}! {e}{e}', '{line}'],
         ['¿{Subject}? ¡Sí, por favor! {e}{e}', '{line}'],
-        ['¡Alerta: niveles extremos de {subject}! {e}{e}', '{line}'],
-        ['¡Yo, cada vez que veo {subject}! {e}{e}', '{line}'],
+        ['¡Alerta: sobredosis de {subject}! {e}{e}', '{line}'],
+        ['¡Yo, cada vez que veo {theSubject}! {e}{e}', '{line}'],
         ['¡Hora de {subject}! {e}{e}', '{line}'],
         ['¡Última hora: {subject}, robando el show! {e}{e}', '{line}'],
-        ['¡Abran paso a {subject}! {e}{e}', '{line}'],
+        ['¡Abran paso a {theSubject}! {e}{e}', '{line}'],
         ['¡Preparados, listos, {subject}! {e}{e}', '{line}'],
         ['¿Quién pidió extra de {subject}? {e}{e}', '{line}'],
-        ['¡Modo fiesta con {subject}! {e}{e}', '{line}'],
+        ['¡Modo fiesta con {theSubject}! {e}{e}', '{line}'],
       ],
       words: {
         line: ['¡Cero arrepentimientos, todo diversión!', '¡No puedo parar!', '¡El mejor día, sin más!', '¡Energía de protagonista, obvio!', '¡Puro caos, pura alegría!', '¡Diez de diez, repetiría!'],
@@ -147,15 +185,15 @@ export const SPANISH: PhraseBank = {
     },
     educational: {
       structures: [
-        ['Consejo rápido sobre {subject}: {tip} {e}', '{line}'],
-        ['3 cosas que saber sobre {subject} {e}', '1. {Tip} 2. {Tip} 3. {Tip}'],
-        ['Lo que aprendimos con {subject}: {tip}', '{line}'],
-        ['Guarda esto: guía básica de {subject} {e}', 'Paso uno: {tip}'],
-        ['Mito: lo de {subject} es difícil. {e}', 'Realidad: {tip}'],
-        ['Lo que casi todos pasan por alto de {subject} {e}', 'Respuesta: {tip}'],
-        ['Cómo sacar más partido a {subject} {e}', 'Empieza aquí: {tip}'],
-        ['Lección del día gracias a {subject}: {tip} {e}'],
-        ['Antes de probar {subject}, lee esto {e}', 'Regla uno: {tip}'],
+        ['Consejo rápido sobre {theSubject}: {tip} {e}', '{line}'],
+        ['3 cosas que saber sobre {theSubject} {e}', '1. {Tip} 2. {Tip} 3. {Tip}'],
+        ['Lo que aprendimos con {theSubject}: {tip}', '{line}'],
+        ['Guarda esto: guía básica de {theSubject} {e}', 'Paso uno: {tip}'],
+        ['Mito: {theSubject} es cosa de expertos. {e}', 'Realidad: {tip}'],
+        ['Lo que casi todos pasan por alto de {theSubject} {e}', 'Respuesta: {tip}'],
+        ['Cómo sacar más partido a {theSubject} {e}', 'Empieza aquí: {tip}'],
+        ['Lección del día gracias a {theSubject}: {tip} {e}'],
+        ['Antes de probar {theSubject}, lee esto {e}', 'Regla uno: {tip}'],
         ['{Subject}, explicado fácil {e}', 'En resumen: {tip}'],
       ],
       words: {
@@ -183,13 +221,13 @@ export const SPANISH: PhraseBank = {
       structures: [
         ['Ya está aquí: {subject} {e}', '{offer}'],
         ['Novedad: {subject} {e}', '{offer}'],
-        ['Te presentamos {subject} {e}', '{offer}'],
-        ['¡No te pierdas {subject}! {e}', '{offer}'],
+        ['Te presentamos {theSubject} {e}', '{offer}'],
+        ['¡No te pierdas {theSubject}! {e}', '{offer}'],
         ['Tu próximo favorito: {subject} {e}', '{offer}'],
         ['Acaba de llegar: {subject} {e}', '{offer}'],
-        ['Se acabó la espera: ya tienes {subject} {e}', '{offer}'],
+        ['Se acabó la espera: ya tienes {theSubject} {e}', '{offer}'],
         ['Date un capricho: {subject} {e}', '{offer}'],
-        ['Saluda a {subject} {e}', '{offer}'],
+        ['Dale la bienvenida a {theSubject} {e}', '{offer}'],
         ['Lo más nuevo de la casa: {subject} {e}', '{offer}'],
       ],
       words: {
@@ -206,21 +244,21 @@ export const SPANISH: PhraseBank = {
       maxEmojis: 3,
       slang: false,
       extras: true,
-      termLines: ['Con {term}.', 'Ahora con {term}.'],
+      termLines: ['Con {term}.', 'Ahora también con {term}.'],
       brandLines: ['Solo en {brand}.', '— {brand}', '{brand}: {voice}, siempre.'],
     },
     storytelling: {
       structures: [
-        ['Todo empezó con {scene}.', '{middle}', '{ending} {e}'],
-        ['Déjame contarte sobre {subject}.', '{middle}', '{ending} {e}'],
+        ['{Scene}.', '{middle}', '{ending} {e}'],
+        ['Te cuento la historia de {theSubject}.', '{middle}', '{ending} {e}'],
         ['Hace un año, esto era solo una idea: {subject}.', '{middle}', '{ending} {e}'],
-        ['Algunas historias empiezan en silencio. Esta empezó con {subject}.', '{middle}', '{ending} {e}'],
-        ['Casi me pierdo {subject}.', '{middle}', '{ending} {e}'],
+        ['Algunas historias empiezan en silencio. Esta empezó con {theSubject}.', '{middle}', '{ending} {e}'],
+        ['Casi me pierdo {theSubject}.', '{middle}', '{ending} {e}'],
         ['Nadie esperaba que esto importara tanto: {subject}.', '{middle}', '{ending} {e}'],
-        ['La primera vez que vi {subject}, me detuve.', '{middle}', '{ending} {e}'],
-        ['Esta es la historia de {subject}.', '{middle}', '{ending} {e}'],
-        ['Era un día normal hasta {subject}.', '{middle}', '{ending} {e}'],
-        ['Cada foto tiene una historia. Esta va de {subject}.', '{middle}', '{ending} {e}'],
+        ['La primera vez que vi {theSubject}, me quedé quieto.', '{middle}', '{ending} {e}'],
+        ['Esta es la historia de {theSubject}.', '{middle}', '{ending} {e}'],
+        ['Era un día normal, hasta que llegó {theSubject}.', '{middle}', '{ending} {e}'],
+        ['Cada foto tiene una historia. Esta va de {theSubject}.', '{middle}', '{ending} {e}'],
       ],
       words: {
         middle: [
@@ -237,7 +275,7 @@ export const SPANISH: PhraseBank = {
       maxEmojis: 2,
       slang: false,
       extras: true,
-      termLines: ['Y sí, también hubo {term}.', 'Por ahí apareció {term}.'],
+      termLines: ['Y sí, {term} también tuvo su momento.', 'Por el camino: {term}.'],
       brandLines: ['— {brand}', 'Escrito con {brand}.', 'Con {voice}. — {brand}'],
     },
     minimalist: {
