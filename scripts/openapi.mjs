@@ -40,7 +40,7 @@ const run = (cmd, args) => {
   if (r.status !== 0) process.exit(r.status ?? 1);
 };
 run(process.execPath, ['--import', './scripts/swc-register.mjs', 'src/app/openapi.cli.ts', 'openapi.json']);
-run('npx', ['openapi-typescript', 'openapi.json', '--output', 'test/generated/api.d.ts', '--root-types', '--default-non-nullable', 'false']);
+run('npx', ['openapi-typescript', 'openapi.json', '--redocly', 'clients/typescript/redocly.yaml', '--output', 'test/generated/api.d.ts', '--root-types', '--default-non-nullable', 'false']);
 
 const changed = files.filter((f) => readFileSync(f, 'utf8') !== before[f]);
 console.log(changed.length ? `updated: ${changed.join(', ')}` : 'up to date: openapi.json, src/metadata.ts, test/generated/api.d.ts');

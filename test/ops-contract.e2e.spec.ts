@@ -75,7 +75,7 @@ describe('the generated client against every module (e2e)', () => {
       },
     });
     expect(res.response.status).toBe(200);
-    const items = res.data as unknown as Array<Record<string, unknown>>;
+    const items = res.data as Array<Record<string, unknown>>;
     expect(items).toHaveLength(3);
     expect(items.filter((i) => i.success === true)).toHaveLength(1);
     expect(items.filter((i) => i.success === false)).toHaveLength(1);

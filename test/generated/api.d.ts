@@ -14,11 +14,12 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * `POST /batch-process`: a JSON `BatchCaptionRequest`, or an NDJSON upload of caption
+         * Run a batch of caption requests, streaming results
+         * @description `POST /batch-process`: a JSON `BatchCaptionRequest`, or an NDJSON upload of caption
          *     requests (batch options in the query). Results stream as they finish in the `Accept` format:
          *     a JSON array (default), NDJSON, or SSE with `progress` events per chunk and a `done` event.
          */
-        post: operations["BatchController_process"];
+        post: operations["processBatch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -35,11 +36,12 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Empties both tiers (memory and disk). Loads in flight finish but are not cached. An admin
+         * Empty both cache tiers
+         * @description Empties both tiers (memory and disk). Loads in flight finish but are not cached. An admin
          *     operation: in production it needs API keys to be configured (anonymous production,
          *     `ALLOW_ANONYMOUS`, does not open it: 403).
          */
-        post: operations["StatsController_clearCache"];
+        post: operations["clearCache"];
         delete?: never;
         options?: never;
         head?: never;
@@ -53,8 +55,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Both cache tiers now: what they hold against their bounds, hits, misses, evictions, disk health. */
-        get: operations["StatsController_cacheStatus"];
+        /**
+         * Both cache tiers now
+         * @description Both cache tiers now: what they hold against their bounds, hits, misses, evictions, disk health.
+         */
+        get: operations["getCacheStatus"];
         put?: never;
         post?: never;
         delete?: never;
@@ -70,8 +75,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One page of caption history, newest first, by page number or by cursor, with true totals. */
-        get: operations["HistoryController_list"];
+        /**
+         * List caption history, a page at a time
+         * @description One page of caption history, newest first, by page number or by cursor, with true totals.
+         */
+        get: operations["listCaptionHistory"];
         put?: never;
         post?: never;
         delete?: never;
@@ -87,8 +95,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every matching history row, streamed in constant memory as NDJSON, CSV or a JSON array. */
-        get: operations["HistoryController_export"];
+        /**
+         * Export caption history as one stream
+         * @description Every matching history row, streamed in constant memory as NDJSON, CSV or a JSON array.
+         */
+        get: operations["exportCaptionHistory"];
         put?: never;
         post?: never;
         delete?: never;
@@ -107,10 +118,11 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * `variation_count` captions with their scores. A repeated identical request within the cache TTL
+         * Generate caption variations
+         * @description `variation_count` captions with their scores. A repeated identical request within the cache TTL
          *     is served from the lazy loader's tiers (`cache_hit: true`); `Cache-Control: no-cache` drafts anew.
          */
-        post: operations["CaptionsController_generate"];
+        post: operations["generateCaptions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -125,10 +137,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Overall health: 200 `healthy` when every readiness check passes, else 503
+         * Overall health
+         * @description Overall health: 200 `healthy` when every readiness check passes, else 503
          *     with `unhealthy` and the error body's fields, so a probe sees it.
          */
-        get: operations["HealthController_overall"];
+        get: operations["getHealth"];
         put?: never;
         post?: never;
         delete?: never;
@@ -144,8 +157,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness: the process answers. Touches no dependency, so a database outage never restarts pods. */
-        get: operations["HealthController_live"];
+        /**
+         * Liveness probe
+         * @description Liveness: the process answers. Touches no dependency, so a database outage never restarts pods.
+         */
+        get: operations["getLiveness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -162,11 +178,12 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Readiness: the database, the disk cache (open, writable, room left) and memory (resident
+         * Readiness probe
+         * @description Readiness: the database, the disk cache (open, writable, room left) and memory (resident
          *     memory under the lazy loader's limit) are usable. 503 `unhealthy` naming each failed check in
          *     `details`; 503 `not_ready` from the moment a graceful shutdown begins.
          */
-        get: operations["HealthController_ready"];
+        get: operations["getReadiness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -182,8 +199,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The lazy loader's metrics, each a true figure measured since start, plus `cache_hit_rate` (≤ 1). */
-        get: operations["StatsController_stats"];
+        /**
+         * The lazy loader's figures since start
+         * @description The lazy loader's metrics, each a true figure measured since start, plus `cache_hit_rate` (≤ 1).
+         */
+        get: operations["getStats"];
         put?: never;
         post?: never;
         delete?: never;
@@ -202,11 +222,12 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * `variations` captions as they are drafted, one item each: a JSON array (default),
+         * Stream caption variations as they are drafted
+         * @description `variations` captions as they are drafted, one item each: a JSON array (default),
          *     NDJSON or SSE chosen by `Accept`; gzip or br only when `enable_compression` and
          *     `Accept-Encoding` allow it. A failure after the first byte ends the stream with an error item.
          */
-        post: operations["CaptionsController_stream"];
+        post: operations["streamCaptions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -220,8 +241,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every metric of the service in the Prometheus text format. */
-        get: operations["MetricsController_metrics"];
+        /**
+         * Prometheus metrics
+         * @description Every metric of the service in the Prometheus text format.
+         */
+        get: operations["getMetrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -249,7 +273,11 @@ export interface components {
              * @default 0.7
              */
             quality_threshold?: number;
-            /** @description CaptionGenerationRequest objects, 1 to BATCH_MAX_REQUESTS (default 1000); each validated on its own */
+            /**
+             * @description CaptionGenerationRequest objects, 1 to BATCH_MAX_REQUESTS (default 1000); each validated on its own: a bad one is a failed item, not a refused batch
+             *
+             *     Rule: two requests of a batch must not share a `request_id`.
+             */
             requests: components["schemas"]["CaptionGenerationRequest"][];
         };
         BatchItemDto: {
@@ -346,11 +374,15 @@ export interface components {
             /** @default true */
             include_hashtags?: boolean;
             /**
+             * @description Rule: `language` must be one a configured engine writes (the 422 names those that do).
              * @default english
              * @enum {string}
              */
             language?: "english" | "spanish" | "french" | "german" | "italian" | "portuguese" | "russian" | "japanese" | "korean" | "chinese";
-            /** @default 2200 */
+            /**
+             * @description Rule: `max_length` must leave room for `hashtag_count` hashtags and a caption (the 422 names the minimum).
+             * @default 2200
+             */
             max_length?: number;
             /**
              * @default balanced
@@ -368,7 +400,12 @@ export interface components {
              * @enum {string}
              */
             style?: "casual" | "professional" | "inspirational" | "playful" | "educational" | "promotional" | "storytelling" | "minimalist";
-            /** @default UTC */
+            /**
+             * @description Rule: timezone must name a zone of the server's IANA time zone database.
+             * @default UTC
+             * @example UTC
+             * @example Europe/Paris
+             */
             timezone?: string;
             user_id?: string;
             /** @default 3 */
@@ -604,6 +641,23 @@ export interface components {
             /** @description Streams opened since start. */
             total_streams: number;
         };
+        StreamDone: {
+            /** @description Items sent */
+            count: number;
+            /** @description Seconds from the start of the stream */
+            processing_time: number;
+        };
+        /** @description The last item of a stream that failed after its first byte (the status was already sent) */
+        StreamError: {
+            /**
+             * @description Machine-readable code
+             * @example internal_error
+             */
+            error: string;
+            message: string;
+            /** @description Unix time in seconds */
+            timestamp: number;
+        };
         TierStatsDto: {
             disk: components["schemas"]["DiskTierStatsDto"];
             memory: components["schemas"]["MemoryTierStatsDto"];
@@ -611,9 +665,33 @@ export interface components {
         };
     };
     responses: never;
-    parameters: never;
+    parameters: {
+        /** @description Per API key: replays a finished request with the same body; 422 with another body; 409 while it runs */
+        IdempotencyKey: string;
+    };
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description `attachment; filename="caption-history.<format>"` */
+        "Content-Disposition": string;
+        /** @description `gzip` or `br`, only when the body really is compressed (absent otherwise) */
+        "Content-Encoding": "gzip" | "br";
+        /** @description `true` when the response replays a finished batch with the same `Idempotency-Key` */
+        "Idempotent-Replayed": "true";
+        /** @description RFC 8288 links to the `first`, `prev`, `next` and (when the total is known) `last` pages, relative URLs */
+        Link: string;
+        /** @description Seconds to wait before retrying */
+        "Retry-After": number;
+        /** @description The batch id, given or made up (absent on a replay) */
+        "X-Batch-Id": string;
+        /** @description Requests in a JSON batch (absent for an NDJSON upload, whose size is not known up front) */
+        "X-Batch-Size": string;
+        /** @description Items per write (`chunk_size`) */
+        "X-Chunk-Size": string;
+        /** @description The request id: a valid incoming `X-Request-Id` is reused, else a UUID is made */
+        "X-Request-Id": string;
+        /** @description Always `true`: the body is streamed as it is made */
+        "X-Streaming": "true";
+    };
     pathItems: never;
 }
 export type SchemaBatchCaptionRequest = components['schemas']['BatchCaptionRequest'];
@@ -643,10 +721,23 @@ export type SchemaMemoryTierStatsDto = components['schemas']['MemoryTierStatsDto
 export type SchemaReadinessResponseDto = components['schemas']['ReadinessResponseDto'];
 export type SchemaSourceStatsDto = components['schemas']['SourceStatsDto'];
 export type SchemaStatsResponseDto = components['schemas']['StatsResponseDto'];
+export type SchemaStreamDone = components['schemas']['StreamDone'];
+export type SchemaStreamError = components['schemas']['StreamError'];
 export type SchemaTierStatsDto = components['schemas']['TierStatsDto'];
+export type ParameterIdempotencyKey = components['parameters']['IdempotencyKey'];
+export type HeaderContentDisposition = components['headers']['Content-Disposition'];
+export type HeaderContentEncoding = components['headers']['Content-Encoding'];
+export type HeaderIdempotentReplayed = components['headers']['Idempotent-Replayed'];
+export type HeaderLink = components['headers']['Link'];
+export type HeaderRetryAfter = components['headers']['Retry-After'];
+export type HeaderXBatchId = components['headers']['X-Batch-Id'];
+export type HeaderXBatchSize = components['headers']['X-Batch-Size'];
+export type HeaderXChunkSize = components['headers']['X-Chunk-Size'];
+export type HeaderXRequestId = components['headers']['X-Request-Id'];
+export type HeaderXStreaming = components['headers']['X-Streaming'];
 export type $defs = Record<string, never>;
 export interface operations {
-    BatchController_process: {
+    processBatch: {
         parameters: {
             query?: {
                 /** @description Results per write and per SSE progress event */
@@ -661,35 +752,42 @@ export interface operations {
                 quality_threshold?: number;
             };
             header?: {
-                "idempotency-key"?: string;
-                /** @description Per API key. Replays a finished batch with the same body; 422 with another body; 409 while it runs */
-                "Idempotency-Key"?: string;
+                /** @description Per API key: replays a finished request with the same body; 422 with another body; 409 while it runs */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path?: never;
             cookie?: never;
         };
-        /** @description application/json: a `BatchCaptionRequest`; application/x-ndjson: one `CaptionGenerationRequest` per line (batch options in the query) */
+        /** @description application/json: a `BatchCaptionRequest`; application/x-ndjson: one `CaptionGenerationRequest` per line (batch options in the query). Each request is validated on its own: a bad one is a failed item of the results, never a refused batch. */
         requestBody: {
             content: {
-                "application/json": components["schemas"]["BatchCaptionRequest"] | string;
-                "application/x-ndjson": components["schemas"]["BatchCaptionRequest"] | string;
+                "application/json": components["schemas"]["BatchCaptionRequest"];
+                "application/x-ndjson": unknown;
             };
         };
         responses: {
             /** @description Results as they finish (a failed item never stops the others), then a `BatchSummaryDto`. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
             200: {
                 headers: {
+                    "Content-Encoding": components["headers"]["Content-Encoding"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Batch-Id": components["headers"]["X-Batch-Id"];
+                    "X-Batch-Size": components["headers"]["X-Batch-Size"];
+                    "X-Chunk-Size": components["headers"]["X-Chunk-Size"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Streaming": components["headers"]["X-Streaming"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": (components["schemas"]["BatchItemDto"] | components["schemas"]["BatchSummaryDto"])[];
-                    "application/x-ndjson": components["schemas"]["BatchItemDto"] | components["schemas"]["BatchSummaryDto"];
-                    "text/event-stream": string;
+                    "application/json": (components["schemas"]["BatchItemDto"] | components["schemas"]["BatchSummaryDto"] | components["schemas"]["StreamError"])[];
+                    "application/x-ndjson": unknown;
+                    "text/event-stream": unknown;
                 };
             };
             /** @description `malformed_json`: the body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -699,15 +797,17 @@ export interface operations {
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `not_acceptable`: `Accept` names no format this route makes */
+            /** @description `not_acceptable`: `Accept` allows no format this request would send */
             406: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -717,6 +817,7 @@ export interface operations {
             /** @description `conflict`: a request with this Idempotency-Key is still running, or it finished with results too large to keep for replay */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -726,6 +827,7 @@ export interface operations {
             /** @description `payload_too_large`: the body is over the limit, counted after decompression */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -735,6 +837,7 @@ export interface operations {
             /** @description `unsupported_media_type`: the body is not of a type the route takes */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -744,6 +847,7 @@ export interface operations {
             /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -753,8 +857,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -764,6 +868,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -773,8 +878,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down; `idempotency_unavailable`: no room to keep one more Idempotency-Key (retry after `Retry-After` seconds) or its store cannot be reached */
             503: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -783,7 +888,7 @@ export interface operations {
             };
         };
     };
-    StatsController_clearCache: {
+    clearCache: {
         parameters: {
             query?: never;
             header?: never;
@@ -794,6 +899,7 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -803,6 +909,7 @@ export interface operations {
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -812,6 +919,7 @@ export interface operations {
             /** @description `forbidden`: production without API keys: clearing the cache needs `API_KEYS` */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -821,8 +929,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -832,6 +940,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -841,6 +950,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -849,7 +960,7 @@ export interface operations {
             };
         };
     };
-    StatsController_cacheStatus: {
+    getCacheStatus: {
         parameters: {
             query?: never;
             header?: never;
@@ -860,6 +971,7 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -869,6 +981,7 @@ export interface operations {
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -878,8 +991,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -889,6 +1002,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -898,6 +1012,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -906,10 +1022,9 @@ export interface operations {
             };
         };
     };
-    HistoryController_list: {
+    listCaptionHistory: {
         parameters: {
             query?: {
-                user_id?: string;
                 /**
                  * @description Pages by number reach the first `HISTORY_MAX_OFFSET` rows (`page × page_size`, 100,000 by
                  *     default); deeper, a 422 names `page` and cursor pagination reads on.
@@ -919,10 +1034,11 @@ export interface operations {
                 /** @description Opaque, from `next_cursor`/`prev_cursor`; when given, `page` is not used. */
                 cursor?: string;
                 include_total?: boolean;
-                style?: string;
-                date_from?: string;
+                user_id?: string;
+                style?: "casual" | "professional" | "inspirational" | "playful" | "educational" | "promotional" | "storytelling" | "minimalist";
+                date_from?: string | unknown | unknown;
                 /** @description Inclusive; a date without a time means the whole of that day (UTC). */
-                date_to?: string;
+                date_to?: string | unknown | unknown;
             };
             header?: never;
             path?: never;
@@ -933,6 +1049,8 @@ export interface operations {
             /** @description One page, newest first; `Link` carries first, prev, next (and last when the total is known) */
             200: {
                 headers: {
+                    Link: components["headers"]["Link"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -942,6 +1060,7 @@ export interface operations {
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -951,6 +1070,7 @@ export interface operations {
             /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -960,8 +1080,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -971,6 +1091,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -980,6 +1101,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -988,15 +1111,20 @@ export interface operations {
             };
         };
     };
-    HistoryController_export: {
+    exportCaptionHistory: {
         parameters: {
             query?: {
+                /**
+                 * @description The format; without it, `Accept` picks one of `application/x-ndjson`, `text/csv` and
+                 *     `application/json` (NDJSON when `Accept` is absent or takes any type). When both are given, `Accept`
+                 *     must allow the format's media type, else 406.
+                 */
+                format?: "ndjson" | "csv" | "json";
                 user_id?: string;
-                format?: "json" | "ndjson" | "csv";
-                style?: string;
-                date_from?: string;
+                style?: "casual" | "professional" | "inspirational" | "playful" | "educational" | "promotional" | "storytelling" | "minimalist";
+                date_from?: string | unknown | unknown;
                 /** @description Inclusive; a date without a time means the whole of that day (UTC). */
-                date_to?: string;
+                date_to?: string | unknown | unknown;
             };
             header?: never;
             path?: never;
@@ -1004,20 +1132,34 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every matching row, newest first, streamed in constant memory; `format` picks the format. A client that takes nothing for `EXPORT_IDLE_TIMEOUT_MS` has its connection closed. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
+            /** @description Every matching row, newest first, streamed in constant memory; `format`, else `Accept`, picks the format. A client that takes nothing for `EXPORT_IDLE_TIMEOUT_MS` has its connection closed. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
             200: {
                 headers: {
+                    "Content-Disposition": components["headers"]["Content-Disposition"];
+                    "Content-Encoding": components["headers"]["Content-Encoding"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HistoryRowDto"][];
-                    "application/x-ndjson": components["schemas"]["HistoryRowDto"];
+                    "application/json": (components["schemas"]["HistoryRowDto"] | components["schemas"]["StreamError"])[];
+                    "application/x-ndjson": unknown;
                     "text/csv": string;
                 };
             };
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_acceptable`: `Accept` allows no format this request would send */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1027,6 +1169,7 @@ export interface operations {
             /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1036,8 +1179,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit, or `EXPORT_MAX_CONCURRENT` exports run already (`EXPORT_MAX_PER_CLIENT` for this API key, or this address when keys are off); retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1047,6 +1190,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1056,6 +1200,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1064,7 +1210,7 @@ export interface operations {
             };
         };
     };
-    CaptionsController_generate: {
+    generateCaptions: {
         parameters: {
             query?: never;
             header?: never;
@@ -1079,6 +1225,7 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1088,6 +1235,7 @@ export interface operations {
             /** @description `malformed_json`: the body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1097,6 +1245,7 @@ export interface operations {
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1106,6 +1255,7 @@ export interface operations {
             /** @description `payload_too_large`: the body is over the limit, counted after decompression */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1115,6 +1265,7 @@ export interface operations {
             /** @description `unsupported_media_type`: the body is not of a type the route takes */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1124,6 +1275,7 @@ export interface operations {
             /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1133,8 +1285,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1144,6 +1296,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1153,6 +1306,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1161,7 +1316,7 @@ export interface operations {
             };
         };
     };
-    HealthController_overall: {
+    getHealth: {
         parameters: {
             query?: never;
             header?: never;
@@ -1173,6 +1328,7 @@ export interface operations {
             /** @description Healthy */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1182,6 +1338,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1191,6 +1348,8 @@ export interface operations {
             /** @description Unhealthy or shutting down: the health body and the error body in one */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1199,7 +1358,7 @@ export interface operations {
             };
         };
     };
-    HealthController_live: {
+    getLiveness: {
         parameters: {
             query?: never;
             header?: never;
@@ -1210,6 +1369,7 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1219,6 +1379,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1227,7 +1388,7 @@ export interface operations {
             };
         };
     };
-    HealthController_ready: {
+    getReadiness: {
         parameters: {
             query?: never;
             header?: never;
@@ -1239,6 +1400,7 @@ export interface operations {
             /** @description Ready: every check is up */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1248,6 +1410,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1257,6 +1420,8 @@ export interface operations {
             /** @description `unhealthy` (a check failed; `details` names it) or `not_ready` (shutting down) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1265,7 +1430,7 @@ export interface operations {
             };
         };
     };
-    StatsController_stats: {
+    getStats: {
         parameters: {
             query?: never;
             header?: never;
@@ -1276,6 +1441,7 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1285,6 +1451,7 @@ export interface operations {
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1294,8 +1461,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1305,6 +1472,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1314,6 +1482,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1322,7 +1492,7 @@ export interface operations {
             };
         };
     };
-    CaptionsController_stream: {
+    streamCaptions: {
         parameters: {
             query?: {
                 variations?: number;
@@ -1342,17 +1512,22 @@ export interface operations {
             /** @description The variations as they are made, `chunk_size` per write. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
             200: {
                 headers: {
+                    "Content-Encoding": components["headers"]["Content-Encoding"];
+                    "X-Chunk-Size": components["headers"]["X-Chunk-Size"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Streaming": components["headers"]["X-Streaming"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CaptionStreamItem"][];
-                    "application/x-ndjson": components["schemas"]["CaptionStreamItem"];
-                    "text/event-stream": string;
+                    "application/json": (components["schemas"]["CaptionStreamItem"] | components["schemas"]["StreamError"])[];
+                    "application/x-ndjson": unknown;
+                    "text/event-stream": unknown;
                 };
             };
             /** @description `malformed_json`: the body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1362,15 +1537,17 @@ export interface operations {
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `not_acceptable`: `Accept` names no format this route makes */
+            /** @description `not_acceptable`: `Accept` allows no format this request would send */
             406: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1380,6 +1557,7 @@ export interface operations {
             /** @description `payload_too_large`: the body is over the limit, counted after decompression */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1389,6 +1567,7 @@ export interface operations {
             /** @description `unsupported_media_type`: the body is not of a type the route takes */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1398,6 +1577,7 @@ export interface operations {
             /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1407,8 +1587,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1418,6 +1598,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1427,6 +1608,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1435,7 +1618,7 @@ export interface operations {
             };
         };
     };
-    MetricsController_metrics: {
+    getMetrics: {
         parameters: {
             query?: never;
             header?: never;
@@ -1446,6 +1629,7 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1455,6 +1639,7 @@ export interface operations {
             /** @description `unauthorized`: `METRICS_TOKEN` or `API_KEYS` is configured and the request bears neither that token nor a valid key */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1464,6 +1649,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1473,6 +1659,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
