@@ -1,15 +1,14 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import createClient, { type Client } from 'openapi-fetch';
+import { createCaptionsClient, type CaptionsClient } from '@instagram-captions/client';
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
-import type { paths } from '../generated/api.js';
 
 /**
- * The typed client generated from the committed `openapi.json` (`npm run openapi`): a renamed
- * field or route breaks the type-check of the specs that use it.
+ * The client package (clients/typescript), generated from the committed `openapi.json` (`npm run
+ * openapi`): a renamed field or route breaks the type-check of the specs that use it.
  */
-export function apiClient(port: number, headers: Record<string, string> = {}): Client<paths> {
-  return createClient<paths>({ baseUrl: `http://127.0.0.1:${port}`, headers });
+export function apiClient(port: number, headers: Record<string, string> = {}): CaptionsClient {
+  return createCaptionsClient({ baseUrl: `http://127.0.0.1:${port}`, headers });
 }
 
 type Spec = { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema?: unknown; itemSchema?: unknown }> }> }>> };
