@@ -8,7 +8,8 @@ import { STREAM_DONE_SCHEMA, STREAM_ERROR_SCHEMA } from '../common/openapi/api-s
 import { IDEMPOTENCY_KEY_PARAMETER, RESPONSE_HEADERS } from '../common/openapi/response-headers.js';
 import type { AppConfig } from '../config/app-config.js';
 import { operationIdOf, summaryOf } from './openapi-names.js';
-import { stateValidation } from './openapi-rules.js';
+import { RULES_EXTENSION, stateValidation } from './openapi-rules.js';
+import type { ListedRule } from '../common/openapi/schema-rules.js';
 import { routeHandlers } from './openapi-routes.js';
 
 // DTO properties, validation rules, TSDoc descriptions and return types, generated from the
@@ -98,6 +99,8 @@ function shareIdempotencyKey(op: Operation): void {
   const isKey = (p: { in?: string; name?: string }) => p.in === 'header' && p.name?.toLowerCase() === 'idempotency-key';
   if (!params.some(isKey)) return;
   op.parameters = [...params.filter((p) => !isKey(p)), { $ref: '#/components/parameters/IdempotencyKey' }] as never;
+  const ext = op as Operation & { [RULES_EXTENSION]?: ListedRule[] };
+  ext[RULES_EXTENSION] = [...(ext[RULES_EXTENSION] ?? []), { fields: ['Idempotency-Key'], rule: 'a key already used with another body is a 422 (409 while its first request runs)' }];
 }
 
 /** A body the route reads itself ({@link REQUEST_CONTENT_EXTENSION}) becomes its `requestBody`. */

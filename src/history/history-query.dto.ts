@@ -61,6 +61,7 @@ export const EXPORT_FORMATS = ['ndjson', 'csv', 'json'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** `GET /caption-history/export`. */
+@ApiRules({ fields: ['format', 'Accept'], rule: 'when both `format` and `Accept` are given, `Accept` must allow the media type of `format` (else 406)' })
 export class HistoryExportQueryDto extends HistoryFilterDto {
   /**
    * The format; without it, `Accept` picks one of `application/x-ndjson`, `text/csv` and

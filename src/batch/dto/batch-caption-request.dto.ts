@@ -48,6 +48,10 @@ const toBoolean = ({ value }: { value: unknown }) => (value === 'true' ? true : 
  * Query of `POST /batch-process`. `chunk_size` applies to every body; the batch options go here only
  * for an NDJSON upload (whose lines are all requests), and in the body for a JSON batch.
  */
+@ApiRules({
+  fields: ['batch_id', 'parallel_processing', 'max_concurrent', 'quality_threshold'],
+  rule: 'batch options go in the query only for an NDJSON upload; a JSON batch carries them in its body',
+})
 export class BatchQuery {
   @ApiPropertyOptional({ default: 100, minimum: 10, maximum: 1000, description: 'Results per write and per SSE progress event' })
   @Type(() => Number) @IsInt() @Min(10) @Max(1000)
