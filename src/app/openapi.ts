@@ -169,7 +169,7 @@ export function buildOpenApiDocument(app: INestApplication, config: AppConfig): 
       `Captions generated and streamed, caption history paged through millions of rows, batch ` +
         `processing; all data loaded lazily through one chunked loader. Base path \`/${API_PREFIX}\`. ` +
         `Every error has the \`ErrorBody\` shape. Every string of a body or query is trimmed of surrounding ` +
-        `white space before it is checked; unknown body fields and query parameters are refused (422). ` +
+        `white space before it is checked; unknown body fields, and unknown query parameters of a route that takes query parameters, are refused (422). ` +
         (keyed
           ? `Every route but the probes and \`/metrics\` needs \`Authorization: Bearer <key>\` or \`X-API-Key\`. `
           : `No API keys are configured: every route may be called anonymously (a key sent is not checked). `) +
