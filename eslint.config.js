@@ -32,7 +32,7 @@ const boundaryZones = Object.entries(LAYERS).map(([layer, allowed]) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'data/**', 'test/generated/**', 'src/metadata.ts', 'bench/.cache/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'data/**', 'clients/typescript/src/generated/**', 'clients/typescript/dist/**', 'src/metadata.ts', 'bench/.cache/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

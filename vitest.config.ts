@@ -17,6 +17,8 @@ if (!llmContract) console.warn(`[vitest] ${LLM_CONTRACT} left out: set LLM_BASE_
 // - slow: `*.slow.spec.ts` anywhere (fuzzing, crash loops, large uploads, child server processes).
 export default defineConfig({
   plugins: [swc.vite({ module: { type: 'es6' } })],
+  // The client package from its source, so specs never run against a stale build of it.
+  resolve: { alias: { '@instagram-captions/client': new URL('./clients/typescript/src/index.ts', import.meta.url).pathname } },
   test: {
     environment: 'node',
     pool: 'forks',

@@ -7,6 +7,8 @@ import { CaptionsService } from '../src/captions/captions.service.js';
 import { TemplateCaptionEngine } from '../src/captions/engine/template-caption.engine.js';
 import { batchItems } from '../src/batch/batch.metrics.js';
 import { ResponseStream } from '../src/common/streaming/response-stream.js';
+import type { operations, Schemas } from '@instagram-captions/client';
+import { apiClient } from './support/api-client.js';
 import { orFailAfter } from './support/export-clients.js';
 import { Gate } from './support/gate.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
@@ -18,7 +20,10 @@ const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A bound on waits for the server: generous, as the machine may be busy. */
 const SETTLED = { timeout: 10_000 };
 
-const captionRequest = (i: number, extra: Record<string, unknown> = {}) => ({
+type BatchBody = Schemas['BatchCaptionRequest'];
+type BatchQuery = NonNullable<operations['processBatch']['parameters']['query']>;
+
+const captionRequest = (i: number, extra: Partial<Schemas['CaptionGenerationRequest']> = {}): Schemas['CaptionGenerationRequest'] => ({
   content_description: `Handmade ceramic mug number ${i}, glazed in ocean blue`,
   style: 'casual',
   hashtag_count: 5,
@@ -30,6 +35,7 @@ const captionRequest = (i: number, extra: Record<string, unknown> = {}) => ({
 describe(BatchController.name, () => {
   let t: TestApp;
   let base: string;
+  let port: number;
   /** Generations counted on the real engine, and generations through the real service: all, and in flight. */
   const counts = { engine: 0, service: 0, inFlight: 0, maxInFlight: 0 };
   let delayMs = 0;
@@ -64,7 +70,8 @@ describe(BatchController.name, () => {
       }
     });
     await t.app.listen(0, '127.0.0.1');
-    base = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}/api/v14/lazy`;
+    port = (t.app.getHttpServer().address() as AddressInfo).port;
+    base = `http://127.0.0.1:${port}/api/v14/lazy`;
   });
   afterAll(async () => t.close());
   afterEach(() => {
@@ -74,13 +81,25 @@ describe(BatchController.name, () => {
     gate = new Gate();
   });
 
-  const post = (body: unknown, opts: { query?: string; headers?: Record<string, string>; signal?: AbortSignal } = {}) =>
-    fetch(`${base}/batch-process${opts.query ? `?${opts.query}` : ''}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'accept-encoding': 'identity', ...opts.headers },
-      body: JSON.stringify(body),
+  /**
+   * `POST /batch-process` through the client package; the raw Response, to read the stream as it
+   * comes (the client reads an error body itself: it gets a copy of those).
+   */
+  const post = async (body: BatchBody, opts: { query?: BatchQuery; headers?: Record<string, string>; signal?: AbortSignal } = {}) => {
+    let raw: Response | undefined;
+    await apiClient(port, { 'accept-encoding': 'identity' }).POST('/api/v14/lazy/batch-process', {
+      body,
+      params: { query: opts.query },
+      headers: opts.headers,
       signal: opts.signal,
+      parseAs: 'stream',
+      fetch: async (req: Request) => {
+        raw = await fetch(req);
+        return raw.ok ? raw : raw.clone();
+      },
     });
+    return raw!;
+  };
 
   const itemsOf = (all: Item[]) => all.filter((x) => !('batch_id' in x));
 
@@ -90,7 +109,7 @@ describe(BatchController.name, () => {
     );
     const outcomes = async () => Object.fromEntries((await batchItems.get()).values.map((v) => [v.labels.outcome, v.value]));
     const before = await outcomes();
-    const res = await post({ requests, batch_id: 'catalogue-1' }, { query: 'chunk_size=100' });
+    const res = await post({ requests, batch_id: 'catalogue-1' }, { query: { chunk_size: 100 } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(res.headers.get('x-batch-size')).toBe('1000');
@@ -258,7 +277,7 @@ describe(BatchController.name, () => {
 
   it('streams SSE with a progress event per chunk and a done event', async () => {
     const requests = Array.from({ length: 25 }, (_, i) => captionRequest(i));
-    const text = await (await post({ requests }, { query: 'chunk_size=10', headers: { accept: 'text/event-stream' } })).text();
+    const text = await (await post({ requests }, { query: { chunk_size: 10 }, headers: { accept: 'text/event-stream' } })).text();
     const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n\n/g)].map((m) => ({ event: m[1], data: JSON.parse(m[2]!) as Item }));
     expect(events.filter((e) => e.event === 'result')).toHaveLength(25);
     expect(events.filter((e) => e.event === 'progress').map((e) => e.data.done)).toEqual([10, 20, 25]);
@@ -284,21 +303,22 @@ describe(BatchController.name, () => {
   });
 
   describe('bad input, answered before any work starts', () => {
-    const cases: Array<[string, unknown, string, number, string?]> = [
-      ['empty requests', { requests: [] }, '', 422, 'requests'],
-      ['requests of the wrong type', { requests: 'all of them' }, '', 422, 'requests'],
-      ['max_concurrent 0', { requests: [captionRequest(1)], max_concurrent: 0 }, '', 422, 'max_concurrent'],
-      ['max_concurrent 51', { requests: [captionRequest(1)], max_concurrent: 51 }, '', 422, 'max_concurrent'],
-      ['quality_threshold 2', { requests: [captionRequest(1)], quality_threshold: 2 }, '', 422, 'quality_threshold'],
-      ['chunk_size 5', { requests: [captionRequest(1)] }, 'chunk_size=5', 422, 'chunk_size'],
-      ['chunk_size 1001', { requests: [captionRequest(1)] }, 'chunk_size=1001', 422, 'chunk_size'],
-      ['an unknown field', { requests: [captionRequest(1)], priority: 'high' }, '', 422, 'priority'],
-      ['more requests than allowed', { requests: Array.from({ length: 2001 }, (_, i) => captionRequest(i)) }, '', 422, 'requests'],
-      ['two equal request ids', { requests: [captionRequest(1), captionRequest(2), captionRequest(1)] }, '', 422, 'requests.2.request_id'],
+    const cases: Array<[string, unknown, BatchQuery | undefined, number, string?]> = [
+      ['empty requests', { requests: [] }, undefined, 422, 'requests'],
+      ['requests of the wrong type', { requests: 'all of them' }, undefined, 422, 'requests'],
+      ['max_concurrent 0', { requests: [captionRequest(1)], max_concurrent: 0 }, undefined, 422, 'max_concurrent'],
+      ['max_concurrent 51', { requests: [captionRequest(1)], max_concurrent: 51 }, undefined, 422, 'max_concurrent'],
+      ['quality_threshold 2', { requests: [captionRequest(1)], quality_threshold: 2 }, undefined, 422, 'quality_threshold'],
+      ['chunk_size 5', { requests: [captionRequest(1)] }, { chunk_size: 5 }, 422, 'chunk_size'],
+      ['chunk_size 1001', { requests: [captionRequest(1)] }, { chunk_size: 1001 }, 422, 'chunk_size'],
+      ['an unknown field', { requests: [captionRequest(1)], priority: 'high' }, undefined, 422, 'priority'],
+      ['more requests than allowed', { requests: Array.from({ length: 2001 }, (_, i) => captionRequest(i)) }, undefined, 422, 'requests'],
+      ['two equal request ids', { requests: [captionRequest(1), captionRequest(2), captionRequest(1)] }, undefined, 422, 'requests.2.request_id'],
     ];
     it.each(cases)('%s', async (_name, body, query, status, field) => {
       const before = counts.engine;
-      const res = await post(body, { query });
+      // Bodies the schema refuses, sent as they are: the server must refuse them too.
+      const res = await post(body as BatchBody, { query });
       expect(res.status).toBe(status);
       const err = (await res.json()) as { error: string; details?: Array<{ field: string; message: string }> };
       expect(err.error).toBe('validation_failed');

@@ -2,31 +2,38 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CaptionsController } from '../src/captions/captions.controller.js';
 import { HistoryService } from '../src/history/history.service.js';
+import type { CaptionsClient } from '@instagram-captions/client';
+import { apiClient } from './support/api-client.js';
+import { listening } from './support/raw-request.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
-const URL = '/api/v14/lazy/captions';
+const URL = '/api/v14/lazy/captions' as const;
 const base = { content_description: 'Fresh strawberry pancakes for a lazy Sunday brunch' };
 
 describe(CaptionsController.name, () => {
   let t: TestApp;
+  let client: CaptionsClient;
   const http = () => request(t.app.getHttpServer());
   beforeAll(async () => {
     t = await createTestApp();
+    client = apiClient(await listening(t.app));
   });
   afterAll(async () => t.close());
 
   it('answers a CaptionGenerationResponse with variation_count variations', async () => {
-    const res = await http().post(URL).send({ ...base, variation_count: 4, max_length: 300, hashtag_count: 4 }).expect(200);
-    expect(res.body).toMatchObject({ cache_hit: false, model_used: 'template-engine@2.0.0', api_version: '14.0.0', optimization_level: 'balanced' });
-    expect(typeof res.body.request_id).toBe('string');
-    expect(res.body.variations).toHaveLength(4);
-    for (const v of res.body.variations) {
+    const res = await client.POST(URL, { body: { ...base, variation_count: 4, max_length: 300, hashtag_count: 4 } });
+    expect(res.response.status).toBe(200);
+    const body = res.data!;
+    expect(body).toMatchObject({ cache_hit: false, model_used: 'template-engine@2.0.0', api_version: '14.0.0', optimization_level: 'balanced' });
+    expect(typeof body.request_id).toBe('string');
+    expect(body.variations).toHaveLength(4);
+    for (const v of body.variations) {
       expect(v.hashtags).toHaveLength(4);
       expect(v.character_count).toBeLessThanOrEqual(300);
       expect([...`${v.caption}\n\n${v.hashtags.join(' ')}`].length).toBe(v.character_count);
       expect(v.caption.toLowerCase()).toContain('strawberry pancakes');
     }
-    expect(new Set(res.body.variations.map((v: { caption: string }) => v.caption)).size).toBe(4);
+    expect(new Set(body.variations.map((v) => v.caption)).size).toBe(4);
   });
 
   it('gives the same variations for the same request_id, from the cache until the client says no-cache', async () => {
@@ -42,10 +49,12 @@ describe(CaptionsController.name, () => {
   });
 
   it('stores every variation in the caption history', async () => {
-    await http().post(URL).send({ ...base, user_id: 'e2e-history', style: 'educational', variation_count: 2 }).expect(200);
-    const res = await http().get('/api/v14/lazy/caption-history?user_id=e2e-history').expect(200);
-    expect(res.body.data).toHaveLength(2);
-    for (const row of res.body.data) {
+    const made = await client.POST(URL, { body: { ...base, user_id: 'e2e-history', style: 'educational', variation_count: 2 } });
+    expect(made.response.status).toBe(200);
+    const res = await client.GET('/api/v14/lazy/caption-history', { params: { query: { user_id: 'e2e-history' } } });
+    expect(res.response.status).toBe(200);
+    expect(res.data!.data).toHaveLength(2);
+    for (const row of res.data!.data) {
       expect(row).toMatchObject({ user_id: 'e2e-history', style: 'educational' });
       expect(row.caption.toLowerCase()).toContain('strawberry pancakes');
       expect(row.hashtags).toHaveLength(5);

@@ -2,22 +2,17 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HistoryRepository } from '../src/history/history.repository.js';
 import { HistoryService } from '../src/history/history.service.js';
-import type { HistoryRow } from '../src/history/history.types.js';
 import { historyRow } from './support/history-databases.js';
+import type { CaptionsClient, Schemas } from '@instagram-captions/client';
+import { apiClient } from './support/api-client.js';
+import { listening } from './support/raw-request.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
-const URL_ = '/api/v14/lazy/caption-history';
+const URL_ = '/api/v14/lazy/caption-history' as const;
 const N = 230;
 
-interface PageBody {
-  success: boolean;
-  data: HistoryRow[];
-  pagination: {
-    page: number | null; page_size: number; total_items: number | null; total_pages: number | null;
-    has_next: boolean; has_previous: boolean; next_cursor: string | null; prev_cursor: string | null;
-  };
-  metadata: { loaded_at: number; cache_hit: boolean; processing_time: number };
-}
+/** The page body, as the client package types it. */
+type PageBody = Schemas['HistoryPageDto'];
 
 function rels(link: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -32,6 +27,7 @@ describe(`${HistoryService.name} over HTTP`, () => {
   let t: TestApp;
   let sut: HistoryService;
   let newestFirst: string[];
+  let client: CaptionsClient;
   const get = (query: string) => request(t.app.getHttpServer()).get(`${URL_}${query}`);
 
   beforeAll(async () => {
@@ -40,6 +36,7 @@ describe(`${HistoryService.name} over HTTP`, () => {
     sut = t.app.get(HistoryService);
     await sut.record(Array.from({ length: N }, (_, n) => historyRow(n)));
     newestFirst = Array.from({ length: N }, (_, n) => `req-${N - 1 - n}`);
+    client = apiClient(await listening(t.app));
   });
   afterAll(async () => t.close());
 
@@ -50,14 +47,15 @@ describe(`${HistoryService.name} over HTTP`, () => {
       { page: 5, len: 30, has_next: false, has_previous: true },
     ];
     for (const c of cases) {
-      const res = await get(`?page=${c.page}&page_size=50`).expect(200);
-      const body = res.body as PageBody;
+      const res = await client.GET(URL_, { params: { query: { page: c.page, page_size: 50 } } });
+      expect(res.response.status).toBe(200);
+      const body = res.data!;
       expect(body.success).toBe(true);
       expect(body.pagination).toMatchObject({ page: c.page, page_size: 50, total_items: N, total_pages: 5, has_next: c.has_next, has_previous: c.has_previous });
       expect(body.data.map((r) => r.request_id)).toEqual(newestFirst.slice((c.page - 1) * 50, (c.page - 1) * 50 + c.len));
       expect(typeof body.metadata.cache_hit).toBe('boolean');
       expect(body.metadata.processing_time).toBeGreaterThan(0);
-      const links = rels(res.headers.link);
+      const links = rels(res.response.headers.get('link') ?? undefined);
       expect(links.first).toBe(`${URL_}?page_size=50&page=1`);
       expect(links.last).toBe(`${URL_}?page_size=50&page=5`);
       expect(links.next).toBe(c.has_next ? `${URL_}?page_size=50&page=${c.page + 1}` : undefined);

@@ -62,6 +62,14 @@ describe('the generated client against every module (e2e)', () => {
     expect(exported.response.status).toBe(200);
     expect(exported.data).toHaveLength(2);
     expectMatchesSpec('GET', `${P}/caption-history/export`, 200, exported.data);
+
+    // One rule: `format` if given (Accept must allow it), else Accept; 406 when they disagree.
+    const byAccept = await client.GET('/api/v14/lazy/caption-history/export', { params: { query: { user_id: 'contract-user' } }, headers: { Accept: 'text/csv' }, parseAs: 'text' });
+    expect(byAccept.response.headers.get('content-type')).toMatch(/^text\/csv/);
+    expect(byAccept.data?.split('\r\n')[0]).toMatch(/^id,user_id,caption/);
+    const disagree = await client.GET('/api/v14/lazy/caption-history/export', { params: { query: { format: 'json' } }, headers: { Accept: 'text/csv' } });
+    expect(disagree.response.status).toBe(406);
+    expectMatchesSpec('GET', `${P}/caption-history/export`, 406, disagree.error);
   });
 
   it('batch: POST /batch-process with one failing item', async () => {
@@ -75,7 +83,7 @@ describe('the generated client against every module (e2e)', () => {
       },
     });
     expect(res.response.status).toBe(200);
-    const items = res.data as unknown as Array<Record<string, unknown>>;
+    const items = res.data as Array<Record<string, unknown>>;
     expect(items).toHaveLength(3);
     expect(items.filter((i) => i.success === true)).toHaveLength(1);
     expect(items.filter((i) => i.success === false)).toHaveLength(1);

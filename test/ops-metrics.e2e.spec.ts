@@ -2,6 +2,8 @@ import { Controller, Get, Param } from '@nestjs/common';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LazyLoaderService } from '../src/lazy-loader/lazy-loader.service.js';
+import { Gauge } from 'prom-client';
+import { metricsRegistry } from '../src/common/metrics/metrics.js';
 import { createTestApp, type TestApp } from './support/test-app.js';
 
 @Controller('metrics-test')
@@ -44,6 +46,18 @@ describe('GET /metrics (e2e)', () => {
     expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(res.text).toMatch(/^# HELP /m);
     await http().get(`${P}/metrics`).expect(401);
+  });
+
+  it('writes a sample with no value yet as NaN (strict OpenMetrics parsers refuse prom-client\'s Nan)', async () => {
+    const empty = new Gauge({ name: 'contract_test_empty_mean', help: 'A mean before its first sample', registers: [metricsRegistry] });
+    try {
+      empty.set(NaN);
+      const text = (await scrape().expect(200)).text;
+      expect(text).toMatch(/^contract_test_empty_mean NaN$/m);
+      expect(text).not.toMatch(/ Nan$/m);
+    } finally {
+      metricsRegistry.removeSingleMetric('contract_test_empty_mean');
+    }
   });
 
   it('labels request durations by route template and status class, never the raw URL', async () => {

@@ -29,7 +29,7 @@ describe('OpenAPI document (e2e)', () => {
 
   it('serves at /openapi.json exactly the committed openapi.json (run `npm run openapi` after changing the API)', async () => {
     const res = await http().get('/openapi.json').expect(200);
-    expect(res.body.openapi).toBe('3.1.0');
+    expect(res.body.openapi).toBe('3.2.0');
     expect(res.body).toEqual(committed);
   });
 

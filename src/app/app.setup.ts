@@ -50,7 +50,7 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
   setGlobalPrefix(app);
   // Built on first request, from the routes as registered. The document is always served; the UI
   // at /docs only when SWAGGER_ENABLED (off in production by default).
-  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app, config.server.publicUrl), {
+  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app, config), {
     jsonDocumentUrl: 'openapi.json',
     raw: ['json'],
     swaggerUiEnabled: config.monitoring.swaggerEnabled,

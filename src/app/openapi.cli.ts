@@ -24,7 +24,7 @@ try {
     abortOnError: false,
   });
   setGlobalPrefix(app);
-  writeFileSync(out, `${JSON.stringify(buildOpenApiDocument(app, config.server.publicUrl), null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify(buildOpenApiDocument(app, config), null, 2)}\n`);
   await app.close();
 } finally {
   rmSync(dataDir, { recursive: true, force: true });

@@ -3,6 +3,14 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import { API_PREFIX, LIVENESS_PATH, METRICS_PATH, PUBLIC_PATHS } from './app.routes.js';
 import pluginMetadata from '../metadata.js';
 import { API_VERSION } from '../common/domain/api-version.js';
+import { REQUEST_CONTENT_EXTENSION } from '../common/openapi/api-request-content.decorator.js';
+import { STREAM_DONE_SCHEMA, STREAM_ERROR_SCHEMA } from '../common/openapi/api-streamed-response.decorator.js';
+import { IDEMPOTENCY_KEY_PARAMETER, RESPONSE_HEADERS } from '../common/openapi/response-headers.js';
+import type { AppConfig } from '../config/app-config.js';
+import { operationIdOf, summaryOf } from './openapi-names.js';
+import { RULES_EXTENSION, stateValidation } from './openapi-rules.js';
+import type { ListedRule } from '../common/openapi/schema-rules.js';
+import { routeHandlers } from './openapi-routes.js';
 
 // DTO properties, validation rules, TSDoc descriptions and return types, generated from the
 // TypeScript program by `npm run openapi` (the swagger CLI plugin's readonly visitor). Loaded once,
@@ -45,18 +53,16 @@ const ERRORS: Record<string, string> = {
   '503': '`not_ready`: the server is shutting down',
 };
 
-const RETRY_AFTER = {
-  'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } },
-};
-
 type Operation = NonNullable<OpenAPIObject['paths'][string]['get']>;
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
+const HEADER_REF = (name: string) => ({ $ref: `#/components/headers/${name}` });
 
 /**
  * Adds the error responses every route can give, from what the operation takes: each route can
- * answer 500 and (but liveness) 503 when shutting down; protected ones 401 and 429 (`/metrics` 401 for its token); a body brings 400, 413, 415 and
- * 422; query or path parameters 422; path parameters 404. Routes document their own others (406 on
- * negotiated streams, 409 on idempotency conflicts); what a controller documents is kept.
+ * answer 500 and (but liveness) 503 when shutting down; protected ones 401 (when API keys are
+ * configured) and 429 (`/metrics` 401 for its token); a body brings 400, 413, 415 and 422; query or path
+ * parameters 422; path parameters 404. Routes document their own others (406 on negotiated
+ * streams, 409 on idempotency conflicts); what a controller documents is kept.
  */
 function addErrorResponses(path: string, op: Operation, isPublic: boolean): void {
   // Liveness is served even while the server closes.
@@ -68,22 +74,49 @@ function addErrorResponses(path: string, op: Operation, isPublic: boolean): void
   if (params.some((p) => p.in === 'path') || path.includes('{')) statuses.add('404');
   op.responses ??= {};
   for (const status of [...statuses].sort()) {
-    if (op.responses[status]) continue;
-    op.responses[status] = {
-      description: ERRORS[status]!,
-      content: JSON_ERROR,
-      ...(status === '429' ? { headers: RETRY_AFTER } : {}),
-    };
+    op.responses[status] ??= { description: ERRORS[status]!, content: JSON_ERROR };
   }
-  if (isPublic) op.security = [];
   if (path === METRICS_PATH) {
     // Its own credentials: the metrics token or an API key, when either is configured.
     op.responses['401'] ??= {
       description: '`unauthorized`: `METRICS_TOKEN` or `API_KEYS` is configured and the request bears neither that token nor a valid key',
       content: JSON_ERROR,
     };
-    op.security = [{}, { bearer: [] }];
   }
+}
+
+/** `X-Request-Id` on every response, `Retry-After` on every 429 and 503: declared once, referenced. */
+function addResponseHeaders(op: Operation): void {
+  for (const [status, response] of Object.entries(op.responses) as Array<[string, { headers?: Record<string, unknown> }]>) {
+    response.headers = { ...response.headers, 'X-Request-Id': HEADER_REF('X-Request-Id') };
+    if (status === '429' || status === '503') response.headers['Retry-After'] ??= HEADER_REF('Retry-After');
+  }
+}
+
+/** Every `Idempotency-Key` header parameter, whatever its case, as one reference to its declaration. */
+function shareIdempotencyKey(op: Operation): void {
+  const params = (op.parameters ?? []) as Array<{ in?: string; name?: string }>;
+  const isKey = (p: { in?: string; name?: string }) => p.in === 'header' && p.name?.toLowerCase() === 'idempotency-key';
+  if (!params.some(isKey)) return;
+  op.parameters = [...params.filter((p) => !isKey(p)), { $ref: '#/components/parameters/IdempotencyKey' }] as never;
+  const ext = op as Operation & { [RULES_EXTENSION]?: ListedRule[] };
+  ext[RULES_EXTENSION] = [...(ext[RULES_EXTENSION] ?? []), { fields: ['Idempotency-Key'], rule: 'a key already used with another body is a 422 (409 while its first request runs)' }];
+}
+
+/** A body the route reads itself ({@link REQUEST_CONTENT_EXTENSION}) becomes its `requestBody`. */
+function useRequestContent(op: Operation): void {
+  const ext = op as Operation & Record<string, { description: string; content: Record<string, unknown> } | undefined>;
+  const doc = ext[REQUEST_CONTENT_EXTENSION];
+  if (!doc) return;
+  delete ext[REQUEST_CONTENT_EXTENSION];
+  op.requestBody = { required: true, description: doc.description, content: doc.content as never };
+}
+
+/** Who may call: anonymous access is an alternative when no API keys are configured. */
+function securityOf(isPublic: boolean, path: string, keyed: boolean, config: AppConfig): Operation['security'] {
+  if (path === METRICS_PATH) return config.monitoring.metricsToken || keyed ? [{ bearer: [] }, { api_key: [] }] : [{}, { bearer: [] }];
+  if (isPublic) return [];
+  return keyed ? [{ bearer: [] }, { api_key: [] }] : [{}, { bearer: [] }, { api_key: [] }];
 }
 
 /**
@@ -120,38 +153,63 @@ function sortKeys(value: unknown): unknown {
 }
 
 /**
- * The OpenAPI 3.1 document of the app (served at `/openapi.json`, written by `npm run openapi`).
- * The app must have its global prefix set; it need not be initialised or listening.
+ * The OpenAPI 3.2 document of the app as configured (served at `/openapi.json`; `npm run openapi`
+ * writes the one for the default configuration). The app must have its global prefix set; it need
+ * not be initialised or listening. Everything but the DTOs' shapes is stated here, by rules that
+ * apply to every route: validation from the validators, stream items, errors, headers, names.
  */
-export function buildOpenApiDocument(app: INestApplication, serverUrl: string): OpenAPIObject {
-  const config = new DocumentBuilder()
-    .setOpenAPIVersion('3.1.0')
+export function buildOpenApiDocument(app: INestApplication, config: AppConfig): OpenAPIObject {
+  const keyed = config.security.apiKeys.length > 0;
+  const builder = new DocumentBuilder()
+    .setOpenAPIVersion('3.2.0')
     .setTitle('Instagram Captions API')
     .setVersion(API_VERSION)
-    .addServer(serverUrl, 'This deployment (PUBLIC_URL)')
+    .addServer(config.server.publicUrl, 'This deployment (PUBLIC_URL)')
     .setDescription(
       `Captions generated and streamed, caption history paged through millions of rows, batch ` +
         `processing; all data loaded lazily through one chunked loader. Base path \`/${API_PREFIX}\`. ` +
-        `Every error has the \`ErrorBody\` shape. When the server is configured with \`API_KEYS\`, every ` +
-        `route but the probes and \`/metrics\` needs \`Authorization: Bearer <key>\` or \`X-API-Key\`; \`/metrics\` ` +
-        `needs the metrics token (\`METRICS_TOKEN\`) or an API key when either is configured.`,
+        `Every error has the \`ErrorBody\` shape. Every string of a body or query is trimmed of surrounding ` +
+        `white space before it is checked; unknown body fields, and unknown query parameters of a route that takes query parameters, are refused (422). ` +
+        (keyed
+          ? `Every route but the probes and \`/metrics\` needs \`Authorization: Bearer <key>\` or \`X-API-Key\`. `
+          : `No API keys are configured: every route may be called anonymously (a key sent is not checked). `) +
+        `\`/metrics\` needs the metrics token (\`METRICS_TOKEN\`) or an API key when either is configured. ` +
+        `Streamed responses are described per item (\`itemSchema\`): one NDJSON line, one SSE event.`,
     )
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key as a bearer token' }, 'bearer')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key (or, on `/metrics`, the metrics token) as a bearer token' }, 'bearer')
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An API key' }, 'api_key')
-    .addSecurityRequirements('bearer')
-    .addSecurityRequirements('api_key')
     .build();
-  const document = SwaggerModule.createDocument(app, config);
+  const document = SwaggerModule.createDocument(app, builder);
   // The package is not open source: no licence URL to point at.
   document.info.license = { name: 'UNLICENSED (proprietary)' };
   document.components ??= {};
-  document.components.schemas = { ...document.components.schemas, ErrorBody: { ...ERROR_BODY_SCHEMA } as never };
+  document.components.schemas = {
+    ...document.components.schemas,
+    ErrorBody: { ...ERROR_BODY_SCHEMA } as never,
+    StreamError: { ...STREAM_ERROR_SCHEMA } as never,
+    StreamDone: { ...STREAM_DONE_SCHEMA } as never,
+  };
+  document.components.headers = RESPONSE_HEADERS as never;
+  document.components.parameters = { IdempotencyKey: IDEMPOTENCY_KEY_PARAMETER as never };
+  const routes = routeHandlers(app);
+  stateValidation(document, routes, config);
   defaultsAreOptional(document);
   const open = new Set(PUBLIC_PATHS);
+  const prefix = `/${API_PREFIX}`;
   for (const [path, item] of Object.entries(document.paths)) {
     for (const method of METHODS) {
       const op = item[method];
-      if (op) addErrorResponses(path, op, open.has(path));
+      if (!op) continue;
+      const route = `${method.toUpperCase()} ${path.startsWith(prefix) ? path.slice(prefix.length) : path}`;
+      useRequestContent(op);
+      shareIdempotencyKey(op);
+      addErrorResponses(path, op, open.has(path));
+      addResponseHeaders(op);
+      op.security = securityOf(open.has(path), path, keyed, config);
+      const tsdoc = op.summary;
+      op.summary = summaryOf(route, tsdoc);
+      if (tsdoc && tsdoc.replace(/\s+/g, ' ') !== op.summary) op.description = op.description ?? tsdoc;
+      op.operationId = operationIdOf(route, op.operationId ?? '');
     }
   }
   return sortKeys(document) as OpenAPIObject;

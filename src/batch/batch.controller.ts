@@ -1,9 +1,12 @@
 import { Body, Controller, Headers, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiHeader, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { filter, map } from 'rxjs';
 import { BodyMediaTypes } from '../common/http/body-media-type.guard.js';
+import { ApiRequestContent } from '../common/openapi/api-request-content.decorator.js';
 import { ApiStreamedResponse } from '../common/openapi/api-streamed-response.decorator.js';
+import { headerRefs } from '../common/openapi/response-headers.js';
+import { CaptionGenerationRequest } from '../captions/dto/caption-generation-request.dto.js';
 import { negotiateFormat } from '../common/streaming/negotiation.js';
 import { budgetOf } from '../common/security/rate-limit/rate-limiter.js';
 import { countOf, RateCost } from '../common/security/rate-limit/rate-cost.guard.js';
@@ -60,22 +63,24 @@ export class BatchController {
   @Post('batch-process')
   @RateCost(batchCost)
   @BodyMediaTypes('application/json', NDJSON)
-  @ApiConsumes('application/json', NDJSON)
-  @ApiBody({
-    description: 'application/json: a `BatchCaptionRequest`; application/x-ndjson: one `CaptionGenerationRequest` per line (batch options in the query)',
-    schema: { oneOf: [{ $ref: getSchemaPath(BatchCaptionRequest) }, { type: 'string', description: 'NDJSON lines' }] },
+  @ApiRequestContent({
+    description:
+      'application/json: a `BatchCaptionRequest`; application/x-ndjson: one `CaptionGenerationRequest` per line (batch options in ' +
+      'the query). Each request is validated on its own: a bad one is a failed item of the results, never a refused batch.',
+    json: BatchCaptionRequest,
+    ndjsonItem: CaptionGenerationRequest,
+    perItem: true,
   })
   @ApiStreamedResponse({
     item: BatchItemDto,
     closing: BatchSummaryDto,
-    extraModels: [BatchCaptionRequest, BatchProgressDto],
     formats: ['json', 'ndjson', 'sse'],
     description: 'Results as they finish (a failed item never stops the others), then a `BatchSummaryDto`.',
-    sse: '`event: result` per item, `event: progress` (BatchProgressDto) per chunk, `event: done` with the BatchSummaryDto',
+    sseEvents: { result: BatchItemDto, progress: BatchProgressDto, done: BatchSummaryDto },
+    headers: ['X-Streaming', 'X-Chunk-Size', 'X-Batch-Id', 'X-Batch-Size', 'Idempotent-Replayed'],
   })
   @ApiResponse({ status: 409, description: '`conflict`: a request with this Idempotency-Key is still running, or it finished with results too large to keep for replay', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } })
-  @ApiResponse({ status: 503, description: '`not_ready`: the server is shutting down; `idempotency_unavailable`: no room to keep one more Idempotency-Key (retry after `Retry-After` seconds) or its store cannot be reached', headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } } }, content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Per API key. Replays a finished batch with the same body; 422 with another body; 409 while it runs' })
+  @ApiResponse({ status: 503, description: '`not_ready`: the server is shutting down; `idempotency_unavailable`: no room to keep one more Idempotency-Key (retry after `Retry-After` seconds) or its store cannot be reached', headers: headerRefs('Retry-After'), content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } })
   async process(
     @Req() req: Request,
     @Res() res: Response,

@@ -56,7 +56,8 @@ export class CaptionsController {
     item: CaptionStreamItem,
     formats: ['json', 'ndjson', 'sse'],
     description: 'The variations as they are made, `chunk_size` per write.',
-    sse: '`event: variation` per item, then `event: done` with `{count, processing_time}`',
+    sseEvents: { variation: CaptionStreamItem, done: 'StreamDone' },
+    headers: ['X-Streaming', 'X-Chunk-Size'],
   })
   async stream(
     @Body() body: CaptionGenerationRequest,

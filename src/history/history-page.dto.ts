@@ -1,3 +1,4 @@
+import { ApiInt } from '../common/openapi/schema-rules.js';
 /** One caption history row as the API returns it. */
 export class HistoryRowDto {
   id!: string;
@@ -19,11 +20,11 @@ export class HistoryRowDto {
 
 export class HistoryPaginationDto {
   /** Null when walking by cursor. */
-  page!: number | null;
-  page_size!: number;
+  @ApiInt() page!: number | null;
+  @ApiInt() page_size!: number;
   /** True count of matching rows; null with `include_total=false`. */
-  total_items!: number | null;
-  total_pages!: number | null;
+  @ApiInt() total_items!: number | null;
+  @ApiInt() total_pages!: number | null;
   has_next!: boolean;
   has_previous!: boolean;
   /** Opaque; pass as `cursor` for the next page. */

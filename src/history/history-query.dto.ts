@@ -1,10 +1,10 @@
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsISO8601, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { IsPlainId } from '../common/domain/ids.js';
+import { endOfDay, isDateOnly, IsDateOrDateTime, parseDateOrDateTime } from '../common/domain/rfc3339.js';
+import { ApiRules } from '../common/openapi/schema-rules.js';
 import { ApiError } from '../common/errors/api-error.js';
 import { HISTORY_STYLES, type HistoryFilter } from './history.types.js';
-
-const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
  * An empty parameter (`user_id=`, as clients that send every parameter do) means "not given":
@@ -14,9 +14,9 @@ const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 const emptyAs = (fallback: unknown, convert: (v: unknown) => unknown = (v) => v) =>
   Transform(({ value }) => (value === '' || value === undefined ? fallback : convert(value)));
 const toNumber = (v: unknown) => (typeof v === 'string' ? Number(v) : NaN);
-const DAY_MS = 86_400_000;
 
 /** The filters both history routes take. */
+@ApiRules({ fields: ['date_from'], rule: '`date_from` must not be after `date_to`' })
 export class HistoryFilterDto {
   @emptyAs(undefined) @IsOptional() @IsPlainId()
   user_id?: string;
@@ -24,15 +24,19 @@ export class HistoryFilterDto {
   @emptyAs(undefined) @IsOptional() @IsIn(HISTORY_STYLES)
   style?: string;
 
-  @emptyAs(undefined) @IsOptional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'must be an ISO 8601 date or date-time' })
+  @emptyAs(undefined) @IsOptional() @IsDateOrDateTime()
   date_from?: string;
 
   /** Inclusive; a date without a time means the whole of that day (UTC). */
-  @emptyAs(undefined) @IsOptional() @IsISO8601({ strict: true, strictSeparator: true }, { message: 'must be an ISO 8601 date or date-time' })
+  @emptyAs(undefined) @IsOptional() @IsDateOrDateTime()
   date_to?: string;
 }
 
 /** `GET /caption-history`. */
+@ApiRules(
+  { fields: ['page'], rule: '`page × page_size` must not exceed `HISTORY_MAX_OFFSET` (100,000 by default) without a `cursor`' },
+  { fields: ['cursor'], rule: '`cursor` must be a `next_cursor`/`prev_cursor` this service issued for the same filters' },
+)
 export class HistoryPageQueryDto extends HistoryFilterDto {
   /**
    * Pages by number reach the first `HISTORY_MAX_OFFSET` rows (`page × page_size`, 100,000 by
@@ -57,9 +61,15 @@ export const EXPORT_FORMATS = ['ndjson', 'csv', 'json'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** `GET /caption-history/export`. */
+@ApiRules({ fields: ['format', 'Accept'], rule: 'when both `format` and `Accept` are given, `Accept` must allow the media type of `format` (else 406)' })
 export class HistoryExportQueryDto extends HistoryFilterDto {
-  @emptyAs('ndjson') @IsIn(EXPORT_FORMATS)
-  format: ExportFormat = 'ndjson';
+  /**
+   * The format; without it, `Accept` picks one of `application/x-ndjson`, `text/csv` and
+   * `application/json` (NDJSON when `Accept` is absent or takes any type). When both are given, `Accept`
+   * must allow the format's media type, else 406.
+   */
+  @emptyAs(undefined) @IsOptional() @IsIn(EXPORT_FORMATS)
+  format?: ExportFormat;
 }
 
 /**
@@ -67,12 +77,9 @@ export class HistoryExportQueryDto extends HistoryFilterDto {
  * @throws ApiError 422 on `date_from` when it is after `date_to`.
  */
 export function toFilter(dto: HistoryFilterDto): HistoryFilter {
-  const from = dto.date_from === undefined ? undefined : Date.parse(dto.date_from);
-  let to = dto.date_to === undefined ? undefined : Date.parse(dto.date_to);
-  if (to !== undefined && DATE_ONLY.test(dto.date_to!)) to += DAY_MS - 1;
-  for (const [field, v] of [['date_from', from], ['date_to', to]] as const) {
-    if (v !== undefined && !Number.isFinite(v)) throw ApiError.invalid(field, 'is not a valid date');
-  }
+  const from = dto.date_from === undefined ? undefined : parseDateOrDateTime(dto.date_from);
+  let to = dto.date_to === undefined ? undefined : parseDateOrDateTime(dto.date_to);
+  if (to !== undefined && isDateOnly(dto.date_to!)) to = endOfDay(to);
   if (from !== undefined && to !== undefined && from > to) throw ApiError.invalid('date_from', 'must not be after date_to');
   return { userId: dto.user_id, style: dto.style, from, to };
 }

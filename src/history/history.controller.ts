@@ -2,11 +2,13 @@ import { Controller, Get, Query, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiResponse } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ApiStreamedResponse } from '../common/openapi/api-streamed-response.decorator.js';
+import { headerRefs } from '../common/openapi/response-headers.js';
 import { clientIdentity } from '../common/security/api-key.middleware.js';
+import { negotiateFormat } from '../common/streaming/negotiation.js';
 import { ResponseStream } from '../common/streaming/response-stream.js';
 import { AppConfig } from '../config/app-config.js';
 import { HistoryPageDto, HistoryRowDto } from './history-page.dto.js';
-import { HistoryExportQueryDto, HistoryPageQueryDto, toFilter } from './history-query.dto.js';
+import { EXPORT_FORMATS, HistoryExportQueryDto, HistoryPageQueryDto, toFilter } from './history-query.dto.js';
 import { HistoryService, type HistoryPage } from './history.service.js';
 import type { HistoryRow } from './history.types.js';
 
@@ -50,7 +52,7 @@ export class HistoryController {
 
   /** One page of caption history, newest first, by page number or by cursor, with true totals. */
   @Get()
-  @ApiOkResponse({ type: HistoryPageDto, description: 'One page, newest first; `Link` carries first, prev, next (and last when the total is known)' })
+  @ApiOkResponse({ type: HistoryPageDto, description: 'One page, newest first; `Link` carries first, prev, next (and last when the total is known)', headers: headerRefs('Link') })
   async list(@Query() q: HistoryPageQueryDto, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
     const page = await this.history.readPage({
       filter: toFilter(q),
@@ -73,30 +75,31 @@ export class HistoryController {
   @ApiStreamedResponse({
     item: HistoryRowDto,
     formats: ['ndjson', 'csv', 'json'],
-    negotiated: false,
     description:
-      'Every matching row, newest first, streamed in constant memory; `format` picks the format. A client that takes ' +
-      'nothing for `EXPORT_IDLE_TIMEOUT_MS` has its connection closed.',
+      'Every matching row, newest first, streamed in constant memory; `format`, else `Accept`, picks the format. A client ' +
+      'that takes nothing for `EXPORT_IDLE_TIMEOUT_MS` has its connection closed.',
+    headers: ['Content-Disposition'],
   })
   @ApiResponse({
     status: 429,
     description:
       '`rate_limited`: over the rate limit, or `EXPORT_MAX_CONCURRENT` exports run already (`EXPORT_MAX_PER_CLIENT` ' +
       'for this API key, or this address when keys are off); retry after `Retry-After` seconds',
-    headers: { 'Retry-After': { description: 'Seconds to wait before retrying', schema: { type: 'integer' } } },
+    headers: headerRefs('Retry-After'),
     content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } },
   })
   async export(@Query() q: HistoryExportQueryDto, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const format = negotiateFormat(req, [...EXPORT_FORMATS], q.format);
     const filter = toFilter(q);
     const running = this.history.openExport(filter, clientIdentity(req, this.config.security.apiKeys.length > 0));
     try {
       const stream = new ResponseStream<HistoryRow>(req, res, {
-        format: q.format,
+        format,
         route: 'GET /caption-history/export',
         chunkSize: 200,
         compress: true,
         csvColumns: CSV_COLUMNS,
-        headers: { 'Content-Disposition': `attachment; filename="caption-history.${q.format}"` },
+        headers: { 'Content-Disposition': `attachment; filename="caption-history.${format}"` },
         idleTimeoutMs: this.config.exports.idleTimeoutMs,
       });
       await stream.send(running.rows);

@@ -130,8 +130,8 @@ export class JobsController {
   @ApiStreamedResponse({
     item: BatchEventDataDto,
     formats: ['sse'],
-    description: 'Progress of the batch.',
-    sse: '`event: progress` (BatchEventDataDto) whenever the counts change, then `event: ended` with the final counts',
+    description: 'Progress of the batch: `event: progress` whenever the counts change, then `event: ended` with the final counts.',
+    sseEvents: { progress: BatchEventDataDto, ended: BatchEventDataDto },
   })
   async events(@Req() req: Request, @Res() res: Response, @Param('id') id: string): Promise<void> {
     negotiateFormat(req, ['sse']);

@@ -44,7 +44,9 @@ export class MetricsAccess {
 
   /** The exposition text for `level` ('full' or 'public'). */
   async render(level: Exclude<MetricsAccessLevel, 'denied'>): Promise<string> {
-    const text = await metricsRegistry.metrics();
+    // prom-client writes a NaN sample (an event-loop-lag mean before any sample) as `Nan`, which
+    // strict OpenMetrics and Prometheus text parsers refuse; the formats spell it `NaN`.
+    const text = (await metricsRegistry.metrics()).replace(/ Nan$/gm, ' NaN');
     if (level === 'full') return text;
     return text
       .split('\n')

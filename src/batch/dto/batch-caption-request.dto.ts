@@ -3,6 +3,7 @@ import { Transform, Type } from 'class-transformer';
 import { ArrayNotEmpty, IsArray, IsBoolean, IsInt, IsNumber, IsOptional, Max, Min } from 'class-validator';
 import { CaptionGenerationRequest } from '../../captions/dto/caption-generation-request.dto.js';
 import { IsPlainId } from '../../common/domain/ids.js';
+import { ApiConfigBound, ApiRules } from '../../common/openapi/schema-rules.js';
 
 /**
  * `BatchCaptionRequest`, sent as a JSON body. Each element of
@@ -10,9 +11,15 @@ import { IsPlainId } from '../../common/domain/ids.js';
  * is a failed item, not a failed batch. The upper bound of `requests` is `BATCH_MAX_REQUESTS`,
  * checked by the service (decorators cannot read configuration).
  */
+@ApiRules({ fields: ['requests'], rule: 'two requests of a batch must not share a `request_id`' })
 export class BatchCaptionRequest {
-  @ApiProperty({ description: 'CaptionGenerationRequest objects, 1 to BATCH_MAX_REQUESTS (default 1000); each validated on its own', type: () => [CaptionGenerationRequest], minItems: 1 })
-  @IsArray() @ArrayNotEmpty()
+  @ApiProperty({
+    description: 'CaptionGenerationRequest objects, 1 to BATCH_MAX_REQUESTS (default 1000); each validated on its own: a bad one is a failed item, not a refused batch',
+    type: () => [CaptionGenerationRequest],
+    minItems: 1,
+    ...({ 'x-validated-per-item': true } as object),
+  })
+  @IsArray() @ArrayNotEmpty() @ApiConfigBound('maxItems', (c) => c.batch.maxRequests)
   requests!: unknown[];
 
   /** Made up (a UUID) when absent. */
@@ -41,6 +48,10 @@ const toBoolean = ({ value }: { value: unknown }) => (value === 'true' ? true : 
  * Query of `POST /batch-process`. `chunk_size` applies to every body; the batch options go here only
  * for an NDJSON upload (whose lines are all requests), and in the body for a JSON batch.
  */
+@ApiRules({
+  fields: ['batch_id', 'parallel_processing', 'max_concurrent', 'quality_threshold'],
+  rule: 'batch options go in the query only for an NDJSON upload; a JSON batch carries them in its body',
+})
 export class BatchQuery {
   @ApiPropertyOptional({ default: 100, minimum: 10, maximum: 1000, description: 'Results per write and per SSE progress event' })
   @Type(() => Number) @IsInt() @Min(10) @Max(1000)

@@ -1,3 +1,4 @@
+import { ApiInt } from '../../common/openapi/schema-rules.js';
 /** Why one item failed. */
 export class BatchItemErrorDto {
   /** A contract error code (`validation_failed`…). */
@@ -15,7 +16,7 @@ export class BatchItemErrorDetailDto {
 export class BatchItemDto {
   request_id!: string | null;
   /** The request's position in the upload (results leave in the order they finish). */
-  index!: number;
+  @ApiInt() index!: number;
   success!: boolean;
   caption!: string | null;
   hashtags!: string[];
@@ -24,7 +25,7 @@ export class BatchItemDto {
   /** Seconds spent on this item, regenerations included. */
   processing_time!: number;
   /** Generations made after the first because quality was below `quality_threshold`. */
-  regenerations?: number;
+  @ApiInt() regenerations?: number;
   /** The item is returned although its quality stayed below `quality_threshold`. */
   below_threshold?: boolean;
   error?: BatchItemErrorDto;
@@ -32,20 +33,20 @@ export class BatchItemDto {
 
 /** SSE `progress` event, one per chunk. */
 export class BatchProgressDto {
-  done!: number;
-  failed!: number;
+  @ApiInt() done!: number;
+  @ApiInt() failed!: number;
   /** Null while an NDJSON upload is still arriving. */
-  total!: number | null;
+  @ApiInt() total!: number | null;
   elapsed!: number;
 }
 
 /** The last item of a batch (SSE: the `done` event). */
 export class BatchSummaryDto {
   batch_id!: string;
-  total!: number;
-  succeeded!: number;
-  failed!: number;
-  below_threshold!: number;
+  @ApiInt() total!: number;
+  @ApiInt() succeeded!: number;
+  @ApiInt() failed!: number;
+  @ApiInt() below_threshold!: number;
   /** Seconds from the first request read to the last result. */
   processing_time!: number;
 }

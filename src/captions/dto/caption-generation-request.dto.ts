@@ -33,7 +33,16 @@ import {
   type Priority,
 } from './caption-options.js';
 import { IsPlainId } from '../../common/domain/ids.js';
-import { hasExecutableMarkup } from './executable-markup.js';
+import { EXECUTABLE_MARKUP_PATTERN, hasExecutableMarkup } from './executable-markup.js';
+import { ApiConfigBound, ApiRules, registerSchemaRule } from '../../common/openapi/schema-rules.js';
+
+const ZONE_SYNTAX = /^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/;
+
+registerSchemaRule('noExecutableMarkup', () => ({ schema: { not: { pattern: EXECUTABLE_MARKUP_PATTERN } } }));
+registerSchemaRule('isIanaTimeZone', () => ({
+  schema: { pattern: `^\\s*(?:${ZONE_SYNTAX.source.slice(1, -1)})\\s*$`, examples: ['UTC', 'Europe/Paris'] },
+  listed: 'must name a zone of the server\'s IANA time zone database',
+}));
 
 /**
  * Rejects markup a browser could run if a caption were shown unescaped (`<script`, `<iframe`,
@@ -60,7 +69,7 @@ const knownZones = new Set<string>();
 
 /** True for an IANA zone name the runtime knows (`UTC`, `Europe/Paris`…). */
 export function isIanaTimeZone(value: unknown): boolean {
-  if (typeof value !== 'string' || !/^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/.test(value)) return false;
+  if (typeof value !== 'string' || !ZONE_SYNTAX.test(value)) return false;
   if (knownZones.has(value)) return true;
   try {
     new Intl.DateTimeFormat('en', { timeZone: value });
@@ -95,6 +104,10 @@ export class BrandInfo {
 }
 
 /** `CaptionGenerationRequest`: what to write about and how, with its rules and defaults. */
+@ApiRules(
+  { fields: ['max_length'], rule: '`max_length` must leave room for `hashtag_count` hashtags and a caption (the 422 names the minimum)' },
+  { fields: ['language'], rule: '`language` must be one a configured engine writes (the 422 names those that do)' },
+)
 export class CaptionGenerationRequest {
   @IsString() @Length(5, 2000) @NoExecutableMarkup(2000)
   content_description!: string;
@@ -113,7 +126,7 @@ export class CaptionGenerationRequest {
    * `HASHTAG_LIMIT` (default 5: Instagram allows five hashtags on a post or reel). Above it: 422
    * `validation_failed` naming the limit and the setting.
    */
-  @IsInt() @Min(1) @Max(30)
+  @IsInt() @Min(1) @Max(30) @ApiConfigBound('maximum', (c) => c.captions.hashtagLimit)
   hashtag_count: number = 5;
 
   @IsBoolean()

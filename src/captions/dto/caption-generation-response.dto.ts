@@ -1,4 +1,5 @@
 import type { API_VERSION } from '../../common/domain/api-version.js';
+import { ApiInt } from '../../common/openapi/schema-rules.js';
 
 /** One caption (`CaptionVariation`). */
 export class CaptionVariation {
@@ -13,10 +14,10 @@ export class CaptionVariation {
   /** Reading ease of the caption by its language's formula (Flesch, Fernández Huerta, Kandel–Moles, Amstad, Gulpease, Martins et al.), clamped 0–100. */
   readability_score!: number;
   /** Words of the caption text (hashtags not counted). */
-  word_count!: number;
+  @ApiInt() word_count!: number;
   /** Unicode code points of the post as published: caption, blank line, hashtags. Never above `max_length`. */
-  character_count!: number;
-  emoji_count!: number;
+  @ApiInt() character_count!: number;
+  @ApiInt() emoji_count!: number;
 }
 
 /** Why the configured LLM engine did not write the variations, and the offline engine did. */
@@ -45,7 +46,7 @@ export class CaptionGenerationResponse {
   fallback_reason?: FallbackReason;
   /** Share of the description's key terms that the variations use (0–1). */
   confidence_score!: number;
-  best_variation_index!: number;
+  @ApiInt() best_variation_index!: number;
   average_quality_score!: number;
   generated_at!: string;
   api_version!: typeof API_VERSION;
@@ -54,7 +55,7 @@ export class CaptionGenerationResponse {
 
 /** One item of `POST /stream-captions`. */
 export class CaptionStreamItem {
-  variation_index!: number;
+  @ApiInt() variation_index!: number;
   caption!: string;
   hashtags!: string[];
   quality_score!: number;

@@ -27,3 +27,13 @@ export function hasExecutableMarkup(text: string): boolean {
   }
   return false;
 }
+
+/** `text` with each ASCII letter as a class of both cases (JSON Schema patterns take no flags). */
+const caseless = (text: string) => text.replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`);
+
+/**
+ * {@link hasExecutableMarkup} as one JSON Schema pattern, for the document (`not: {pattern}`): a
+ * client validator may take its quadratic worst case; the server keeps the linear search.
+ */
+export const EXECUTABLE_MARKUP_PATTERN =
+  `<\\s*(?:${caseless('script')}|${caseless('iframe')})|${caseless('javascript')}\\s*:|<[^>]*\\s${caseless('on')}[a-zA-Z]+\\s*=`;

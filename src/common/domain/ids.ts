@@ -1,5 +1,3 @@
-import { applyDecorators } from '@nestjs/common';
-import { ApiProperty } from '@nestjs/swagger';
 import { Matches } from 'class-validator';
 
 /**
@@ -15,9 +13,9 @@ export const PLAIN_ID_PATTERN = PLAIN_ID.source;
 export const PLAIN_ID_MESSAGE = '$property must be 1–64 characters of A-Z, a-z, 0-9, _, . or -';
 
 /**
- * Validates a property as a {@link PLAIN_ID} and documents the rule as its OpenAPI `pattern`. Says
- * nothing about presence: pair it with `@IsOptional()` for an optional id.
+ * Validates a property as a {@link PLAIN_ID} (the document states it as a `pattern`, as every
+ * `@Matches`). Says nothing about presence: pair it with `@IsOptional()` for an optional id.
  */
 export function IsPlainId(): PropertyDecorator {
-  return applyDecorators(Matches(PLAIN_ID, { message: PLAIN_ID_MESSAGE }), ApiProperty({ pattern: PLAIN_ID_PATTERN }));
+  return Matches(PLAIN_ID, { message: PLAIN_ID_MESSAGE });
 }

@@ -31,25 +31,28 @@ export function parseWeighted(header: string | undefined): Ranged[] {
 }
 
 /**
- * Picks the stream format from `Accept`. No header or `*\/*` gives `allowed[0]` (the route's
- * JSON array for its routes); a header naming nothing the route can make is a 406.
+ * Picks the stream format, by one rule for every streamed route: a format the request names
+ * (`chosen`, from a query parameter) is used when `Accept` allows its media type; without one,
+ * `Accept` picks among `allowed` by q-weight. No header or `*\/*` gives `allowed[0]`; an `Accept`
+ * that allows nothing the route would send is a 406.
  */
-export function negotiateFormat(req: Request, allowed: StreamFormat[]): StreamFormat {
+export function negotiateFormat(req: Request, allowed: StreamFormat[], chosen?: StreamFormat): StreamFormat {
   const accepted = parseWeighted(req.headers.accept);
-  if (accepted.length === 0) return allowed[0]!;
+  const candidates = chosen === undefined ? allowed : [chosen];
+  if (accepted.length === 0) return candidates[0]!;
   for (const { value } of accepted) {
-    if (value === '*/*') return allowed[0]!;
-    const exact = allowed.find((f) => MEDIA_TYPES[f] === value);
+    if (value === '*/*') return candidates[0]!;
+    const exact = candidates.find((f) => MEDIA_TYPES[f] === value);
     if (exact) return exact;
     if (value.endsWith('/*')) {
-      const family = allowed.find((f) => MEDIA_TYPES[f].startsWith(value.slice(0, -1)));
+      const family = candidates.find((f) => MEDIA_TYPES[f].startsWith(value.slice(0, -1)));
       if (family) return family;
     }
   }
   throw new ApiError(
     406,
     'not_acceptable',
-    `This route produces ${allowed.map((f) => MEDIA_TYPES[f]).join(', ')}; Accept was ${req.headers.accept}`,
+    `This request produces ${candidates.map((f) => MEDIA_TYPES[f]).join(', ')}; Accept was ${req.headers.accept}`,
   );
 }
 

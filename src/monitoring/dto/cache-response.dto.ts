@@ -1,13 +1,14 @@
+import { ApiInt } from '../../common/openapi/schema-rules.js';
 /** The memory tier: bounded by bytes and by entries. */
 export class MemoryCacheStatusDto {
   enabled!: boolean;
-  entries!: number;
-  max_entries!: number;
-  bytes!: number;
-  max_bytes!: number;
-  hits!: number;
-  misses!: number;
-  evictions!: number;
+  @ApiInt() entries!: number;
+  @ApiInt() max_entries!: number;
+  @ApiInt() bytes!: number;
+  @ApiInt() max_bytes!: number;
+  @ApiInt() hits!: number;
+  @ApiInt() misses!: number;
+  @ApiInt() evictions!: number;
 }
 
 /** The persistent disk tier. */
@@ -15,17 +16,17 @@ export class DiskCacheStatusDto {
   enabled!: boolean;
   /** Open, writable and with room left. */
   healthy!: boolean;
-  entries!: number;
-  max_entries!: number;
-  bytes!: number;
-  max_bytes!: number;
-  hits!: number;
-  misses!: number;
-  evictions!: number;
-  corrupt!: number;
-  write_errors!: number;
+  @ApiInt() entries!: number;
+  @ApiInt() max_entries!: number;
+  @ApiInt() bytes!: number;
+  @ApiInt() max_bytes!: number;
+  @ApiInt() hits!: number;
+  @ApiInt() misses!: number;
+  @ApiInt() evictions!: number;
+  @ApiInt() corrupt!: number;
+  @ApiInt() write_errors!: number;
   /** Free space on its volume, MB; null when unknown. */
-  free_mb!: number | null;
+  @ApiInt() free_mb!: number | null;
 }
 
 /** `GET /cache/status`: the lazy loader's two cache tiers now. */
@@ -44,9 +45,9 @@ export class CacheStatusResponseDto {
 export class CacheClearResponseDto {
   cleared!: true;
   /** Chunks removed from the memory tier. */
-  memory_entries_removed!: number;
+  @ApiInt() memory_entries_removed!: number;
   /** Entries removed from the disk tier. */
-  disk_entries_removed!: number;
+  @ApiInt() disk_entries_removed!: number;
   /** Unix time in seconds. */
   timestamp!: number;
 }

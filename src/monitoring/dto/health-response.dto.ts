@@ -1,3 +1,4 @@
+import { ApiInt } from '../../common/openapi/schema-rules.js';
 /**
  * `GET /health`: overall health, with true values. The figures (`memory_usage_mb`,
  * `active_resources`) are sent only to an authenticated caller (a valid API key; without API keys,
@@ -11,7 +12,7 @@ export class HealthResponseDto {
   /** Resident memory of the process, MB. Authenticated callers only. */
   memory_usage_mb?: number;
   /** Chunks held in memory plus page loads in progress. Authenticated callers only. */
-  active_resources?: number;
+  @ApiInt() active_resources?: number;
   /** Unix time in seconds. */
   timestamp!: number;
 }

@@ -1,33 +1,34 @@
+import { ApiInt } from '../../common/openapi/schema-rules.js';
 /** Memory tier figures since start. */
 export class MemoryTierStatsDto {
-  hits!: number;
-  misses!: number;
+  @ApiInt() hits!: number;
+  @ApiInt() misses!: number;
   /** Bytes held now (UTF-8 JSON of the chunks). */
-  bytes!: number;
+  @ApiInt() bytes!: number;
   /** Chunks held now. */
-  entries!: number;
-  evictions!: number;
+  @ApiInt() entries!: number;
+  @ApiInt() evictions!: number;
 }
 
 /** Disk tier figures since start. */
 export class DiskTierStatsDto {
-  hits!: number;
-  misses!: number;
+  @ApiInt() hits!: number;
+  @ApiInt() misses!: number;
   /** Bytes stored now (after compression). */
-  bytes!: number;
-  entries!: number;
-  evictions!: number;
+  @ApiInt() bytes!: number;
+  @ApiInt() entries!: number;
+  @ApiInt() evictions!: number;
   /** Entries that failed their integrity check on read (treated as misses and removed). */
-  corrupt!: number;
-  write_errors!: number;
+  @ApiInt() corrupt!: number;
+  @ApiInt() write_errors!: number;
 }
 
 /** Loads from the data source since start. */
 export class SourceStatsDto {
-  loads!: number;
-  failures!: number;
-  timeouts!: number;
-  retries!: number;
+  @ApiInt() loads!: number;
+  @ApiInt() failures!: number;
+  @ApiInt() timeouts!: number;
+  @ApiInt() retries!: number;
 }
 
 export class TierStatsDto {
@@ -39,17 +40,17 @@ export class TierStatsDto {
 /** `GET /stats`: the lazy loader's metrics, each measured, plus the hit rate and per-tier detail. */
 export class StatsResponseDto {
   /** Chunks loaded from the source since start. */
-  total_chunks_loaded!: number;
+  @ApiInt() total_chunks_loaded!: number;
   /** Pages served since start. */
-  total_pages_loaded!: number;
+  @ApiInt() total_pages_loaded!: number;
   /** Streams opened since start. */
-  total_streams!: number;
+  @ApiInt() total_streams!: number;
   /** Memory-tier hits. */
-  cache_hits!: number;
+  @ApiInt() cache_hits!: number;
   /** Disk-tier hits. */
-  disk_cache_hits!: number;
+  @ApiInt() disk_cache_hits!: number;
   /** Bytes saved by compressing disk entries. */
-  compression_savings!: number;
+  @ApiInt() compression_savings!: number;
   /** Resident memory of the process, MB. */
   memory_usage_mb!: number;
   /** Mean seconds of a chunk load from the source. */
@@ -57,13 +58,13 @@ export class StatsResponseDto {
   /** Mean seconds of a page load. */
   avg_page_load_time!: number;
   /** Chunks in the memory tier now. */
-  active_chunks!: number;
+  @ApiInt() active_chunks!: number;
   /** Page loads in progress. */
-  active_pages!: number;
+  @ApiInt() active_pages!: number;
   /** Streams open now. */
-  active_streams!: number;
+  @ApiInt() active_streams!: number;
   /** Prefetches, refreshes and scheduled runs in progress. */
-  background_tasks!: number;
+  @ApiInt() background_tasks!: number;
   /** Size of the disk tier, MB. */
   disk_cache_size_mb!: number;
   /** (memory hits + disk hits) ÷ chunk lookups, from 0 to 1; 0 before any lookup. */

@@ -14,11 +14,12 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * `POST /batch-process`: a JSON `BatchCaptionRequest`, or an NDJSON upload of caption
+         * Run a batch of caption requests, streaming results
+         * @description `POST /batch-process`: a JSON `BatchCaptionRequest`, or an NDJSON upload of caption
          *     requests (batch options in the query). Results stream as they finish in the `Accept` format:
          *     a JSON array (default), NDJSON, or SSE with `progress` events per chunk and a `done` event.
          */
-        post: operations["BatchController_process"];
+        post: operations["processBatch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -32,14 +33,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** `GET /batches`: the caller's batches, newest first. */
-        get: operations["JobsController_list"];
+        /**
+         * List batch jobs, newest first
+         * @description `GET /batches`: the caller's batches, newest first.
+         */
+        get: operations["listBatches"];
         put?: never;
         /**
-         * `POST /batches`: a JSON `{requests, metadata?}` or an NDJSON upload, one request a line, read as
+         * Create a durable batch job
+         * @description `POST /batches`: a JSON `{requests, metadata?}` or an NDJSON upload, one request a line, read as
          *     it arrives. Answers 202 with the batch once every item is stored; the work runs in the background.
          */
-        post: operations["JobsController_create"];
+        post: operations["createBatch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -53,7 +58,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["JobsController_get"];
+        /** Get a batch job */
+        get: operations["getBatch"];
         put?: never;
         post?: never;
         delete?: never;
@@ -71,8 +77,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** `POST /batches/{id}/cancel`: items not started end `canceled`; started ones finish. */
-        post: operations["JobsController_cancel"];
+        /**
+         * Cancel a batch job
+         * @description `POST /batches/{id}/cancel`: items not started end `canceled`; started ones finish.
+         */
+        post: operations["cancelBatch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -86,8 +95,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** `GET /batches/{id}/events`: SSE `progress` with the counts as they change, then `ended`. */
-        get: operations["JobsController_events"];
+        /**
+         * Stream the progress of a batch job
+         * @description `GET /batches/{id}/events`: SSE `progress` with the counts as they change, then `ended`.
+         */
+        get: operations["streamBatchEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -103,8 +115,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** `GET /batches/{id}/results`: one NDJSON line per item, in input order. */
-        get: operations["JobsController_results"];
+        /**
+         * Stream the results of a batch job
+         * @description `GET /batches/{id}/results`: one NDJSON line per item, in input order.
+         */
+        get: operations["getBatchResults"];
         put?: never;
         post?: never;
         delete?: never;
@@ -123,11 +138,12 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Empties both tiers (memory and disk). Loads in flight finish but are not cached. An admin
+         * Empty both cache tiers
+         * @description Empties both tiers (memory and disk). Loads in flight finish but are not cached. An admin
          *     operation: in production it needs API keys to be configured (anonymous production,
          *     `ALLOW_ANONYMOUS`, does not open it: 403).
          */
-        post: operations["StatsController_clearCache"];
+        post: operations["clearCache"];
         delete?: never;
         options?: never;
         head?: never;
@@ -141,8 +157,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Both cache tiers now: what they hold against their bounds, hits, misses, evictions, disk health. */
-        get: operations["StatsController_cacheStatus"];
+        /**
+         * Both cache tiers now
+         * @description Both cache tiers now: what they hold against their bounds, hits, misses, evictions, disk health.
+         */
+        get: operations["getCacheStatus"];
         put?: never;
         post?: never;
         delete?: never;
@@ -158,8 +177,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One page of caption history, newest first, by page number or by cursor, with true totals. */
-        get: operations["HistoryController_list"];
+        /**
+         * List caption history, a page at a time
+         * @description One page of caption history, newest first, by page number or by cursor, with true totals.
+         */
+        get: operations["listCaptionHistory"];
         put?: never;
         post?: never;
         delete?: never;
@@ -175,8 +197,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every matching history row, streamed in constant memory as NDJSON, CSV or a JSON array. */
-        get: operations["HistoryController_export"];
+        /**
+         * Export caption history as one stream
+         * @description Every matching history row, streamed in constant memory as NDJSON, CSV or a JSON array.
+         */
+        get: operations["exportCaptionHistory"];
         put?: never;
         post?: never;
         delete?: never;
@@ -195,10 +220,11 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * `variation_count` captions with their scores. A repeated identical request within the cache TTL
+         * Generate caption variations
+         * @description `variation_count` captions with their scores. A repeated identical request within the cache TTL
          *     is served from the lazy loader's tiers (`cache_hit: true`); `Cache-Control: no-cache` drafts anew.
          */
-        post: operations["CaptionsController_generate"];
+        post: operations["generateCaptions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -213,10 +239,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Overall health: 200 `healthy` when every readiness check passes, else 503
+         * Overall health
+         * @description Overall health: 200 `healthy` when every readiness check passes, else 503
          *     with `unhealthy` and the error body's fields, so a probe sees it.
          */
-        get: operations["HealthController_overall"];
+        get: operations["getHealth"];
         put?: never;
         post?: never;
         delete?: never;
@@ -232,8 +259,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness: the process answers. Touches no dependency, so a database outage never restarts pods. */
-        get: operations["HealthController_live"];
+        /**
+         * Liveness probe
+         * @description Liveness: the process answers. Touches no dependency, so a database outage never restarts pods.
+         */
+        get: operations["getLiveness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -250,11 +280,12 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Readiness: the database, the disk cache (open, writable, room left) and memory (resident
+         * Readiness probe
+         * @description Readiness: the database, the disk cache (open, writable, room left) and memory (resident
          *     memory under the lazy loader's limit) are usable. 503 `unhealthy` naming each failed check in
          *     `details`; 503 `not_ready` from the moment a graceful shutdown begins.
          */
-        get: operations["HealthController_ready"];
+        get: operations["getReadiness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -270,8 +301,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The lazy loader's metrics, each a true figure measured since start, plus `cache_hit_rate` (≤ 1). */
-        get: operations["StatsController_stats"];
+        /**
+         * The lazy loader's figures since start
+         * @description The lazy loader's metrics, each a true figure measured since start, plus `cache_hit_rate` (≤ 1).
+         */
+        get: operations["getStats"];
         put?: never;
         post?: never;
         delete?: never;
@@ -290,11 +324,12 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * `variations` captions as they are drafted, one item each: a JSON array (default),
+         * Stream caption variations as they are drafted
+         * @description `variations` captions as they are drafted, one item each: a JSON array (default),
          *     NDJSON or SSE chosen by `Accept`; gzip or br only when `enable_compression` and
          *     `Accept-Encoding` allow it. A failure after the first byte ends the stream with an error item.
          */
-        post: operations["CaptionsController_stream"];
+        post: operations["streamCaptions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -308,8 +343,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every metric of the service in the Prometheus text format. */
-        get: operations["MetricsController_metrics"];
+        /**
+         * Prometheus metrics
+         * @description Every metric of the service in the Prometheus text format.
+         */
+        get: operations["getMetrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -337,7 +375,11 @@ export interface components {
              * @default 0.7
              */
             quality_threshold?: number;
-            /** @description CaptionGenerationRequest objects, 1 to BATCH_MAX_REQUESTS (default 1000); each validated on its own */
+            /**
+             * @description CaptionGenerationRequest objects, 1 to BATCH_MAX_REQUESTS (default 1000); each validated on its own: a bad one is a failed item, not a refused batch
+             *
+             *     Rule: two requests of a batch must not share a `request_id`.
+             */
             requests: components["schemas"]["CaptionGenerationRequest"][];
         };
         BatchEventDataDto: {
@@ -560,11 +602,16 @@ export interface components {
             /**
              * @description The offline engine writes some languages; the others only the LLM engine writes. A language no
              *     configured engine can write is a 422 naming the language and what would serve it (`LLM_BASE_URL`).
+             *
+             *     Rule: `language` must be one a configured engine writes (the 422 names those that do).
              * @default english
              * @enum {string}
              */
             language?: "english" | "spanish" | "french" | "german" | "italian" | "portuguese" | "russian" | "japanese" | "korean" | "chinese";
-            /** @default 2200 */
+            /**
+             * @description Rule: `max_length` must leave room for `hashtag_count` hashtags and a caption (the 422 names the minimum).
+             * @default 2200
+             */
             max_length?: number;
             /**
              * @default balanced
@@ -575,14 +622,19 @@ export interface components {
              * @default normal
              * @enum {string}
              */
-            priority?: "normal" | "low" | "high" | "urgent";
+            priority?: "low" | "normal" | "high" | "urgent";
             request_id?: string;
             /**
              * @default casual
              * @enum {string}
              */
             style?: "casual" | "professional" | "inspirational" | "playful" | "educational" | "promotional" | "storytelling" | "minimalist";
-            /** @default UTC */
+            /**
+             * @description Rule: timezone must name a zone of the server's IANA time zone database.
+             * @default UTC
+             * @example UTC
+             * @example Europe/Paris
+             */
             timezone?: string;
             user_id?: string;
             /** @default 3 */
@@ -848,6 +900,23 @@ export interface components {
             /** @description Streams opened since start. */
             total_streams: number;
         };
+        StreamDone: {
+            /** @description Items sent */
+            count: number;
+            /** @description Seconds from the start of the stream */
+            processing_time: number;
+        };
+        /** @description The last item of a stream that failed after its first byte (the status was already sent) */
+        StreamError: {
+            /**
+             * @description Machine-readable code
+             * @example internal_error
+             */
+            error: string;
+            message: string;
+            /** @description Unix time in seconds */
+            timestamp: number;
+        };
         TierStatsDto: {
             disk: components["schemas"]["DiskTierStatsDto"];
             memory: components["schemas"]["MemoryTierStatsDto"];
@@ -855,9 +924,33 @@ export interface components {
         };
     };
     responses: never;
-    parameters: never;
+    parameters: {
+        /** @description Per API key: replays a finished request with the same body; 422 with another body; 409 while it runs */
+        IdempotencyKey: string;
+    };
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description `attachment; filename="caption-history.<format>"` */
+        "Content-Disposition": string;
+        /** @description `gzip` or `br`, only when the body really is compressed (absent otherwise) */
+        "Content-Encoding": "gzip" | "br";
+        /** @description `true` when the response replays a finished batch with the same `Idempotency-Key` */
+        "Idempotent-Replayed": "true";
+        /** @description RFC 8288 links to the `first`, `prev`, `next` and (when the total is known) `last` pages, relative URLs */
+        Link: string;
+        /** @description Seconds to wait before retrying */
+        "Retry-After": number;
+        /** @description The batch id, given or made up (absent on a replay) */
+        "X-Batch-Id": string;
+        /** @description Requests in a JSON batch (absent for an NDJSON upload, whose size is not known up front) */
+        "X-Batch-Size": string;
+        /** @description Items per write (`chunk_size`) */
+        "X-Chunk-Size": string;
+        /** @description The request id: a valid incoming `X-Request-Id` is reused, else a UUID is made */
+        "X-Request-Id": string;
+        /** @description Always `true`: the body is streamed as it is made */
+        "X-Streaming": "true";
+    };
     pathItems: never;
 }
 export type SchemaBatchCaptionRequest = components['schemas']['BatchCaptionRequest'];
@@ -896,10 +989,23 @@ export type SchemaReadinessResponseDto = components['schemas']['ReadinessRespons
 export type SchemaRequestCountsDto = components['schemas']['RequestCountsDto'];
 export type SchemaSourceStatsDto = components['schemas']['SourceStatsDto'];
 export type SchemaStatsResponseDto = components['schemas']['StatsResponseDto'];
+export type SchemaStreamDone = components['schemas']['StreamDone'];
+export type SchemaStreamError = components['schemas']['StreamError'];
 export type SchemaTierStatsDto = components['schemas']['TierStatsDto'];
+export type ParameterIdempotencyKey = components['parameters']['IdempotencyKey'];
+export type HeaderContentDisposition = components['headers']['Content-Disposition'];
+export type HeaderContentEncoding = components['headers']['Content-Encoding'];
+export type HeaderIdempotentReplayed = components['headers']['Idempotent-Replayed'];
+export type HeaderLink = components['headers']['Link'];
+export type HeaderRetryAfter = components['headers']['Retry-After'];
+export type HeaderXBatchId = components['headers']['X-Batch-Id'];
+export type HeaderXBatchSize = components['headers']['X-Batch-Size'];
+export type HeaderXChunkSize = components['headers']['X-Chunk-Size'];
+export type HeaderXRequestId = components['headers']['X-Request-Id'];
+export type HeaderXStreaming = components['headers']['X-Streaming'];
 export type $defs = Record<string, never>;
 export interface operations {
-    BatchController_process: {
+    processBatch: {
         parameters: {
             query?: {
                 /** @description Results per write and per SSE progress event */
@@ -914,35 +1020,42 @@ export interface operations {
                 quality_threshold?: number;
             };
             header?: {
-                "idempotency-key"?: string;
-                /** @description Per API key. Replays a finished batch with the same body; 422 with another body; 409 while it runs */
-                "Idempotency-Key"?: string;
+                /** @description Per API key: replays a finished request with the same body; 422 with another body; 409 while it runs */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path?: never;
             cookie?: never;
         };
-        /** @description application/json: a `BatchCaptionRequest`; application/x-ndjson: one `CaptionGenerationRequest` per line (batch options in the query) */
+        /** @description application/json: a `BatchCaptionRequest`; application/x-ndjson: one `CaptionGenerationRequest` per line (batch options in the query). Each request is validated on its own: a bad one is a failed item of the results, never a refused batch. */
         requestBody: {
             content: {
-                "application/json": components["schemas"]["BatchCaptionRequest"] | string;
-                "application/x-ndjson": components["schemas"]["BatchCaptionRequest"] | string;
+                "application/json": components["schemas"]["BatchCaptionRequest"];
+                "application/x-ndjson": unknown;
             };
         };
         responses: {
             /** @description Results as they finish (a failed item never stops the others), then a `BatchSummaryDto`. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
             200: {
                 headers: {
+                    "Content-Encoding": components["headers"]["Content-Encoding"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "X-Batch-Id": components["headers"]["X-Batch-Id"];
+                    "X-Batch-Size": components["headers"]["X-Batch-Size"];
+                    "X-Chunk-Size": components["headers"]["X-Chunk-Size"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Streaming": components["headers"]["X-Streaming"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": (components["schemas"]["BatchItemDto"] | components["schemas"]["BatchSummaryDto"])[];
-                    "application/x-ndjson": components["schemas"]["BatchItemDto"] | components["schemas"]["BatchSummaryDto"];
-                    "text/event-stream": string;
+                    "application/json": (components["schemas"]["BatchItemDto"] | components["schemas"]["BatchSummaryDto"] | components["schemas"]["StreamError"])[];
+                    "application/x-ndjson": unknown;
+                    "text/event-stream": unknown;
                 };
             };
             /** @description `malformed_json`: the body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -952,15 +1065,17 @@ export interface operations {
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `not_acceptable`: `Accept` names no format this route makes */
+            /** @description `not_acceptable`: `Accept` allows no format this request would send */
             406: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -970,6 +1085,7 @@ export interface operations {
             /** @description `conflict`: a request with this Idempotency-Key is still running, or it finished with results too large to keep for replay */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -979,6 +1095,7 @@ export interface operations {
             /** @description `payload_too_large`: the body is over the limit, counted after decompression */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -988,6 +1105,7 @@ export interface operations {
             /** @description `unsupported_media_type`: the body is not of a type the route takes */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -997,6 +1115,7 @@ export interface operations {
             /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1006,8 +1125,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1017,6 +1136,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1026,8 +1146,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down; `idempotency_unavailable`: no room to keep one more Idempotency-Key (retry after `Retry-After` seconds) or its store cannot be reached */
             503: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1036,7 +1156,7 @@ export interface operations {
             };
         };
     };
-    JobsController_list: {
+    listBatches: {
         parameters: {
             query?: {
                 limit?: number;
@@ -1051,6 +1171,7 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1060,6 +1181,7 @@ export interface operations {
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1069,6 +1191,7 @@ export interface operations {
             /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1078,8 +1201,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1089,6 +1212,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1098,6 +1222,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1106,13 +1232,12 @@ export interface operations {
             };
         };
     };
-    JobsController_create: {
+    createBatch: {
         parameters: {
             query?: never;
             header?: {
-                "idempotency-key"?: string;
-                /** @description Per API key. The same key and body answer the same batch; another body: 422 */
-                "Idempotency-Key"?: string;
+                /** @description Per API key: replays a finished request with the same body; 422 with another body; 409 while it runs */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path?: never;
             cookie?: never;
@@ -1128,6 +1253,7 @@ export interface operations {
             /** @description The batch, `in_progress` (or `ended` when no item was valid) */
             202: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1137,6 +1263,7 @@ export interface operations {
             /** @description `malformed_json`: the body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1146,6 +1273,7 @@ export interface operations {
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1155,6 +1283,7 @@ export interface operations {
             /** @description `payload_too_large`: more than BATCH_JOB_MAX_ITEMS lines, or an upload over BATCH_NDJSON_MAX_BYTES / BATCH_NDJSON_MAX_RATIO; nothing is stored */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1164,6 +1293,7 @@ export interface operations {
             /** @description `unsupported_media_type`: the body is not of a type the route takes */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1173,6 +1303,7 @@ export interface operations {
             /** @description `validation_failed`: no requests, too many, a duplicate `custom_id`, or an Idempotency-Key used with another body; nothing is stored */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1182,8 +1313,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1193,6 +1324,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1202,6 +1334,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1210,7 +1344,7 @@ export interface operations {
             };
         };
     };
-    JobsController_get: {
+    getBatch: {
         parameters: {
             query?: never;
             header?: never;
@@ -1223,6 +1357,7 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1232,6 +1367,7 @@ export interface operations {
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1241,6 +1377,7 @@ export interface operations {
             /** @description `not_found`: no such batch (or not this caller's) */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1250,6 +1387,7 @@ export interface operations {
             /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1259,8 +1397,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1270,6 +1408,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1279,6 +1418,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1287,7 +1428,7 @@ export interface operations {
             };
         };
     };
-    JobsController_cancel: {
+    cancelBatch: {
         parameters: {
             query?: never;
             header?: never;
@@ -1301,6 +1442,7 @@ export interface operations {
             /** @description The batch, `canceling` (or `ended` when nothing was running) */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1310,6 +1452,7 @@ export interface operations {
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1319,6 +1462,7 @@ export interface operations {
             /** @description `not_found`: no such resource */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1328,6 +1472,7 @@ export interface operations {
             /** @description `conflict`: the batch has already ended */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1337,6 +1482,7 @@ export interface operations {
             /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1346,8 +1492,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1357,6 +1503,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1366,6 +1513,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1374,7 +1523,7 @@ export interface operations {
             };
         };
     };
-    JobsController_events: {
+    streamBatchEvents: {
         parameters: {
             query?: never;
             header?: never;
@@ -1385,18 +1534,21 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Progress of the batch. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
+            /** @description Progress of the batch: `event: progress` whenever the counts change, then `event: ended` with the final counts. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
             200: {
                 headers: {
+                    "Content-Encoding": components["headers"]["Content-Encoding"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": unknown;
                 };
             };
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1406,15 +1558,17 @@ export interface operations {
             /** @description `not_found`: no such resource */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `not_acceptable`: `Accept` names no format this route makes */
+            /** @description `not_acceptable`: `Accept` allows no format this request would send */
             406: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1424,6 +1578,7 @@ export interface operations {
             /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1433,8 +1588,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1444,6 +1599,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1453,6 +1609,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1461,7 +1619,7 @@ export interface operations {
             };
         };
     };
-    JobsController_results: {
+    getBatchResults: {
         parameters: {
             query?: {
                 /** @description true: the results of the items ended so far, before the batch has ended */
@@ -1478,15 +1636,18 @@ export interface operations {
             /** @description One line per item in input order, streamed from the database whatever the size. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
             200: {
                 headers: {
+                    "Content-Encoding": components["headers"]["Content-Encoding"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/x-ndjson": components["schemas"]["BatchResultLineDto"];
+                    "application/x-ndjson": unknown;
                 };
             };
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1496,15 +1657,17 @@ export interface operations {
             /** @description `not_found`: no such resource */
             404: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `not_acceptable`: `Accept` names no format this route makes */
+            /** @description `not_acceptable`: `Accept` allows no format this request would send */
             406: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1514,6 +1677,7 @@ export interface operations {
             /** @description `conflict`: the batch has not ended (ask with `partial=true` for what has) */
             409: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1523,6 +1687,7 @@ export interface operations {
             /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1532,8 +1697,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1543,6 +1708,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1552,6 +1718,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1560,7 +1728,7 @@ export interface operations {
             };
         };
     };
-    StatsController_clearCache: {
+    clearCache: {
         parameters: {
             query?: never;
             header?: never;
@@ -1571,6 +1739,7 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1580,6 +1749,7 @@ export interface operations {
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1589,6 +1759,7 @@ export interface operations {
             /** @description `forbidden`: production without API keys: clearing the cache needs `API_KEYS` */
             403: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1598,8 +1769,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1609,6 +1780,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1618,6 +1790,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1626,7 +1800,7 @@ export interface operations {
             };
         };
     };
-    StatsController_cacheStatus: {
+    getCacheStatus: {
         parameters: {
             query?: never;
             header?: never;
@@ -1637,6 +1811,7 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1646,6 +1821,7 @@ export interface operations {
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1655,8 +1831,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1666,6 +1842,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1675,6 +1852,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1683,10 +1862,9 @@ export interface operations {
             };
         };
     };
-    HistoryController_list: {
+    listCaptionHistory: {
         parameters: {
             query?: {
-                user_id?: string;
                 /**
                  * @description Pages by number reach the first `HISTORY_MAX_OFFSET` rows (`page × page_size`, 100,000 by
                  *     default); deeper, a 422 names `page` and cursor pagination reads on.
@@ -1696,10 +1874,11 @@ export interface operations {
                 /** @description Opaque, from `next_cursor`/`prev_cursor`; when given, `page` is not used. */
                 cursor?: string;
                 include_total?: boolean;
-                style?: string;
-                date_from?: string;
+                user_id?: string;
+                style?: "casual" | "professional" | "inspirational" | "playful" | "educational" | "promotional" | "storytelling" | "minimalist";
+                date_from?: string | unknown | unknown;
                 /** @description Inclusive; a date without a time means the whole of that day (UTC). */
-                date_to?: string;
+                date_to?: string | unknown | unknown;
             };
             header?: never;
             path?: never;
@@ -1710,6 +1889,8 @@ export interface operations {
             /** @description One page, newest first; `Link` carries first, prev, next (and last when the total is known) */
             200: {
                 headers: {
+                    Link: components["headers"]["Link"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1719,6 +1900,7 @@ export interface operations {
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1728,6 +1910,7 @@ export interface operations {
             /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1737,8 +1920,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1748,6 +1931,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1757,6 +1941,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1765,15 +1951,20 @@ export interface operations {
             };
         };
     };
-    HistoryController_export: {
+    exportCaptionHistory: {
         parameters: {
             query?: {
+                /**
+                 * @description The format; without it, `Accept` picks one of `application/x-ndjson`, `text/csv` and
+                 *     `application/json` (NDJSON when `Accept` is absent or takes any type). When both are given, `Accept`
+                 *     must allow the format's media type, else 406.
+                 */
+                format?: "ndjson" | "csv" | "json";
                 user_id?: string;
-                format?: "json" | "ndjson" | "csv";
-                style?: string;
-                date_from?: string;
+                style?: "casual" | "professional" | "inspirational" | "playful" | "educational" | "promotional" | "storytelling" | "minimalist";
+                date_from?: string | unknown | unknown;
                 /** @description Inclusive; a date without a time means the whole of that day (UTC). */
-                date_to?: string;
+                date_to?: string | unknown | unknown;
             };
             header?: never;
             path?: never;
@@ -1781,20 +1972,34 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every matching row, newest first, streamed in constant memory; `format` picks the format. A client that takes nothing for `EXPORT_IDLE_TIMEOUT_MS` has its connection closed. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
+            /** @description Every matching row, newest first, streamed in constant memory; `format`, else `Accept`, picks the format. A client that takes nothing for `EXPORT_IDLE_TIMEOUT_MS` has its connection closed. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
             200: {
                 headers: {
+                    "Content-Disposition": components["headers"]["Content-Disposition"];
+                    "Content-Encoding": components["headers"]["Content-Encoding"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HistoryRowDto"][];
-                    "application/x-ndjson": components["schemas"]["HistoryRowDto"];
+                    "application/json": (components["schemas"]["HistoryRowDto"] | components["schemas"]["StreamError"])[];
+                    "application/x-ndjson": unknown;
                     "text/csv": string;
                 };
             };
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_acceptable`: `Accept` allows no format this request would send */
+            406: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1804,6 +2009,7 @@ export interface operations {
             /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1813,8 +2019,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit, or `EXPORT_MAX_CONCURRENT` exports run already (`EXPORT_MAX_PER_CLIENT` for this API key, or this address when keys are off); retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1824,6 +2030,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1833,6 +2040,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1841,7 +2050,7 @@ export interface operations {
             };
         };
     };
-    CaptionsController_generate: {
+    generateCaptions: {
         parameters: {
             query?: never;
             header?: never;
@@ -1856,6 +2065,7 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1865,6 +2075,7 @@ export interface operations {
             /** @description `malformed_json`: the body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1874,6 +2085,7 @@ export interface operations {
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1883,6 +2095,7 @@ export interface operations {
             /** @description `payload_too_large`: the body is over the limit, counted after decompression */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1892,6 +2105,7 @@ export interface operations {
             /** @description `unsupported_media_type`: the body is not of a type the route takes */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1901,6 +2115,7 @@ export interface operations {
             /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1910,8 +2125,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1921,6 +2136,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1930,6 +2146,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1938,7 +2156,7 @@ export interface operations {
             };
         };
     };
-    HealthController_overall: {
+    getHealth: {
         parameters: {
             query?: never;
             header?: never;
@@ -1950,6 +2168,7 @@ export interface operations {
             /** @description Healthy */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1959,6 +2178,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1968,6 +2188,8 @@ export interface operations {
             /** @description Unhealthy or shutting down: the health body and the error body in one */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1976,7 +2198,7 @@ export interface operations {
             };
         };
     };
-    HealthController_live: {
+    getLiveness: {
         parameters: {
             query?: never;
             header?: never;
@@ -1987,6 +2209,7 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1996,6 +2219,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2004,7 +2228,7 @@ export interface operations {
             };
         };
     };
-    HealthController_ready: {
+    getReadiness: {
         parameters: {
             query?: never;
             header?: never;
@@ -2016,6 +2240,7 @@ export interface operations {
             /** @description Ready: every check is up */
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2025,6 +2250,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2034,6 +2260,8 @@ export interface operations {
             /** @description `unhealthy` (a check failed; `details` names it) or `not_ready` (shutting down) */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2042,7 +2270,7 @@ export interface operations {
             };
         };
     };
-    StatsController_stats: {
+    getStats: {
         parameters: {
             query?: never;
             header?: never;
@@ -2053,6 +2281,7 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2062,6 +2291,7 @@ export interface operations {
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2071,8 +2301,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2082,6 +2312,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2091,6 +2322,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2099,7 +2332,7 @@ export interface operations {
             };
         };
     };
-    CaptionsController_stream: {
+    streamCaptions: {
         parameters: {
             query?: {
                 variations?: number;
@@ -2119,17 +2352,22 @@ export interface operations {
             /** @description The variations as they are made, `chunk_size` per write. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
             200: {
                 headers: {
+                    "Content-Encoding": components["headers"]["Content-Encoding"];
+                    "X-Chunk-Size": components["headers"]["X-Chunk-Size"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Streaming": components["headers"]["X-Streaming"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CaptionStreamItem"][];
-                    "application/x-ndjson": components["schemas"]["CaptionStreamItem"];
-                    "text/event-stream": string;
+                    "application/json": (components["schemas"]["CaptionStreamItem"] | components["schemas"]["StreamError"])[];
+                    "application/x-ndjson": unknown;
+                    "text/event-stream": unknown;
                 };
             };
             /** @description `malformed_json`: the body is not valid JSON */
             400: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2139,15 +2377,17 @@ export interface operations {
             /** @description `unauthorized`: API keys are configured and the request has none or a wrong one */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `not_acceptable`: `Accept` names no format this route makes */
+            /** @description `not_acceptable`: `Accept` allows no format this request would send */
             406: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2157,6 +2397,7 @@ export interface operations {
             /** @description `payload_too_large`: the body is over the limit, counted after decompression */
             413: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2166,6 +2407,7 @@ export interface operations {
             /** @description `unsupported_media_type`: the body is not of a type the route takes */
             415: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2175,6 +2417,7 @@ export interface operations {
             /** @description `validation_failed`: a well-formed body or query breaks a rule; `details` names each field */
             422: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2184,8 +2427,8 @@ export interface operations {
             /** @description `rate_limited`: over the rate limit; retry after `Retry-After` seconds */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2195,6 +2438,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2204,6 +2448,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2212,7 +2458,7 @@ export interface operations {
             };
         };
     };
-    MetricsController_metrics: {
+    getMetrics: {
         parameters: {
             query?: never;
             header?: never;
@@ -2223,6 +2469,7 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2232,6 +2479,7 @@ export interface operations {
             /** @description `unauthorized`: `METRICS_TOKEN` or `API_KEYS` is configured and the request bears neither that token nor a valid key */
             401: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2241,6 +2489,7 @@ export interface operations {
             /** @description `internal_error`: a bug; the message leaks nothing */
             500: {
                 headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2250,6 +2499,8 @@ export interface operations {
             /** @description `not_ready`: the server is shutting down */
             503: {
                 headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
