@@ -17,7 +17,7 @@ const LAYERS = {
   'lazy-loader': ['config', 'common'],
   history: ['config', 'common', 'lazy-loader'],
   captions: ['config', 'common', 'lazy-loader', 'history'],
-  batch: ['config', 'common', 'lazy-loader', 'captions'],
+  batch: ['config', 'common', 'lazy-loader', 'history', 'captions'],
   jobs: ['config', 'common', 'lazy-loader', 'history', 'captions', 'batch'],
   monitoring: ['config', 'common', 'lazy-loader', 'history'],
 };

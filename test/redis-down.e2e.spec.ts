@@ -10,7 +10,8 @@ const API = '/api/v14/lazy';
 /** Guards against a hang only: every request here answers at once when the service is right. */
 const HANG_GUARD_MS = 10_000;
 
-const cacheFailures = async () => (await redisFailures.get()).values.find((v) => v.labels.feature === 'cache')?.value ?? 0;
+const failuresOf = async (feature: string) => (await redisFailures.get()).values.find((v) => v.labels.feature === feature)?.value ?? 0;
+const cacheFailures = () => failuresOf('cache');
 
 /** Reads and writes that touch the cache tier and the history; all must answer while Redis is down. */
 let round = 0;
@@ -23,6 +24,8 @@ async function serves(t: TestApp): Promise<void> {
   const history = await http().get(`${API}/caption-history?page=1&page_size=5&user_id=${user}`).timeout(HANG_GUARD_MS);
   expect(history.status).toBe(200);
   expect(history.body.pagination.total_items).toBeGreaterThan(0);
+  const plain = await http().post(`${API}/batch-process`).send({ requests: [{ content_description: 'a quiet beach', user_id: user }] }).timeout(HANG_GUARD_MS);
+  expect(plain.status).toBe(200);
   const ready = await http().get(`${API}/health/ready`).timeout(HANG_GUARD_MS);
   // Redis holds shared state only: its loss degrades the service, it does not take replicas out.
   expect(ready.status).toBe(200);
@@ -49,9 +52,19 @@ describe('A shared Redis that goes down', () => {
     await redis.stop();
     await expect.poll(() => connection.ready).toBe(false);
     const before = await cacheFailures();
+    const limitedBefore = await failuresOf('rate_limit');
     await serves(t);
-    // The history count went to the Redis tier and came back a counted miss.
+    // The history count went to the Redis tier and came back a counted miss; the rate limit fell back to the process.
     expect(await cacheFailures()).toBeGreaterThan(before);
+    expect(await failuresOf('rate_limit')).toBeGreaterThan(limitedBefore);
+    // A claim that cannot be checked is refused at once, never guessed.
+    const keyed = await request(t.app.getHttpServer())
+      .post(`${API}/batch-process`)
+      .set('idempotency-key', 'while-redis-is-down')
+      .send({ requests: [{ content_description: 'a quiet beach' }] })
+      .timeout(HANG_GUARD_MS);
+    expect(keyed.status).toBe(503);
+    expect(keyed.body).toMatchObject({ error: 'idempotency_unavailable' });
 
     await redis.start();
     await expect.poll(() => connection.ready, { timeout: 15_000 }).toBe(true);

@@ -8,3 +8,10 @@ export const batchItems = new Counter({
   labelNames: ['outcome'] as const,
   registers: [metricsRegistry],
 });
+
+/** Idempotency-Key leases a running batch lost (its process stalled past the lease): its results were not kept. */
+export const idempotencyLeasesLost = new Counter({
+  name: 'batch_idempotency_leases_lost_total',
+  help: 'Idempotency-Key leases a running batch lost before it finished',
+  registers: [metricsRegistry],
+});

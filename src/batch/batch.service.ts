@@ -141,9 +141,9 @@ export class BatchService {
       total: job.total,
       signal: io.signal,
       ready: io.ready,
-      generate: (request, attempt, signal) => {
+      generate: async (request, attempt, signal) => {
         // Charged once an item: its regenerations are the service's choice, not the client's.
-        if (attempt === 0) job.budget?.charge(request.variation_count);
+        if (attempt === 0) await job.budget?.charge(request.variation_count);
         return this.drafter.draft(request, attempt, signal);
       },
       onItem: (item) => batchItems.inc({ outcome: !item.success ? 'failed' : item.below_threshold ? 'below_threshold' : 'succeeded' }),

@@ -28,9 +28,18 @@ export interface RecordsOptions {
   maxBytes: number;
   /** How long a finished record is kept. */
   ttlMs: number;
+  /**
+   * How long a running record holds its key without a renewal: the run renews it while it goes
+   * on, so the key of a run whose process died is free again this long after (not after the TTL).
+   * 5 s by default.
+   */
+  leaseMs?: number;
   /** Clock in ms; `Date.now` by default. */
   now?: () => number;
 }
+
+/** A running record's lease unless the options say otherwise. */
+export const DEFAULT_LEASE_MS = 5_000;
 
 /** Bytes a record is charged beyond its key and strings: the fields and their framing. */
 const RECORD_OVERHEAD_BYTES = 64;
@@ -47,19 +56,24 @@ export function recordBytes(key: string, record: FinishedRecord): number {
  * never evicts: a record leaves when its TTL is over (finished runs), or when its run gives it
  * back. Space is a byte budget: a claim reserves the most a record may take, so a claim that
  * succeeded can always be completed, and a claim that would pass the budget is refused (`full`)
- * instead of pushing out a live record.
+ * instead of pushing out a live record. A running record belongs to its `owner` (a token the
+ * claimer makes up) and holds its key for a lease the owner renews; only the owner may renew,
+ * complete or release it, so a run that lost its key (its lease ran out) cannot overwrite the run
+ * that took the key over.
  */
 export abstract class IdempotencyRecords {
   /**
-   * Creates a running record for `key` charged `reserveBytes`, unless a record exists (then it is
-   * returned) or the budget has no room (`full`). Atomic: of two concurrent claims of one key, one
-   * wins.
+   * Creates a running record for `key` owned by `owner`, charged `reserveBytes`, unless a record
+   * exists (then it is returned: a running one whose lease ran out does not count) or the budget
+   * has no room (`full`). Atomic: of two concurrent claims of one key, across processes, one wins.
    */
-  abstract claim(key: string, reserveBytes: number): Promise<RecordClaim>;
-  /** Replaces `key`'s reservation with the finished record, kept for the TTL and charged `bytes`. */
-  abstract complete(key: string, record: FinishedRecord, bytes: number): Promise<void>;
-  /** Removes `key` (its run did not finish) and gives its bytes back. */
-  abstract release(key: string): Promise<void>;
+  abstract claim(key: string, reserveBytes: number, owner: string): Promise<RecordClaim>;
+  /** Extends `owner`'s lease on `key`; false when the key is no longer its own. */
+  abstract renew(key: string, owner: string): Promise<boolean>;
+  /** Replaces `owner`'s reservation of `key` with the finished record, kept for the TTL and charged `bytes`. */
+  abstract complete(key: string, owner: string, record: FinishedRecord, bytes: number): Promise<void>;
+  /** Removes `owner`'s running record of `key` (its run did not finish) and gives its bytes back. */
+  abstract release(key: string, owner: string): Promise<void>;
   abstract usage(): Promise<RecordsUsage>;
   abstract close(): Promise<void>;
 }
@@ -67,8 +81,10 @@ export abstract class IdempotencyRecords {
 interface Entry {
   record: IdempotencyRecord;
   bytes: number;
-  /** Infinity while running: a run in this process ends by `complete` or `release`. */
+  /** Infinity while running (the lease is `leaseUntil`). */
   expiresAt: number;
+  owner?: string;
+  leaseUntil?: number;
 }
 
 /**
@@ -88,25 +104,39 @@ export class MemoryIdempotencyRecords extends IdempotencyRecords {
     this.now = options.now ?? (() => Date.now());
   }
 
-  async claim(key: string, reserveBytes: number): Promise<RecordClaim> {
+  async claim(key: string, reserveBytes: number, owner: string): Promise<RecordClaim> {
     const now = this.now();
     this.expire(now);
     const existing = this.entries.get(key);
-    if (existing) return { kind: 'exists', record: existing.record };
+    if (existing && (existing.leaseUntil ?? Infinity) > now) return { kind: 'exists', record: existing.record };
+    if (existing) this.remove(key);
     if (this.used + reserveBytes > this.options.maxBytes) return { kind: 'full', retryAfterMs: this.nextExpiry(now) };
-    this.entries.set(key, { record: { state: 'running' }, bytes: reserveBytes, expiresAt: Infinity });
+    this.entries.set(key, { record: { state: 'running' }, bytes: reserveBytes, expiresAt: Infinity, owner, leaseUntil: now + this.leaseMs });
     this.used += reserveBytes;
     return { kind: 'claimed' };
   }
 
-  async complete(key: string, record: FinishedRecord, bytes: number): Promise<void> {
+  async renew(key: string, owner: string): Promise<boolean> {
+    const entry = this.entries.get(key);
+    if (entry?.owner !== owner) return false;
+    entry.leaseUntil = this.now() + this.leaseMs;
+    return true;
+  }
+
+  async complete(key: string, owner: string, record: FinishedRecord, bytes: number): Promise<void> {
+    const entry = this.entries.get(key);
+    if (entry && entry.owner !== owner) return;
     this.remove(key);
     this.entries.set(key, { record, bytes, expiresAt: this.now() + this.options.ttlMs });
     this.used += bytes;
   }
 
-  async release(key: string): Promise<void> {
-    this.remove(key);
+  async release(key: string, owner: string): Promise<void> {
+    if (this.entries.get(key)?.owner === owner) this.remove(key);
+  }
+
+  private get leaseMs(): number {
+    return this.options.leaseMs ?? DEFAULT_LEASE_MS;
   }
 
   async usage(): Promise<RecordsUsage> {

@@ -6,7 +6,8 @@ import { MemoryIdempotencyRecords } from './idempotency-records.js';
 import { Fingerprint, IdempotencyStore, replayResults, ResultRecorder } from './idempotency.store.js';
 
 const MAX_RECORD = 4096;
-const config = { batch: { idempotencyTtlSeconds: 60, idempotencyMaxRecordBytes: MAX_RECORD } } as AppConfig;
+const LEASE = 3000;
+const config = { batch: { idempotencyTtlSeconds: 60, idempotencyMaxRecordBytes: MAX_RECORD, idempotencyLeaseMs: LEASE } } as AppConfig;
 
 async function results(items: unknown[]): Promise<string> {
   const recorder = new ResultRecorder();
@@ -30,7 +31,8 @@ describe(IdempotencyStore.name, () => {
   let sut: IdempotencyStore;
   let records: MemoryIdempotencyRecords;
   const withBudget = (maxBytes: number) => {
-    records = new MemoryIdempotencyRecords({ maxBytes, ttlMs: 60_000 });
+    // The records read the faked clock, so a lease runs out as the fake timers advance.
+    records = new MemoryIdempotencyRecords({ maxBytes, ttlMs: 60_000, leaseMs: LEASE, now: () => Date.now() });
     sut = new IdempotencyStore(records, config);
   };
   beforeEach(() => {
@@ -42,6 +44,19 @@ describe(IdempotencyStore.name, () => {
   it('claims a new key, then answers 409 while it runs', async () => {
     expect(await sut.claim('k', 'fp')).toEqual({ kind: 'new' });
     expect(await statusOf(sut.claim('k', 'fp'))).toBe(409);
+  });
+
+  it('renews the lease of a running key while it runs, and lets it run out once the process stops renewing', async () => {
+    expect(await sut.claim('k', 'fp')).toEqual({ kind: 'new' });
+    await vi.advanceTimersByTimeAsync(LEASE * 5);
+    expect(await records.claim('k', 1, 'another process')).toEqual({ kind: 'exists', record: { state: 'running' } });
+    // A process that stops (its timers gone) renews nothing more: another takes the key after the lease.
+    sut.onApplicationShutdown();
+    await vi.advanceTimersByTimeAsync(LEASE + 1);
+    expect(await records.claim('k', 1, 'another process')).toEqual({ kind: 'claimed' });
+    // The first run's late finish does not overwrite the run that holds the key now.
+    await sut.complete('k', 'fp', null);
+    expect(await records.claim('k', 1, 'a third')).toEqual({ kind: 'exists', record: { state: 'running' } });
   });
 
   it('answers 409 to two concurrent claims of one key, whatever the timing of the store', async () => {

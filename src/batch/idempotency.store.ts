@@ -1,9 +1,10 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { createHash } from 'node:crypto';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { createHash, randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { createGzip, gunzip } from 'node:zlib';
 import { ApiError } from '../common/errors/api-error.js';
 import { AppConfig } from '../config/app-config.js';
+import { idempotencyLeasesLost } from './batch.metrics.js';
 import { IdempotencyRecords, recordBytes, type FinishedRecord, type RecordClaim } from './idempotency-records.js';
 
 const gunzipAsync = promisify(gunzip);
@@ -100,8 +101,8 @@ export async function* replayResults(results: string): AsyncGenerator<unknown> {
 
 /**
  * Idempotency keys for batches (IETF `Idempotency-Key` draft), in their own store
- * ({@link IdempotencyRecords}: in process, or in Redis with `REDIS_URL` so keys hold across
- * instances), never evicted before their TTL:
+ * ({@link IdempotencyRecords}: in Redis with `REDIS_URL`, else in the service's database; both
+ * hold across instances), never evicted before their TTL:
  * - a repeat of a finished batch with the same payload replays the stored results;
  * - the same key with another payload is a 422;
  * - a repeat while the first still runs is a 409;
@@ -110,16 +111,26 @@ export async function* replayResults(results: string): AsyncGenerator<unknown> {
  * - when the byte budget (`BATCH_IDEMPOTENCY_MAX_MB`) has no room for one more record, a new key
  *   is a 503 with `Retry-After` (when the next record expires); no live record is ever pushed out.
  * Keys are scoped by the caller (per API key), expire `BATCH_IDEMPOTENCY_TTL_S` after the batch
- * finished, and a batch that does not finish (client gone, failure) gives its key back.
+ * finished, and a batch that does not finish (client gone, failure) gives its key back. A running
+ * batch holds its key for a lease (`BATCH_IDEMPOTENCY_LEASE_MS`) it renews while it runs: when its
+ * process dies, the key is free again within the lease.
  */
 @Injectable()
-export class IdempotencyStore {
+export class IdempotencyStore implements OnApplicationShutdown {
   private readonly logger = new Logger('IdempotencyStore');
+  /** The keys this process' runs hold: each its owner token and the timer renewing its lease. */
+  private readonly held = new Map<string, { owner: string; timer: NodeJS.Timeout }>();
 
   constructor(
     private readonly records: IdempotencyRecords,
     private readonly config: AppConfig,
   ) {}
+
+  /** Stops renewing: the leases of runs cut short by the exit run out by themselves. */
+  onApplicationShutdown(): void {
+    for (const { timer } of this.held.values()) clearInterval(timer);
+    this.held.clear();
+  }
 
   /** Checks the header value; 422 naming the header when it is not a valid key. */
   static validKey(key: string | undefined): string | undefined {
@@ -143,12 +154,16 @@ export class IdempotencyStore {
    */
   async claim(key: string, fingerprint?: string): Promise<IdempotencyClaim> {
     let claim: RecordClaim;
+    const owner = randomUUID();
     try {
-      claim = await this.records.claim(key, this.maxRecordBytes);
+      claim = await this.records.claim(key, this.maxRecordBytes, owner);
     } catch (err) {
       throw this.unreachable(err);
     }
-    if (claim.kind === 'claimed') return { kind: 'new' };
+    if (claim.kind === 'claimed') {
+      this.hold(key, owner);
+      return { kind: 'new' };
+    }
     if (claim.kind === 'full') {
       throw new ApiError(
         503,
@@ -196,12 +211,42 @@ export class IdempotencyStore {
   async complete(key: string, fingerprint: string, results: string | null): Promise<void> {
     let record: FinishedRecord = { state: 'done', fingerprint, results };
     if (results !== null && recordBytes(key, record) > this.maxRecordBytes) record = { state: 'done', fingerprint, results: null };
-    await this.records.complete(key, record, recordBytes(key, record));
+    const owner = this.letGo(key);
+    if (owner !== undefined) await this.records.complete(key, owner, record, recordBytes(key, record));
   }
 
   /** Gives a claimed key back (the run did not finish), so the client can retry. */
   async release(key: string): Promise<void> {
-    await this.records.release(key);
+    const owner = this.letGo(key);
+    if (owner !== undefined) await this.records.release(key, owner);
+  }
+
+  /** Renews the lease of a key this process claimed every third of the lease, until it is let go. */
+  private hold(key: string, owner: string): void {
+    const leaseMs = this.config.batch.idempotencyLeaseMs;
+    const timer = setInterval(() => {
+      this.records.renew(key, owner).then(
+        (kept) => {
+          if (kept || this.held.get(key)?.owner !== owner) return;
+          // The lease ran out before this renewal (the process stalled): another run may hold the key now.
+          this.logger.warn({ key }, 'Idempotency-Key lease lost: the run goes on, its results will not be kept');
+          idempotencyLeasesLost.inc();
+          this.letGo(key);
+        },
+        (err: unknown) => this.logger.warn({ err }, 'Could not renew an Idempotency-Key lease'),
+      );
+    }, Math.max(100, Math.floor(leaseMs / 3)));
+    timer.unref();
+    this.held.set(key, { owner, timer });
+  }
+
+  /** Stops renewing `key`; its owner token, or undefined when this process no longer holds it. */
+  private letGo(key: string): string | undefined {
+    const held = this.held.get(key);
+    if (!held) return undefined;
+    clearInterval(held.timer);
+    this.held.delete(key);
+    return held.owner;
   }
 
   private unreachable(err: unknown): ApiError {

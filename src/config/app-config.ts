@@ -108,6 +108,8 @@ export class AppConfig {
     idempotencyTtlSeconds: number;
     /** Byte budget of the idempotency records. */
     idempotencyMaxBytes: number;
+    /** A running batch's hold on its key: renewed while it runs, so a dead instance's key is free within it. */
+    idempotencyLeaseMs: number;
     /** The most one record may take; results beyond it are not kept (only the fingerprint is). */
     idempotencyMaxRecordBytes: number;
     maxRegenerations: number;
@@ -270,6 +272,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ndjsonMaxRatio: vars.BATCH_NDJSON_MAX_RATIO,
       idempotencyTtlSeconds: vars.BATCH_IDEMPOTENCY_TTL_S,
       idempotencyMaxBytes: vars.BATCH_IDEMPOTENCY_MAX_MB * MB,
+      idempotencyLeaseMs: vars.BATCH_IDEMPOTENCY_LEASE_MS,
       idempotencyMaxRecordBytes: vars.BATCH_IDEMPOTENCY_MAX_RECORD_KB * 1024,
       maxRegenerations: vars.BATCH_MAX_REGENERATIONS,
     },

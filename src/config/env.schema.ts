@@ -209,6 +209,10 @@ export class EnvironmentVariables {
   @EnvNumber() @IsInt() @Min(1) @Max(1_048_576)
   BATCH_IDEMPOTENCY_MAX_MB = 64;
 
+  /** How long a running batch holds its Idempotency-Key without renewing it (renewed every third of it). */
+  @EnvNumber() @IsInt() @Min(500) @Max(600_000)
+  BATCH_IDEMPOTENCY_LEASE_MS = 5_000;
+
   @EnvNumber() @IsInt() @Min(1) @Max(1_048_576)
   BATCH_IDEMPOTENCY_MAX_RECORD_KB = 4096;
 

@@ -9,8 +9,8 @@ import Cursor from 'pg-cursor';
 import type { Engine } from './history.migrations.js';
 import type { HistoryDatabase } from './history.types.js';
 
-/** DI token of the service's one {@link HistoryDatabaseHandle} (exported by the history module). */
-export const HISTORY_DATABASE = Symbol('HISTORY_DATABASE');
+/** DI token of the migrated {@link HistoryDatabaseHandle} the history module opened. */
+export const HISTORY_DATABASE = 'HISTORY_DATABASE';
 
 /** A Kysely instance for one engine, plus a way to get a connection of its own for a long read. */
 export interface HistoryDatabaseHandle {

@@ -76,6 +76,26 @@ export function historyMigrations(engine: Engine): MigrationProvider {
         await db.schema.dropTable('history_versions').ifExists().execute();
       },
     },
+    '0003_idempotency_records': {
+      // Idempotency-Key records of streamed batches when no Redis is shared: one row a key (the
+      // primary key makes a claim atomic across instances), gone once `expires_at` (ms) passed.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('idempotency_records')
+          .ifNotExists()
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('owner', 'text')
+          .addColumn('record', 'text', (c) => c.notNull())
+          .addColumn('bytes', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('idempotency_records_expires_idx').ifNotExists().on('idempotency_records').column('expires_at').execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropTable('idempotency_records').ifExists().execute();
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { HistoryController } from './history.controller.js';
-import { HISTORY_DATABASE, openHistoryDatabase, type HistoryDatabaseHandle } from './history-database.js';
+import { HISTORY_DATABASE, openHistoryDatabase } from './history-database.js';
 import { HistoryMaintenance } from './history-maintenance.js';
 import { HistoryRepository } from './history.repository.js';
 import { HistoryService } from './history.service.js';
@@ -10,8 +10,8 @@ import { LazyLoaderModule } from '../lazy-loader/lazy-loader.module.js';
 
 /**
  * Caption history. Exports `HistoryService` (record + read) and the `HistoryRepository` port
- * (readiness probes call `ping()`), and the database handle (`HISTORY_DATABASE`) for features
- * that keep tables of their own in the same database. The database comes from `AppConfig.databaseUrl`; migrations
+ * (readiness probes call `ping()`), and the database handle itself (`HISTORY_DATABASE`, migrated) for
+ * features that keep tables of their own in it. The database comes from `AppConfig.databaseUrl`; migrations
  * run before anything can use it, and it is closed when the module is destroyed. Its upkeep
  * (`HistoryMaintenance`) runs on `ScheduleModule.forRoot()`'s registry, which the app provides.
  */
@@ -20,24 +20,23 @@ import { LazyLoaderModule } from '../lazy-loader/lazy-loader.module.js';
   controllers: [HistoryController],
   providers: [
     {
-      // The service's one database connection (pool): features with tables of their own (batch
-      // jobs) use it too, and it is closed with the repository, after the modules that use it.
-      provide: HISTORY_DATABASE,
-      inject: [AppConfig],
-      useFactory: (config: AppConfig): HistoryDatabaseHandle =>
-        openHistoryDatabase(config.databaseUrl, {
-          exports: { connections: config.exports.maxConcurrent, statementTimeoutMs: config.exports.statementTimeoutMs },
-          sqliteWalLimitBytes: config.history.sqliteWalLimitBytes,
-        }),
-    },
-    {
       provide: HistoryRepository,
-      inject: [HISTORY_DATABASE],
-      useFactory: async (handle: HistoryDatabaseHandle) => {
-        const repo = new KyselyHistoryRepository(handle);
+      inject: [AppConfig],
+      useFactory: async (config: AppConfig) => {
+        const repo = new KyselyHistoryRepository(
+          openHistoryDatabase(config.databaseUrl, {
+            exports: { connections: config.exports.maxConcurrent, statementTimeoutMs: config.exports.statementTimeoutMs },
+            sqliteWalLimitBytes: config.history.sqliteWalLimitBytes,
+          }),
+        );
         await repo.migrate();
         return repo;
       },
+    },
+    {
+      provide: HISTORY_DATABASE,
+      inject: [HistoryRepository],
+      useFactory: (repo: KyselyHistoryRepository) => repo.handle,
     },
     HistoryService,
     HistoryMaintenance,

@@ -77,13 +77,18 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
   private secret?: Buffer;
   private closed = false;
 
-  constructor(private readonly handle: HistoryDatabaseHandle) {
+  /** The database itself: other features keep tables of their own in it (see the migrations). */
+  constructor(readonly handle: HistoryDatabaseHandle) {
     super();
     this.db = handle.db;
   }
 
   async migrate(): Promise<void> {
-    const migrator = new Migrator({ db: this.db, provider: historyMigrations(this.handle.engine) });
+    // PostgreSQL: Kysely looks for its bookkeeping tables in every schema unless told which one, and
+    // would take another schema's (another service's or test run's on the same database) for its own.
+    const migrationTableSchema =
+      this.handle.engine === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(this.db)).rows[0]?.schema : undefined;
+    const migrator = new Migrator({ db: this.db, provider: historyMigrations(this.handle.engine), migrationTableSchema });
     const { error } = await migrator.migrateToLatest();
     if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
   }

@@ -1,4 +1,4 @@
-import { Migrator, type CompiledQuery, type Kysely } from 'kysely';
+import { Migrator, sql, type CompiledQuery, type Kysely } from 'kysely';
 import type { HistoryDatabaseHandle } from '../history/history-database.js';
 import { JOBS_MIGRATION_TABLES, jobsMigrations } from './jobs.migrations.js';
 import {
@@ -67,7 +67,11 @@ export class JobsRepository {
   }
 
   async migrate(): Promise<void> {
-    const migrator = new Migrator({ db: this.db, provider: jobsMigrations(this.handle.engine), ...JOBS_MIGRATION_TABLES });
+    // PostgreSQL: the bookkeeping tables in the current schema (Kysely would otherwise look in every
+    // schema and take another service's or test run's for its own).
+    const migrationTableSchema =
+      this.handle.engine === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(this.db)).rows[0]?.schema : undefined;
+    const migrator = new Migrator({ db: this.db, provider: jobsMigrations(this.handle.engine), ...JOBS_MIGRATION_TABLES, migrationTableSchema });
     const { error } = await migrator.migrateToLatest();
     if (error) throw error instanceof Error ? error : new Error('jobs migration failed', { cause: error });
   }

@@ -4,6 +4,7 @@ import { Keyv } from 'keyv';
 import { LRUCache } from 'lru-cache';
 import { AppConfig } from '../../config/app-config.js';
 import { RedisConnection } from '../redis/redis-connection.js';
+import { RedisModule } from '../redis/redis.module.js';
 import { RedisMapStore } from './redis-map-store.js';
 
 /**
@@ -48,6 +49,7 @@ class BoundedMapStore {
   imports: [
     CacheModule.registerAsync({
       isGlobal: true,
+      imports: [RedisModule],
       inject: [AppConfig, RedisConnection],
       useFactory: (config: AppConfig, redis: RedisConnection) => {
         const memory = new Keyv({ store: new BoundedMapStore(config.lazyLoader.cacheSize), namespace: 'captions' });

@@ -33,7 +33,7 @@ export class RateCostGuard implements CanActivate {
     private readonly config: AppConfig,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const cost = this.reflector.getAllAndOverride<CostOf | undefined>(RATE_COST, [context.getHandler(), context.getClass()]);
     if (!cost) return true;
@@ -41,7 +41,7 @@ export class RateCostGuard implements CanActivate {
     const budget = budgetOf(req);
     if (!budget) return true;
     const total = Math.max(1, cost(req, this.config));
-    budget.charge(total - 1, total);
+    await budget.charge(total - 1, total);
     return true;
   }
 }

@@ -5,7 +5,9 @@ import { AppConfig } from '../../../config/app-config.js';
 import { ApiError } from '../../errors/api-error.js';
 import { errorBody } from '../../errors/error-body.js';
 import { requestIdOf } from '../../http/request-id.js';
-import { ConcurrencyLimit, TokenBuckets, type Charge } from './token-buckets.js';
+import { RedisConnection } from '../../redis/redis-connection.js';
+import { LocalTokenBuckets, SharedTokenBuckets } from './bucket-stores.js';
+import { ConcurrencyLimit, type BucketStore, type Charge } from './token-buckets.js';
 
 /**
  * The client a request is counted against: its address (`req.ip`, which honours `TRUST_PROXY`),
@@ -30,7 +32,7 @@ export interface RequestBudget {
    * first unit was taken at the door): a request larger than the whole bucket then needs a full one.
    * @throws ApiError 429 `rate_limited` with `Retry-After` when the client's budget cannot cover it.
    */
-  charge(units: number, total?: number): void;
+  charge(units: number, total?: number): Promise<void>;
 }
 
 const budgets = new WeakMap<Request, RequestBudget>();
@@ -50,17 +52,24 @@ export function budgetOf(req: Request): RequestBudget | undefined {
  * - `RATE_LIMIT_AUTH_FAILURES` failed authentications (401) per window: past them every request
  *   from that address is refused until the bucket refills (`0`: no such bucket).
  * Over any of them: 429 `rate_limited` with `Retry-After` in seconds.
+ * With `REDIS_URL` the work and authentication buckets are shared by every replica
+ * ({@link SharedTokenBuckets}: each replica's own while Redis is out); requests in flight are
+ * counted per replica.
  */
 @Injectable()
 export class RateLimiter {
-  readonly work?: TokenBuckets;
-  readonly authFailures?: TokenBuckets;
+  readonly work?: BucketStore;
+  readonly authFailures?: BucketStore;
   readonly concurrency?: ConcurrencyLimit;
 
-  constructor(config: AppConfig) {
+  constructor(config: AppConfig, redis: RedisConnection) {
     const { rateLimitMax, rateLimitWindowMs, rateLimitMaxConcurrent, rateLimitAuthFailures } = config.security;
-    if (rateLimitMax > 0) this.work = new TokenBuckets({ capacity: rateLimitMax, windowMs: rateLimitWindowMs });
-    if (rateLimitAuthFailures > 0) this.authFailures = new TokenBuckets({ capacity: rateLimitAuthFailures, windowMs: rateLimitWindowMs });
+    const buckets = (scope: string, capacity: number): BucketStore =>
+      redis.enabled
+        ? new SharedTokenBuckets(redis, scope, { capacity, windowMs: rateLimitWindowMs })
+        : new LocalTokenBuckets({ capacity, windowMs: rateLimitWindowMs });
+    if (rateLimitMax > 0) this.work = buckets('work', rateLimitMax);
+    if (rateLimitAuthFailures > 0) this.authFailures = buckets('auth', rateLimitAuthFailures);
     if (rateLimitMaxConcurrent > 0) this.concurrency = new ConcurrencyLimit(rateLimitMaxConcurrent);
   }
 
@@ -80,37 +89,52 @@ export class RateLimiter {
     const unmetered = new Set(paths.unmetered);
     return (req: Request, res: Response, next: NextFunction) => {
       if (exempt.has(req.path)) return next();
-      const client = clientOf(req);
-      if (this.authFailures && this.authFailures.level(client) < 1) {
-        const refused = this.authFailures.charge(client, 1);
-        return refuse(req, res, refused, 'Too many failed authentications from this address: retry after the number of seconds in Retry-After');
-      }
-      if (this.authFailures) {
-        res.once('finish', () => {
-          if (res.statusCode === 401) this.authFailures!.charge(client, 1, 0);
-        });
-      }
-      if (unmetered.has(req.path)) return next();
-      const charged = this.work?.charge(client, 1);
-      if (charged && !charged.ok) return refuse(req, res, charged, 'Too many requests: retry after the number of seconds in Retry-After');
-      if (charged) setLimitHeaders(res, this.work!.capacity, charged);
-      const release = this.concurrency?.acquire(client);
-      if (this.concurrency && !release) {
-        return refuse(req, res, { ok: false, remaining: 0, retryAfterMs: 1000, resetMs: 0 }, 'Too many requests in progress from this address: retry when one has finished');
-      }
-      if (release) res.once('close', release);
-      if (this.work) budgets.set(req, this.budget(client, res));
-      next();
+      this.admit(req, res, unmetered.has(req.path)).then((admitted) => {
+        if (admitted) next();
+      }, next);
     };
+  }
+
+  /** Charges the door's unit and takes a slot; false when it answered 429 itself. */
+  private async admit(req: Request, res: Response, unmetered: boolean): Promise<boolean> {
+    const client = clientOf(req);
+    if (this.authFailures) {
+      // Takes nothing: only asks whether the bucket still holds one failure.
+      const left = await this.authFailures.charge(client, 0, 1);
+      if (!left.ok) {
+        refuse(req, res, left, 'Too many failed authentications from this address: retry after the number of seconds in Retry-After');
+        return false;
+      }
+      const failures = this.authFailures;
+      res.once('finish', () => {
+        // Floating on purpose: the response is gone, and a failed charge has already fallen back or been counted.
+        if (res.statusCode === 401) void failures.charge(client, 1, 0);
+      });
+    }
+    if (unmetered) return true;
+    const charged = await this.work?.charge(client, 1);
+    if (charged && !charged.ok) {
+      refuse(req, res, charged, 'Too many requests: retry after the number of seconds in Retry-After');
+      return false;
+    }
+    if (charged) setLimitHeaders(res, this.work!.capacity, charged);
+    const release = this.concurrency?.acquire(client);
+    if (this.concurrency && !release) {
+      refuse(req, res, { ok: false, remaining: 0, retryAfterMs: 1000, resetMs: 0 }, 'Too many requests in progress from this address: retry when one has finished');
+      return false;
+    }
+    if (release) res.once('close', release);
+    if (this.work) budgets.set(req, this.budget(client, res));
+    return true;
   }
 
   private budget(client: string, res: Response): RequestBudget {
     const work = this.work!;
     return {
-      charge: (units, total) => {
+      charge: async (units, total) => {
         if (units <= 0) return;
         const need = total === undefined ? Math.min(units, work.capacity) : Math.max(0, Math.min(total, work.capacity) - 1);
-        const charged = work.charge(client, units, need);
+        const charged = await work.charge(client, units, need);
         if (!res.headersSent) setLimitHeaders(res, work.capacity, charged);
         if (!charged.ok) {
           throw new ApiError(

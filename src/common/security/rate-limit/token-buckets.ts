@@ -22,6 +22,26 @@ export interface Charge {
   resetMs: number;
 }
 
+/**
+ * What a charge tells its caller, from the bucket's level before it (`tokens`) and whether it passed
+ * (then `left` is the level after it). Shared by the in-process and the Redis buckets.
+ */
+export function chargeOutcome(capacity: number, windowMs: number, tokens: number, need: number, left: number | null): Charge {
+  const ratePerMs = capacity / windowMs;
+  const toFull = (level: number) => Math.max(0, Math.ceil((capacity - level) / ratePerMs));
+  if (left === null) {
+    return { ok: false, remaining: Math.max(0, Math.floor(tokens)), retryAfterMs: Math.ceil((need - tokens) / ratePerMs), resetMs: toFull(tokens) };
+  }
+  return { ok: true, remaining: Math.max(0, Math.floor(left)), retryAfterMs: 0, resetMs: toFull(left) };
+}
+
+/** A store of token buckets, in process or shared: what the rate limiter charges. */
+export interface BucketStore {
+  readonly capacity: number;
+  /** Charges `cost` to `client` when its bucket holds `need` (see {@link TokenBuckets.charge}). */
+  charge(client: string, cost: number, need?: number): Promise<Charge>;
+}
+
 interface Bucket {
   tokens: number;
   at: number;
@@ -59,12 +79,11 @@ export class TokenBuckets {
   charge(client: string, cost: number, need = Math.min(cost, this.options.capacity)): Charge {
     const now = this.now();
     const tokens = this.level(client, now);
-    if (need > 0 && tokens < need) {
-      return { ok: false, remaining: Math.max(0, Math.floor(tokens)), retryAfterMs: Math.ceil((need - tokens) / this.ratePerMs), resetMs: this.toFull(tokens) };
-    }
+    const { capacity, windowMs } = this.options;
+    if (need > 0 && tokens < need) return chargeOutcome(capacity, windowMs, tokens, need, null);
     const left = tokens - cost;
     this.store(client, left, now);
-    return { ok: true, remaining: Math.max(0, Math.floor(left)), retryAfterMs: 0, resetMs: this.toFull(left) };
+    return chargeOutcome(capacity, windowMs, tokens, need, left);
   }
 
   /** The units `client` holds now (negative while in debt). */
