@@ -2,6 +2,11 @@
  * `npm run bench -- loader`: the lazy loader's latencies per tier, sequential hit rates with and
  * without prefetch, and peak RSS while scanning 10× the memory budget. Ratios against the
  * memory hit measured in the same run.
+ *
+ * Size knobs: `BENCH_LOADER_ROWS` (rows in the SQLite source, 1,400,000 by default) and
+ * `BENCH_LOADER_BUDGET_MB` (the memory budget of the scan, 32 by default; the scan reads 10× it,
+ * about 3,700 rows a MB, so it needs BENCH_LOADER_ROWS ≥ budget × 37,000 to reach 10×). A smoke
+ * run: `BENCH_LOADER_ROWS=100000 BENCH_LOADER_BUDGET_MB=2 npm run bench -- loader`.
  */
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
@@ -16,10 +21,12 @@ import { MB } from '../src/config/units.js';
 import { DiskTier } from '../src/lazy-loader/tiers/disk-tier.js';
 import { afterAll, describe, it } from 'vitest';
 import { LoadStrategy, resolveLoaderConfig, type LazyLoaderOptions } from '../src/lazy-loader/loader-config.js';
+import { chunkJson } from '../src/lazy-loader/chunk-json.js';
 import { LazyLoader } from '../src/lazy-loader/lazy-loader.js';
 import type { ChunkSource } from '../src/lazy-loader/lazy-loader.types.js';
 
-const ROWS = 1_400_000;
+const ROWS = Number(process.env.BENCH_LOADER_ROWS ?? 1_400_000);
+const BUDGET_MB = Number(process.env.BENCH_LOADER_BUDGET_MB ?? 32);
 const CHUNK = 1000;
 const dir = mkdtempSync(join(tmpdir(), 'bench-loader-'));
 const out: string[] = [];
@@ -141,7 +148,8 @@ describe('lazy loader', () => {
     log(`\nlazy loader: chunks of ${CHUNK} caption rows (~${(JSON.stringify(await sqlite.loadChunk(0, { chunkSize: CHUNK, signal: new AbortController().signal })).length / 1024).toFixed(0)} KB of JSON each)`);
 
     // --- latency per tier ---
-    const sut = loaderWith({ max_memory_mb: 512, max_chunks_in_memory: 200, retry_attempts: 0 });
+    // One chunk in memory: every other read in a round pushes chunk 0 out, so reading it again is a disk hit.
+    const sut = loaderWith({ max_memory_mb: 512, max_chunks_in_memory: 1, retry_attempts: 0 });
     await sut.getChunk(sqlite, 0);
     await sut.flush();
     const memory = await timed(20_000, () => undefined, () => sut.getChunk(sqlite, 0));
@@ -153,10 +161,14 @@ describe('lazy loader', () => {
     const fromPg: number[] = [];
     const signal = new AbortController().signal;
     if (pgs) for (let i = 0; i < 20; i++) await pgs.source.loadChunk(i, { chunkSize: CHUNK, signal }); // warm the pool
+    await sut.getChunk(sqlite, Math.floor(ROWS / CHUNK) - 1);
+    const diskHit = async () => {
+      const chunk = await sut.getChunk(sqlite, 0);
+      if (chunk.tier !== 'disk') throw new Error(`expected a disk hit, got ${chunk.tier}`);
+    };
     for (let i = 0; i < 300; i++) {
       const k = (i % 150) + 1;
-      sut.memory?.delete(`sqlite:${CHUNK}:0`);
-      disk.push(...(await timed(1, () => undefined, () => sut.getChunk(sqlite, 0))));
+      disk.push(...(await timed(1, () => undefined, diskHit)));
       fromSqlite.push(...(await timed(1, () => sut.invalidate(`sqlite:${CHUNK}:${k}`), () => sut.getChunk(sqlite, k))));
       rawSqlite.push(...(await timed(1, () => undefined, () => sqlite.loadChunk(k, { chunkSize: CHUNK, signal }))));
       if (pgs) fromPg.push(...(await timed(1, () => sut.invalidate(`pg:${CHUNK}:${k}`), () => sut.getChunk(pgs.source, k))));
@@ -176,6 +188,23 @@ describe('lazy loader', () => {
     if (pgs) row('source load: PostgreSQL, 1,000 rows, through the loader', fromPg);
     log(`\ndisk hit vs source (p50): ${(pct(fromSqlite, 50) / pct(disk, 50)).toFixed(1)}× faster than SQLite` +
       (pgs ? `, ${(pct(fromPg, 50) / pct(disk, 50)).toFixed(1)}× faster than PostgreSQL` : ''));
+
+    // --- what a disk hit decodes: the chunk's JSON as UTF-8 (two-byte string once one emoji is in
+    // it) against the ASCII-only JSON the disk tier stores, each decoded and parsed afresh ---
+    const rows = await sqlite.loadChunk(5, { chunkSize: CHUNK, signal });
+    const utf8Json = Buffer.from(JSON.stringify(rows));
+    const asciiJson = chunkJson(rows);
+    const utf8Parse: number[] = [];
+    const asciiParse: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      utf8Parse.push(...(await timed(1, () => undefined, async () => JSON.parse(utf8Json.toString('utf8')))));
+      asciiParse.push(...(await timed(1, () => undefined, async () => JSON.parse(asciiJson.toString('utf8')))));
+    }
+    log(`\n| decode + JSON.parse of one chunk | bytes | p50 | p99 |`);
+    log('|---|---|---|---|');
+    log(`| UTF-8 JSON (baseline) | ${utf8Json.length} | ${us(pct(utf8Parse, 50))} | ${us(pct(utf8Parse, 99))} |`);
+    log(`| ASCII-only JSON (what the disk tier stores) | ${asciiJson.length} | ${us(pct(asciiParse, 50))} | ${us(pct(asciiParse, 99))} |`);
+    log(`\nASCII-only decode vs UTF-8 (p50): ${(pct(utf8Parse, 50) / pct(asciiParse, 50)).toFixed(1)}× faster`);
 
     // --- the disk tier's store: SQLite blobs vs cacache-style files, same payloads, no decode ---
     const payload = gzipSync(JSON.stringify(await sqlite.loadChunk(3, { chunkSize: CHUNK, signal: new AbortController().signal })), { level: 1 });
@@ -213,7 +242,7 @@ describe('lazy loader', () => {
     }
 
     // --- peak RSS scanning 10× max_memory_mb ---
-    const budgetMb = 32;
+    const budgetMb = BUDGET_MB;
     gc();
     const idleRss = process.memoryUsage.rss();
     const idleHeap = process.memoryUsage().heapUsed;

@@ -45,15 +45,6 @@ describe('The local cluster harness', () => {
     expect(new Set(await servedBy(4))).toEqual(new Set(['0', '1']));
   });
 
-  it('skips a replica whose readiness answers 503 (shutting down) while it still runs', async () => {
-    const stopped = cluster.stop(0);
-    await expect.poll(async () => (await fetch(`${cluster.replicas[0]!.url}${API}/health/ready`)).status).toBe(503);
-    await expect.poll(async () => new Set(await servedBy(4))).toEqual(new Set(['1']));
-    await stopped;
-    await cluster.restart(0);
-    expect(new Set(await servedBy(4))).toEqual(new Set(['0', '1']));
-  });
-
   it('shares one database: a caption drafted through one replica is in the history read through the other', async () => {
     const user = `cluster-${Date.now()}`;
     const post = await fetch(`${cluster.url}${API}/captions`, {
@@ -80,5 +71,13 @@ describe('The local cluster harness', () => {
     }
     expect(text.split('\n').slice(0, 3).map((line) => JSON.parse(line) as unknown)).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }]);
     await reader.cancel();
+  });
+
+  // Last: it leaves replica 0 stopped.
+  it('skips a replica whose readiness answers 503 (shutting down) while it still runs', async () => {
+    const stopped = cluster.stop(0);
+    await expect.poll(async () => (await fetch(`${cluster.replicas[0]!.url}${API}/health/ready`)).status).toBe(503);
+    await expect.poll(async () => new Set(await servedBy(4))).toEqual(new Set(['1']));
+    await stopped;
   });
 });

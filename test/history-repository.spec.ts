@@ -110,30 +110,36 @@ describe.each(enginesUnderTest('HistoryRepository specs'))(`${KyselyHistoryRepos
     await other.close();
   });
 
-  it('raises the data versions of the written scopes in the insert\'s own transaction', async () => {
-    const scopes = ['all', 'user:versioned', 'user-style:["versioned","casual"]', 'style:casual', 'style:professional', 'user:user_1'];
-    const before = await sut.readVersions(scopes);
-    expect(before.get('all')).toBeGreaterThan(0);
-    expect(before.has('user:versioned')).toBe(false);
+  it('raises the day buckets of the written rows in the insert\'s own transaction: appends and shifts apart', async () => {
+    const day = Date.UTC(2026, 5, 1);
+    const at = (minutes: number) => new Date(day + minutes * 60_000);
+    const d = day / 86_400_000;
+    const bucket = async (scope: string) => (await sut.readBuckets(scope)).find((b) => b.day === d);
+    expect(await bucket('user:bucketed')).toBeUndefined();
 
-    const raised = await sut.insertMany([historyRow(700, { user_id: 'versioned', style: 'casual' })]);
-    const expected = new Map([
-      ['all', before.get('all')! + 1],
-      ['user:versioned', 1],
-      ['user-style:["versioned","casual"]', 1],
-      ['style:casual', before.get('style:casual')! + 1],
+    const first = await sut.insertMany([
+      historyRow(700, { user_id: 'bucketed', style: 'casual', created_at: at(10) }),
+      historyRow(701, { user_id: 'bucketed', style: 'casual', created_at: at(20) }),
     ]);
-    expect(raised).toEqual(expected);
-    const after = await sut.readVersions(scopes);
-    expect(after).toEqual(new Map([...before, ...expected]));
+    expect(first.map((b) => b.scope)).toEqual(['all', 'style:casual', 'user:bucketed']);
+    expect(await bucket('user:bucketed')).toEqual({ scope: 'user:bucketed', day: d, rows: 2, oldest: at(10).getTime(), newest: at(20).getTime(), shifts: 0 });
 
-    // A failing insert rolls the versions back with the rows.
-    const bad = [historyRow(701, { user_id: 'versioned', style: 'professional' }), { ...historyRow(702), caption: null as unknown as string }];
+    // Newer than every row of the day: an append, no shift.
+    await sut.insertMany([historyRow(702, { user_id: 'bucketed', style: 'casual', created_at: at(30) })]);
+    expect(await bucket('user:bucketed')).toMatchObject({ rows: 3, newest: at(30).getTime(), shifts: 0 });
+    // Among the rows already there (a backdated row): a shift.
+    await sut.insertMany([historyRow(703, { user_id: 'bucketed', style: 'casual', created_at: at(15) })]);
+    const after = await bucket('user:bucketed');
+    expect(after).toMatchObject({ rows: 4, newest: at(30).getTime(), shifts: 1 });
+    expect(await sut.countByDay({ userId: 'bucketed', style: 'casual' }, [d], Number.MAX_SAFE_INTEGER)).toEqual(new Map([[d, 4]]));
+
+    // A failing insert rolls the buckets back with the rows.
+    const bad = [historyRow(704, { user_id: 'bucketed', created_at: at(40) }), { ...historyRow(705), caption: null as unknown as string }];
     await expect(sut.insertMany(bad)).rejects.toThrow();
-    expect(await sut.readVersions(scopes)).toEqual(after);
-    // And a reopened repository (a restart) reads the same versions.
+    expect(await bucket('user:bucketed')).toEqual(after);
+    // And a reopened repository (a restart) reads the same buckets.
     const other = await env.reopen();
-    expect(await other.readVersions(scopes)).toEqual(after);
+    expect((await other.readBuckets('user:bucketed')).find((b) => b.day === d)).toEqual(after);
     await other.close();
   });
 });

@@ -15,12 +15,23 @@ const caption = { content_description: 'Fresh strawberry pancakes for a lazy Sun
 
 interface PageBody {
   data: HistoryRow[];
-  pagination: { total_items: number | null };
+  pagination: { total_items: number | null; has_next: boolean; next_cursor: string | null };
   metadata: { cache_hit: boolean };
 }
 
 const page = async (t: TestApp, query: string): Promise<PageBody> =>
   (await request(t.app.getHttpServer()).get(`${HISTORY}${query}`).expect(200)).body as PageBody;
+
+/** Every request id of the unfiltered listing, walked by cursor `pageSize` rows at a time. */
+async function walk(t: TestApp, pageSize: number): Promise<string[]> {
+  const seen: string[] = [];
+  let body = await page(t, `?page_size=${pageSize}`);
+  for (;;) {
+    seen.push(...body.data.map((r) => r.request_id));
+    if (!body.pagination.has_next) return seen;
+    body = await page(t, `?page_size=${pageSize}&cursor=${body.pagination.next_cursor}`);
+  }
+}
 
 const PG_URL = process.env.TEST_DATABASE_URL;
 if (!PG_URL) console.warn('\n*** SKIPPED: two replicas on one PostgreSQL (set TEST_DATABASE_URL to run them) ***\n');
@@ -51,13 +62,26 @@ describe.skipIf(!PG_URL)(`${HistoryService.name}: two replicas on one PostgreSQL
     await admin.end();
   });
 
-  it('shows a write through A in B\'s first page and totals within one second, and in A\'s at once', async () => {
-    await request(a.app.getHttpServer()).post(CAPTIONS).send({ ...caption, user_id: 'replica-user', variation_count: 2 }).expect(200);
-    // B caches the page and the totals as they are now (twice, so the second is a hit).
-    for (const query of ['?page=1&page_size=10', '?page=1&page_size=10&user_id=replica-user']) {
-      expect((await page(b, query)).pagination.total_items).toBe(2);
-      expect((await page(b, query)).metadata.cache_hit).toBe(true);
+  it('shows a write through A in B\'s first page, total, cursor walk and user filter within one second, and in A\'s at once; B\'s other views stay cached', async () => {
+    const day = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 5 * 86_400_000;
+    const past = `date_from=${new Date(day).toISOString()}&date_to=${new Date(day + 86_400_000 - 1).toISOString()}`;
+    await a.app.get(HistoryService).record(
+      Array.from({ length: 30 }, (_, n) => historyRow(n, { user_id: n % 2 ? 'replica-user' : 'other-user', created_at: new Date(day + n * 60_000) })),
+    );
+    const views = {
+      first: '?page=1&page_size=10',
+      user: '?page=1&page_size=10&user_id=replica-user',
+      otherUser: '?page=1&page_size=10&user_id=other-user',
+      otherUserDeep: '?page=2&page_size=10&user_id=other-user',
+      closedRange: `?page=2&page_size=10&${past}`,
+    };
+    // B caches every view as it is now (twice, so the second is a hit).
+    const before: Record<string, PageBody> = {};
+    for (const [name, query] of Object.entries(views)) {
+      before[name] = await page(b, query);
+      expect({ name, hit: (await page(b, query)).metadata.cache_hit }).toEqual({ name, hit: true });
     }
+    expect(await walk(b, 7)).toHaveLength(30);
 
     const res = await request(a.app.getHttpServer())
       .post(CAPTIONS)
@@ -65,19 +89,27 @@ describe.skipIf(!PG_URL)(`${HistoryService.name}: two replicas on one PostgreSQL
       .expect(200);
     const written = res.body.request_id as string;
 
-    const onA = await page(a, '?page=1&page_size=10&user_id=replica-user');
-    expect(onA.pagination.total_items).toBe(5);
+    const onA = await page(a, views.user);
+    expect(onA.pagination.total_items).toBe(18);
     expect(onA.data.filter((r) => r.request_id === written)).toHaveLength(3);
     await vi.waitFor(
       async () => {
-        for (const query of ['?page=1&page_size=10', '?page=1&page_size=10&user_id=replica-user']) {
+        for (const query of [views.first, views.user]) {
           const onB = await page(b, query);
-          expect(onB.pagination.total_items).toBe(5);
-          expect(onB.data.filter((r) => r.request_id === written)).toHaveLength(3);
+          expect(onB.pagination.total_items).toBe(query === views.user ? 18 : 33);
+          expect(onB.data.slice(0, 3).map((r) => r.request_id)).toEqual([written, written, written]);
         }
+        const walked = await walk(b, 7);
+        expect(walked).toHaveLength(33);
+        expect(walked.slice(0, 3)).toEqual([written, written, written]);
       },
       { timeout: 1000, interval: 50 },
     );
+    for (const name of ['otherUser', 'otherUserDeep', 'closedRange'] as const) {
+      const now = await page(b, views[name]);
+      expect({ name, hit: now.metadata.cache_hit }).toEqual({ name, hit: true });
+      expect(now).toMatchObject({ data: before[name]!.data, pagination: before[name]!.pagination });
+    }
   });
 });
 
@@ -96,6 +128,10 @@ describe(`${HistoryService.name}: data versions on SQLite (e2e)`, () => {
       try {
         const after = await page(second, '?page=1&page_size=10');
         expect(after.metadata.cache_hit).toBe(true);
+        // A cursor page reads the same chunks.
+        const byCursor = await page(second, `?page_size=10&cursor=${after.pagination.next_cursor}`);
+        expect(byCursor.metadata.cache_hit).toBe(true);
+        expect(byCursor.data.map((r) => r.request_id)).toEqual(Array.from({ length: 10 }, (_, i) => `req-${19 - i}`));
         expect(after.data.map((r) => r.request_id)).toEqual(Array.from({ length: 10 }, (_, i) => `req-${29 - i}`));
         const stats = (await request(second.app.getHttpServer()).get('/api/v14/lazy/stats').expect(200)).body as { disk_cache_hits: number };
         expect(stats.disk_cache_hits).toBeGreaterThan(0);
@@ -134,7 +170,6 @@ describe(`${HistoryService.name}: data versions on SQLite (e2e)`, () => {
       }
 
       await sut.record([historyRow(100, { user_id: 'user_0', style: 'casual', request_id: 'fresh' })]);
-      await sut.settled();
 
       for (const name of ['otherUser', 'otherStyle', 'otherUserSameStyle'] as const) {
         const now = await page(t, views[name]);

@@ -131,15 +131,16 @@ describe(`${HistoryService.name} over HTTP`, () => {
     expect(after).toBe(before! + 1);
   });
 
-  it('serves a page read before from the lazy loader cache, and reads the database again after a write', async () => {
+  it('serves a page read before from the lazy loader cache, and after a write at the head still reads the chunks behind it from there', async () => {
     const first = (await get('?page=2&page_size=20&style=casual').expect(200)).body as PageBody;
     const again = (await get('?page=2&page_size=20&style=casual').expect(200)).body as PageBody;
     expect(again.data).toEqual(first.data);
     expect(again.metadata.cache_hit).toBe(true);
     await sut.record([historyRow(7000, { style: 'casual', created_at: new Date() })]);
     const fresh = (await get('?page=2&page_size=20&style=casual').expect(200)).body as PageBody;
-    expect(fresh.metadata.cache_hit).toBe(false);
-    // The new row is the newest: everything moved down by one.
+    // The new row is the newest: everything moved down by one, and those rows sit in chunks the
+    // new row did not change (they are counted from the oldest end).
+    expect(fresh.metadata.cache_hit).toBe(true);
     expect(fresh.data.slice(1).map((r) => r.id)).toEqual(first.data.slice(0, 19).map((r) => r.id));
   });
 
@@ -161,6 +162,16 @@ describe(`${HistoryService.name} over HTTP`, () => {
     const res = await get(`?${query}`).expect(422);
     expect(res.body).toMatchObject({ error: 'validation_failed' });
     expect((res.body as { details: Array<{ field: string }> }).details.map((d) => d.field)).toContain(field);
+  });
+
+  it('counts every page it serves, by number and by cursor, in /stats', async () => {
+    const stats = async () => (await request(t.app.getHttpServer()).get('/api/v14/lazy/stats').expect(200)).body as { total_pages_loaded: number; active_pages: number };
+    const before = await stats();
+    const first = await get('?page=2&page_size=30').expect(200);
+    await get(`?page_size=30&cursor=${encodeURIComponent((first.body as PageBody).pagination.next_cursor!)}`).expect(200);
+    const after = await stats();
+    expect(after.total_pages_loaded - before.total_pages_loaded).toBe(2);
+    expect(after.active_pages).toBe(0);
   });
 
   it('answers 422 naming page, and pointing to cursor pagination, for a page deeper than 100,000 rows', async () => {

@@ -238,7 +238,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxMemoryMb: vars.LAZY_MAX_MEMORY_MB,
       memoryThreshold: vars.LAZY_MEMORY_THRESHOLD,
       enableDiskCache: vars.LAZY_ENABLE_DISK_CACHE,
-      diskCacheDir: resolve(dataDir, vars.LAZY_DISK_CACHE_DIR ?? 'cache'),
+      diskCacheDir: resolve(dataDir, vars.LAZY_DISK_CACHE_DIR),
       diskCacheMaxMb: vars.LAZY_DISK_CACHE_MAX_MB,
       enableCaching: vars.LAZY_ENABLE_CACHING,
       cacheSize: vars.LAZY_CACHE_SIZE,

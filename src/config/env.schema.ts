@@ -92,7 +92,8 @@ export class EnvironmentVariables {
   @EnvNumber() @IsInt() @Min(100) @Max(60_000)
   REDIS_CONNECT_TIMEOUT_MS = 2_000;
 
-  // --- lazy loader (DataSize profile, ChunkConfig and LargeDataConfig) ---
+  // --- lazy loader (DataSize profile, ChunkConfig and LargeDataConfig): also the defaults and
+  // ranges of the options of `resolveLoaderConfig()` and `LazyLoaderModule.forRoot()` ---
   @IsIn(['small', 'medium', 'large', 'huge'])
   LAZY_DATA_SIZE = 'medium';
 
@@ -120,8 +121,9 @@ export class EnvironmentVariables {
   @EnvBoolean() @IsOptional() @IsBoolean()
   LAZY_ENABLE_DISK_CACHE?: boolean;
 
-  @IsOptional() @IsString()
-  LAZY_DISK_CACHE_DIR?: string;
+  /** Relative to `DATA_DIR` unless absolute. */
+  @IsString() @MinLength(1)
+  LAZY_DISK_CACHE_DIR = 'cache';
 
   @EnvNumber() @IsInt() @Min(1)
   LAZY_DISK_CACHE_MAX_MB = 1024;

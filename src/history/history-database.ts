@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, Migrator, PostgresDialect, sql, SqliteDialect, type MigrationProvider } from 'kysely';
 import { mkdirSync } from 'node:fs';
 import { MB } from '../config/units.js';
 import { PRIVATE_DIR_MODE, refuseSymlinks, restrictFiles, sqliteFiles } from '../common/fs/private-paths.js';
@@ -9,8 +9,8 @@ import Cursor from 'pg-cursor';
 import type { Engine } from './history.migrations.js';
 import type { HistoryDatabase } from './history.types.js';
 
-/** DI token of the migrated {@link HistoryDatabaseHandle} the history module opened. */
-export const HISTORY_DATABASE = 'HISTORY_DATABASE';
+/** DI token of the service's one {@link HistoryDatabaseHandle} (exported by the history module). */
+export const HISTORY_DATABASE = Symbol('HISTORY_DATABASE');
 
 /** A Kysely instance for one engine, plus a way to get a connection of its own for a long read. */
 export interface HistoryDatabaseHandle {
@@ -94,6 +94,26 @@ const SQLITE_BUSY_TIMEOUT_MS = 5000;
 const DEFAULT_WAL_LIMIT_BYTES = 64 * MB;
 
 /** Opens the database named by `AppConfig.databaseUrl`: `sqlite:<file>` or `postgres://…`. */
+/**
+ * Runs `provider`'s migrations on `handle` up to the latest, with Kysely's bookkeeping in `tables`
+ * (a feature with tables of its own names its own, so its migrations and the history's never see
+ * each other's). On PostgreSQL the bookkeeping lives in the connection's current schema: unless
+ * told which schema, Kysely looks in every one and would take another schema's tables (another
+ * service's or test run's on the same database) for its own.
+ * @throws the migration's error, naming `what`.
+ */
+export async function migrateDatabase(
+  handle: HistoryDatabaseHandle,
+  provider: MigrationProvider,
+  what: string,
+  tables: { migrationTableName?: string; migrationLockTableName?: string } = {},
+): Promise<void> {
+  const migrationTableSchema =
+    handle.engine === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(handle.db)).rows[0]?.schema : undefined;
+  const { error } = await new Migrator({ db: handle.db, provider, migrationTableSchema, ...tables }).migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(`${what} migration failed`, { cause: error });
+}
+
 export function openHistoryDatabase(url: string, options: HistoryDatabaseOptions = {}): HistoryDatabaseHandle {
   if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length), options);
   if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url, options);

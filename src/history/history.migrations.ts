@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { randomBytes } from 'node:crypto';
+import { DAY_OF_CREATED_AT_SQL } from './history-buckets.js';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -76,7 +77,42 @@ export function historyMigrations(engine: Engine): MigrationProvider {
         await db.schema.dropTable('history_versions').ifExists().execute();
       },
     },
-    '0003_idempotency_records': {
+    '0003_history_buckets': {
+      // Day buckets per scope (history-buckets.ts) replace the one counter per scope: a write now
+      // moves only the days it falls into. Filled from the rows already there, so a database
+      // written before this migration is read correctly after it.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('history_buckets')
+          .ifNotExists()
+          .addColumn('scope', 'text', (c) => c.notNull())
+          .addColumn('day', 'bigint', (c) => c.notNull())
+          .addColumn('row_count', 'bigint', (c) => c.notNull())
+          .addColumn('oldest', 'bigint', (c) => c.notNull())
+          .addColumn('newest', 'bigint', (c) => c.notNull())
+          .addColumn('shifts', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('history_buckets_pk', ['scope', 'day'])
+          .execute();
+        const fill = (scope: string, where: string, by: string) =>
+          sql.raw(`insert into history_buckets (scope, day, row_count, oldest, newest, shifts)
+                   select ${scope}, ${DAY_OF_CREATED_AT_SQL}, count(*), min(created_at), max(created_at), 0
+                   from caption_history ${where} group by ${by}${by ? ', ' : ''}${DAY_OF_CREATED_AT_SQL}`);
+        await fill("'all'", '', '').execute(db);
+        await fill("'user:' || user_id", 'where user_id is not null', 'user_id').execute(db);
+        await fill("'style:' || style", '', 'style').execute(db);
+        await db.schema.dropTable('history_versions').ifExists().execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropTable('history_buckets').ifExists().execute();
+        await db.schema
+          .createTable('history_versions')
+          .ifNotExists()
+          .addColumn('scope', 'text', (c) => c.primaryKey())
+          .addColumn('version', engine === 'sqlite' ? 'integer' : 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
+    '0004_idempotency_records': {
       // Idempotency-Key records of streamed batches when no Redis is shared: one row a key (the
       // primary key makes a claim atomic across instances), gone once `expires_at` (ms) passed.
       async up(db: Kysely<unknown>) {

@@ -34,6 +34,8 @@ import { LazyLoaderModule } from '../lazy-loader/lazy-loader.module.js';
       },
     },
     {
+      // The service's one database connection (pool), migrated: features with tables of their own
+      // (batch jobs, idempotency records) use it too; it is closed with the repository.
       provide: HISTORY_DATABASE,
       inject: [HistoryRepository],
       useFactory: (repo: KyselyHistoryRepository) => repo.handle,

@@ -1,5 +1,5 @@
 import type { CompiledQuery } from 'kysely';
-import type { ScopeVersions } from './history-versions.js';
+import type { Bucket, ScopeBuckets } from './history-buckets.js';
 import type { HistoryFilter, HistoryRow, NewHistoryRow, SortKey } from './history.types.js';
 
 /** One entry of {@link HistoryRepository.insertGuarded}. */
@@ -22,21 +22,28 @@ export abstract class HistoryRepository {
   /** Resolves when the database answers a trivial query (readiness probe). */
   abstract ping(): Promise<void>;
   /**
-   * Inserts every row and raises the data version of every scope the rows touch
-   * (`scopesOfRows`), all in one transaction: all or none. Returns the raised versions
-   * (empty for no rows).
+   * Inserts every row and raises the day buckets of every scope the rows touch
+   * (history-buckets.ts), all in one transaction: all or none. Returns the raised buckets as they
+   * now are (none for no rows). Rows without `created_at` get the time of the call.
    */
-  abstract insertMany(rows: NewHistoryRow[]): Promise<ScopeVersions>;
+  abstract insertMany(rows: NewHistoryRow[]): Promise<Bucket[]>;
   /**
    * Guarded writes, all in one transaction: for each entry, runs its `guard` (a caller's
    * conditional write on a table of its own, e.g. "store this result unless one is stored") and,
-   * only when the guard changed a row, inserts that entry's history rows; then raises the versions
-   * of the scopes those rows touch. So rows tied to a write that must happen once are stored once,
-   * however often the caller retries. Returns which guards took, and the raised versions.
+   * only when the guard changed a row, inserts that entry's history rows; then raises the day
+   * buckets those rows fall into. So rows tied to a write that must happen once are stored once,
+   * however often the caller retries. Returns which guards took, and the raised buckets.
    */
-  abstract insertGuarded(entries: ReadonlyArray<GuardedRows>): Promise<{ applied: boolean[]; versions: ScopeVersions }>;
-  /** The current data versions of `scopes`; a scope never written is absent (version 0). */
-  abstract readVersions(scopes: string[]): Promise<ScopeVersions>;
+  abstract insertGuarded(entries: ReadonlyArray<GuardedRows>): Promise<{ applied: boolean[]; buckets: Bucket[] }>;
+  /** Transactions `insertMany` has committed or tried so far (how well writes are grouped). */
+  abstract get transactions(): number;
+  /** Every bucket of `scope`, ascending by day; none for a scope never written. */
+  abstract readBuckets(scope: string): Promise<ScopeBuckets>;
+  /**
+   * How many rows match `filter` on each UTC day of `days` (absent: none), counting only rows
+   * created at or before `upTo` (so rows appended after a bucket was read are left out).
+   */
+  abstract countByDay(filter: HistoryFilter, days: readonly number[], upTo: number): Promise<Map<number, number>>;
   /** How many rows match. */
   abstract count(filter: HistoryFilter): Promise<number>;
   /**

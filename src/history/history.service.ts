@@ -1,19 +1,21 @@
 import { CACHE_MANAGER, type Cache } from '@nestjs/cache-manager';
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { ApiError } from '../common/errors/api-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
 import type { PageInfo } from '../lazy-loader/lazy-loader.types.js';
 import { ExportSlots } from './export-slots.js';
-import { ChunkBoundaries } from './history-chunks.js';
-import { filterFingerprint, HistoryCursorCodec, type CursorPosition } from './history-cursor.js';
+import { GroupCommitter } from './group-commit.js';
+import { HistoryCursorCodec } from './history-cursor.js';
+import { HistoryReader } from './history-reader.js';
 import { HistoryRepository, keyOf, type GuardedRows } from './history.repository.js';
-import { affectedPrefixes, DataVersionCache, scopeOfFilter, scopePrefix } from './history-versions.js';
+import { DataVersionCache } from './history-versions.js';
 import type { HistoryFilter, HistoryRow, NewHistoryRow } from './history.types.js';
 
 /** Rows per chunk of history unless LAZY_CHUNK_SIZE says otherwise (the unit the page path caches). */
 export const HISTORY_CHUNK_SIZE = 1000;
-const KEY_PREFIX = 'history:';
+/** Rows per group-commit transaction at most (whole requests; a larger request goes alone). */
+export const HISTORY_GROUP_MAX_ROWS = 1000;
 /** What a refused export is told to wait: exports run for seconds to minutes, so retrying sooner only adds load. */
 export const EXPORT_RETRY_AFTER_SECONDS = 5;
 
@@ -43,16 +45,15 @@ export interface HistoryPage {
 @Injectable()
 export class HistoryService implements OnModuleInit, OnModuleDestroy {
   /**
-   * The data versions, read from the database (each trusted for `HISTORY_FRESHNESS_MS`) and part
-   * of every cache key: nothing cached before a write that can change a view is served after it,
-   * on any instance sharing the database, and a key stays valid across restarts.
+   * The day buckets of each scope, read from the database (each trusted for
+   * `HISTORY_FRESHNESS_MS`): every cache key of history is derived from them, so nothing cached
+   * before a write that can change a view is served after it, on any instance sharing the
+   * database, and a key stays valid across restarts.
    */
   private readonly versions: DataVersionCache;
-  private readonly logger = new Logger(HistoryService.name);
-  /** The running drop of stale chunks, and the key prefixes still to drop. */
-  private dropping?: Promise<void>;
-  private readonly toDrop = new Set<string>();
-  private readonly boundaries: ChunkBoundaries;
+  private readonly reader: HistoryReader;
+  /** Concurrent requests' rows share one transaction. */
+  private readonly writes: GroupCommitter<NewHistoryRow>;
   private readonly maxOffset: number;
   private codec!: HistoryCursorCodec;
   /** Running exports, in all and per client. */
@@ -60,21 +61,20 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly repo: HistoryRepository,
-    @Inject(CACHE_MANAGER) private readonly cache: Cache,
-    private readonly lazyLoader: LazyLoaderService,
+    @Inject(CACHE_MANAGER) cache: Cache,
+    lazyLoader: LazyLoaderService,
     config: AppConfig,
   ) {
-    this.boundaries = new ChunkBoundaries(repo, config.lazyLoader.chunkSize ?? HISTORY_CHUNK_SIZE, config.lazyLoader.cacheTtlSeconds * 1000);
     this.maxOffset = config.history.maxOffset;
     this.exportSlots = new ExportSlots(config.exports.maxConcurrent, config.exports.maxPerClient);
-    this.versions = new DataVersionCache((scopes) => repo.readVersions(scopes), config.history.freshnessMs);
+    this.versions = new DataVersionCache((scope) => repo.readBuckets(scope), config.history.freshnessMs);
+    this.reader = new HistoryReader(repo, lazyLoader, this.versions, cache, config.lazyLoader.chunkSize ?? HISTORY_CHUNK_SIZE);
+    this.writes = new GroupCommitter(async (rows) => this.versions.learn(await repo.insertMany(rows)), HISTORY_GROUP_MAX_ROWS);
   }
 
   /**
    * Whether page `page` of `pageSize` rows may be read by number: its last row must lie within the
-   * configured depth (`page × pageSize ≤ HISTORY_MAX_OFFSET`), because reaching a page by number
-   * walks the index from the newest row. Deeper rows are read by cursor, which costs the same at
-   * any depth.
+   * configured depth (`page × pageSize ≤ HISTORY_MAX_OFFSET`). Deeper rows are read by cursor.
    */
   pageWithinReach(page: number, pageSize: number): boolean {
     return page * pageSize <= this.maxOffset;
@@ -85,88 +85,45 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Stores generated variations and raises the data versions of their scopes, in one transaction.
-   * This instance serves the new versions at once; others within `HISTORY_FRESHNESS_MS`. Views the
-   * rows cannot change (another user's, another style's) keep their cached counts and chunks.
+   * Stores generated variations and raises the day buckets they fall into, in one transaction
+   * shared with the other requests recording in the same turn of the event loop (group commit).
+   * Resolves once the rows are committed; rejects only when these rows themselves fail. This
+   * instance serves the new buckets at once; others within `HISTORY_FRESHNESS_MS`.
    */
-  async record(rows: NewHistoryRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    this.versions.learn(await this.repo.insertMany(rows));
-    // The new versions alone make the older keys unreachable (correctness needs nothing more);
-    // dropping the stale chunks only frees the tiers, so it runs behind the write, at most one at
-    // a time for a burst of writes, instead of making every insert wait on the disk tier.
-    this.dropStaleChunks(affectedPrefixes(rows).map((p) => `${KEY_PREFIX}${p}`));
+  record(rows: NewHistoryRow[]): Promise<void> {
+    return this.writes.submit(rows);
   }
 
   /**
    * {@link record} for rows tied to a write that must happen once: in one transaction, each
    * entry's guard runs and only a guard that took stores its rows (see
-   * `HistoryRepository.insertGuarded`). Returns which guards took.
+   * `HistoryRepository.insertGuarded`). Not grouped with other requests' rows: the caller already
+   * writes many entries at once. Returns which guards took.
    */
   async recordGuarded(entries: ReadonlyArray<GuardedRows>): Promise<boolean[]> {
     if (entries.length === 0) return [];
-    const { applied, versions } = await this.repo.insertGuarded(entries);
-    this.versions.learn(versions);
-    const rows = entries.flatMap((e, i) => (applied[i] ? e.rows : []));
-    if (rows.length > 0) this.dropStaleChunks(affectedPrefixes(rows).map((p) => `${KEY_PREFIX}${p}`));
+    const { applied, buckets } = await this.repo.insertGuarded(entries);
+    this.versions.learn(buckets);
     return applied;
   }
 
-  /** Settles when no drop of stale chunks is running (tests, shutdown). */
-  async settled(): Promise<void> {
-    while (this.dropping) await this.dropping;
+  /** Settles when no recorded rows wait for their transaction (tests, shutdown). */
+  settled(): Promise<void> {
+    return this.writes.settled();
   }
 
-  /** Shutdown: let a running drop finish before the lazy loader closes its tiers. */
+  /** Shutdown: write what is queued before the repository closes the database. */
   async onModuleDestroy(): Promise<void> {
     await this.settled();
   }
 
-  /**
-   * Drops the chunks under `prefixes` from the loader's tiers (the current version's too, which
-   * then reload once). Only this instance's tiers: chunks that other instances hold of an older
-   * version are unreachable there too and expire by TTL or give way to newer ones.
-   */
-  private dropStaleChunks(prefixes: string[]): void {
-    for (const p of prefixes) this.toDrop.add(p);
-    if (this.dropping) return;
-    this.dropping = (async () => {
-      while (this.toDrop.size > 0) {
-        const batch = [...this.toDrop];
-        this.toDrop.clear();
-        try {
-          for (const p of batch) await this.lazyLoader.invalidate(p);
-        } catch (err) {
-          this.logger.warn({ err }, 'Dropping stale history chunks failed; they expire by TTL');
-        }
-      }
-      this.dropping = undefined;
-    })();
+  /** The number of matching rows, from the day buckets (and cached per-day counts where a bucket is wider than the filter). */
+  async count(filter: HistoryFilter): Promise<number> {
+    return (await this.reader.layout(filter)).total;
   }
 
   /**
-   * `history:<user>.<style>:<filter fingerprint>@<data version>`: the scopes first, so a write can
-   * drop what it changed by prefix; the version last, read from the database, so the key is the same
-   * on every instance and after a restart.
-   */
-  private async sourceKey(filter: HistoryFilter): Promise<string> {
-    const version = await this.versions.versionOf([scopeOfFilter(filter)]);
-    return `${KEY_PREFIX}${scopePrefix(filter)}${filterFingerprint(filter)}@${version}`;
-  }
-
-  /** The number of matching rows, from the keyed cache while no write that can change it happened since. */
-  async count(filter: HistoryFilter, sourceKey?: string): Promise<number> {
-    const key = `${sourceKey ?? (await this.sourceKey(filter))}:count`;
-    const cached = await this.cache.get<number>(key);
-    if (typeof cached === 'number') return cached;
-    const n = await this.repo.count(filter);
-    await this.cache.set(key, n);
-    return n;
-  }
-
-  /**
-   * One page, by number (through chunks whose boundaries are learned lazily, see ChunkBoundaries)
-   * or by cursor (one keyset read).
+   * One page, by number or by cursor, both read from the lazy loader's chunks (history-reader.ts).
    * @throws ApiError 422 on `cursor` when it is forged or belongs to other filters.
    * @throws ApiError 422 on `page` when, without a cursor, the page lies deeper than {@link pageWithinReach} allows.
    */
@@ -181,20 +138,18 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
       );
     }
     const position = req.cursor === undefined ? undefined : this.codec.decode(req.cursor, req.filter);
-    const sourceKey = await this.sourceKey(req.filter);
-    const total = req.includeTotal ? await this.count(req.filter, sourceKey) : null;
     const result = position
-      ? { ...(await this.readByCursor(req, position)), page: null, cacheHit: false }
-      : await this.readByNumber(req, sourceKey, total);
-    const totalPages = total === null ? null : Math.ceil(total / req.pageSize);
+      ? await this.reader.afterCursor(req.filter, position, req.pageSize)
+      : await this.reader.page(req.filter, req.page, req.pageSize);
+    const total = req.includeTotal ? result.total : null;
     const { items, hasNext, hasPrevious } = result;
     return {
       items,
       pagination: {
-        page: result.page,
+        page: position ? null : req.page,
         page_size: req.pageSize,
         total_items: total,
-        total_pages: totalPages,
+        total_pages: total === null ? null : Math.ceil(total / req.pageSize),
         has_next: hasNext,
         has_previous: hasPrevious,
         next_cursor: hasNext && items.length > 0 ? this.codec.encode({ key: keyOf(items.at(-1)!), direction: 'older' }, req.filter) : null,
@@ -203,27 +158,6 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
       cacheHit: result.cacheHit,
       processingTime: Number(process.hrtime.bigint() - started) / 1e9,
     };
-  }
-
-  private async readByNumber(req: HistoryPageRequest, sourceKey: string, total: number | null) {
-    const source = this.boundaries.source(sourceKey, req.filter, total);
-    // PAGINATED: the loader maps the page onto cached chunks and prefetches the ones after it.
-    const { items, pageInfo, cacheHit } = await this.lazyLoader.loadPage(source, req.page, req.pageSize, { totalItems: total });
-    return { items, hasNext: pageInfo.has_next, hasPrevious: pageInfo.has_previous, page: req.page, cacheHit };
-  }
-
-  /** Rows past the cursor's key, one more than asked to know whether more follow; the other side is one index probe. */
-  private async readByCursor(req: HistoryPageRequest, position: CursorPosition) {
-    const rows = await this.repo.findRows(req.filter, { from: position.key, direction: position.direction, limit: req.pageSize + 1 });
-    const more = rows.length > req.pageSize;
-    // Rows come newest first; the extra row is the farthest from the key.
-    const items = position.direction === 'older' ? rows.slice(0, req.pageSize) : rows.slice(more ? 1 : 0);
-    const back = position.direction === 'older' ? 'newer' : 'older';
-    const edge = items.length === 0 ? position.key : keyOf(position.direction === 'older' ? items[0]! : items.at(-1)!);
-    const behind = (await this.repo.seekKey(req.filter, { from: edge, direction: back, skip: 0 })) !== undefined;
-    return position.direction === 'older'
-      ? { items, hasNext: more, hasPrevious: behind }
-      : { items, hasNext: behind, hasPrevious: more };
   }
 
   /**

@@ -66,15 +66,18 @@ export interface HistoryMetaTable {
   value: string;
 }
 
-/** A data version per scope (`all`, `user:<id>`, `style:<style>`); only ever raised. */
-export interface HistoryVersionsTable {
+/** Day buckets per scope (history-buckets.ts); every counter only grows. PostgreSQL returns BIGINT as a string. */
+export interface HistoryBucketsTable {
   scope: string;
-  /** PostgreSQL returns BIGINT as a string. */
-  version: number | string;
+  day: number | string;
+  row_count: number | string;
+  oldest: number | string;
+  newest: number | string;
+  shifts: number | string;
 }
 
 export interface HistoryDatabase {
   caption_history: CaptionHistoryTable;
   history_meta: HistoryMetaTable;
-  history_versions: HistoryVersionsTable;
+  history_buckets: HistoryBucketsTable;
 }

@@ -1,9 +1,9 @@
 import type { OnModuleDestroy } from '@nestjs/common';
-import { CompiledQuery, Migrator, sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
-import type { HistoryDatabaseHandle } from './history-database.js';
+import { CompiledQuery, sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
+import { migrateDatabase, type HistoryDatabaseHandle } from './history-database.js';
 import { createHistoryIndexes, HISTORY_INDEXES, historyMigrations } from './history.migrations.js';
 import { HistoryRepository, type GuardedRows, type SeekDirection } from './history.repository.js';
-import { scopesOfRows, type ScopeVersions } from './history-versions.js';
+import { bucketDeltas, DAY_MS, DAY_OF_CREATED_AT_SQL, type Bucket } from './history-buckets.js';
 import type { CaptionHistoryTable, HistoryDatabase, HistoryFilter, HistoryRow, NewHistoryRow, SortKey } from './history.types.js';
 
 type Eb = ExpressionBuilder<HistoryDatabase, 'caption_history'>;
@@ -16,18 +16,22 @@ const COLUMNS = [
 const ROWS_PER_STATEMENT = 500;
 /** SQLite keeps its prepared statements, so a smaller one that is reused beats re-preparing a big one. */
 const SQLITE_ROWS_PER_STATEMENT = 50;
-/** Scopes raised per version UPSERT (one parameter each), on the same two grounds. */
-const SCOPES_PER_STATEMENT = 1000;
-const SQLITE_SCOPES_PER_STATEMENT = 1;
+/** Buckets raised per UPSERT (six parameters each), on the same two grounds. */
+const BUCKETS_PER_STATEMENT = 500;
+const SQLITE_BUCKETS_PER_STATEMENT = 1;
 
-interface VersionRow {
+interface BucketRow {
   scope: string;
-  version: number | string;
+  day: number | string;
+  row_count: number | string;
+  oldest: number | string;
+  newest: number | string;
+  shifts: number | string;
 }
 
 /** PostgreSQL returns BIGINT as a string. */
-function versionsOf(rows: readonly VersionRow[]): ScopeVersions {
-  return new Map(rows.map((r) => [r.scope, Number(r.version)]));
+function bucketOf(r: BucketRow): Bucket {
+  return { scope: r.scope, day: Number(r.day), rows: Number(r.row_count), oldest: Number(r.oldest), newest: Number(r.newest), shifts: Number(r.shifts) };
 }
 
 function where(eb: Eb, f: HistoryFilter, from?: SortKey, direction: SeekDirection = 'older') {
@@ -61,10 +65,17 @@ function toApi(r: Selectable<CaptionHistoryTable>): HistoryRow {
   };
 }
 
-function params(row: NewHistoryRow, now: number): unknown[] {
+type DatedRow = NewHistoryRow & { created_at: Date };
+
+/** `rows`, each with its `created_at` (`now` where it has none). */
+function datedRows(rows: readonly NewHistoryRow[], now: Date): DatedRow[] {
+  return rows.map((r) => (r.created_at ? (r as DatedRow) : { ...r, created_at: now }));
+}
+
+function params(row: DatedRow): unknown[] {
   return [
     row.user_id, row.caption, JSON.stringify(row.hashtags), row.style, row.audience, row.content_type,
-    row.language, row.quality_score, row.engagement_score, row.request_id, row.created_at?.getTime() ?? now,
+    row.language, row.quality_score, row.engagement_score, row.request_id, row.created_at.getTime(),
   ];
 }
 
@@ -73,7 +84,8 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
   private readonly db: Kysely<HistoryDatabase>;
   /** INSERT text by row count, compiled once: bulk loads skip Kysely's per-statement compile. */
   private readonly insertSql = new Map<number, string>();
-  private readonly bumpSql = new Map<number, string>();
+  private readonly bucketSql = new Map<number, string>();
+  private transactionCount = 0;
   private secret?: Buffer;
   private closed = false;
 
@@ -84,102 +96,147 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
   }
 
   async migrate(): Promise<void> {
-    // PostgreSQL: Kysely looks for its bookkeeping tables in every schema unless told which one, and
-    // would take another schema's (another service's or test run's on the same database) for its own.
-    const migrationTableSchema =
-      this.handle.engine === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(this.db)).rows[0]?.schema : undefined;
-    const migrator = new Migrator({ db: this.db, provider: historyMigrations(this.handle.engine), migrationTableSchema });
-    const { error } = await migrator.migrateToLatest();
-    if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
+    await migrateDatabase(this.handle, historyMigrations(this.handle.engine), 'history');
   }
 
   async ping(): Promise<void> {
     await this.db.executeQuery(CompiledQuery.raw('select 1'));
   }
 
-  async insertMany(rows: NewHistoryRow[]): Promise<ScopeVersions> {
-    if (rows.length === 0) return new Map();
-    const statements = [...this.insertStatements(rows, Date.now()), ...this.bumpStatements(rows)];
-    if (this.handle.runBatch) return versionsOf(this.handle.runBatch(statements) as VersionRow[]);
+  get transactions(): number {
+    return this.transactionCount;
+  }
+
+  async insertMany(rows: NewHistoryRow[]): Promise<Bucket[]> {
+    if (rows.length === 0) return [];
+    const dated = datedRows(rows, new Date());
+    const statements = [...this.insertStatements(dated), ...this.bucketStatements(dated)];
+    this.transactionCount += 1;
+    if (this.handle.runBatch) return (this.handle.runBatch(statements) as BucketRow[]).map(bucketOf);
+    if (statements.length === 2) {
+      // One statement is atomic on its own: the rows and their buckets in one round trip, no BEGIN/COMMIT.
+      const [[rowsSql, rowParams], [bucketSql, bucketParams]] = statements as [[string, unknown[]], [string, unknown[]]];
+      const shifted = bucketSql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + rowParams.length}`);
+      const { rows: raised } = await this.db.executeQuery<BucketRow>(CompiledQuery.raw(`with inserted as (${rowsSql}) ${shifted}`, [...rowParams, ...bucketParams]));
+      return raised.map(bucketOf);
+    }
     return this.db.transaction().execute(async (trx) => {
-      const bumped: VersionRow[] = [];
-      for (const [text, values] of statements) bumped.push(...(await trx.executeQuery<VersionRow>(CompiledQuery.raw(text, values))).rows);
-      return versionsOf(bumped);
+      const raised: Bucket[] = [];
+      for (const [text, values] of statements) {
+        for (const r of (await trx.executeQuery<BucketRow>(CompiledQuery.raw(text, values))).rows) raised.push(bucketOf(r));
+      }
+      return raised;
     });
   }
 
-  async insertGuarded(entries: ReadonlyArray<GuardedRows>): Promise<{ applied: boolean[]; versions: ScopeVersions }> {
-    const now = Date.now();
-    const bumpsOf = (applied: boolean[]) => {
-      const rows = entries.flatMap((e, i) => (applied[i] ? e.rows : []));
-      return rows.length === 0 ? [] : this.bumpStatements(rows);
+  async insertGuarded(entries: ReadonlyArray<GuardedRows>): Promise<{ applied: boolean[]; buckets: Bucket[] }> {
+    const now = new Date();
+    const dated = entries.map((e) => datedRows(e.rows, now));
+    const bucketsOf = (applied: boolean[]) => {
+      const rows = dated.flatMap((r, i) => (applied[i] ? r : []));
+      return rows.length === 0 ? [] : this.bucketStatements(rows);
     };
+    this.transactionCount += 1;
     if (this.handle.runGuarded) {
-      const groups = entries.map((e) => ({
+      const groups = entries.map((e, i) => ({
         guard: [e.guard.sql, [...e.guard.parameters]] as [string, unknown[]],
-        then: e.rows.length === 0 ? [] : this.insertStatements(e.rows, now),
+        then: this.insertStatements(dated[i]!),
       }));
-      const { applied, returned } = this.handle.runGuarded(groups, bumpsOf);
-      return { applied, versions: versionsOf(returned as VersionRow[]) };
+      const { applied, returned } = this.handle.runGuarded(groups, bucketsOf);
+      return { applied, buckets: (returned as BucketRow[]).map(bucketOf) };
     }
     return this.db.transaction().execute(async (trx) => {
       const applied: boolean[] = [];
-      for (const e of entries) {
+      for (const [i, e] of entries.entries()) {
         const took = ((await trx.executeQuery(e.guard)).numAffectedRows ?? 0n) > 0n;
         applied.push(took);
         if (!took) continue;
-        for (const [text, values] of this.insertStatements(e.rows, now)) await trx.executeQuery(CompiledQuery.raw(text, values));
+        for (const [text, values] of this.insertStatements(dated[i]!)) await trx.executeQuery(CompiledQuery.raw(text, values));
       }
-      const bumped: VersionRow[] = [];
-      for (const [text, values] of bumpsOf(applied)) bumped.push(...(await trx.executeQuery<VersionRow>(CompiledQuery.raw(text, values))).rows);
-      return { applied, versions: versionsOf(bumped) };
+      const buckets: Bucket[] = [];
+      for (const [text, values] of bucketsOf(applied)) {
+        for (const r of (await trx.executeQuery<BucketRow>(CompiledQuery.raw(text, values))).rows) buckets.push(bucketOf(r));
+      }
+      return { applied, buckets };
     });
   }
 
   /** The INSERTs of `rows`, in statements of the engine's best size. */
-  private insertStatements(rows: NewHistoryRow[], now: number): Array<[string, unknown[]]> {
+  private insertStatements(rows: DatedRow[]): Array<[string, unknown[]]> {
     const perStatement = this.handle.runBatch ? SQLITE_ROWS_PER_STATEMENT : ROWS_PER_STATEMENT;
     const statements: Array<[string, unknown[]]> = [];
     for (let i = 0; i < rows.length; i += perStatement) {
       const slice = rows.slice(i, i + perStatement);
-      statements.push([this.insertText(slice.length), slice.flatMap((r) => params(r, now))]);
+      statements.push([this.insertText(slice.length), slice.flatMap(params)]);
     }
     return statements;
   }
 
-  /** The version UPSERTs of the scopes `rows` touch, `all` first. */
-  private bumpStatements(rows: NewHistoryRow[]): Array<[string, unknown[]]> {
+  /**
+   * The bucket UPSERTs of `rows`. The buckets rise in the same transaction as the rows: a reader
+   * that sees a bucket's new state sees its rows, and a failed insert leaves both as they were.
+   * Ordered `all` first (in every write), so concurrent writers on PostgreSQL lock bucket rows in
+   * one order (no deadlock).
+   */
+  private bucketStatements(rows: DatedRow[]): Array<[string, unknown[]]> {
+    const deltas = bucketDeltas(rows);
+    const bucketsPerStatement = this.handle.runBatch ? SQLITE_BUCKETS_PER_STATEMENT : BUCKETS_PER_STATEMENT;
     const statements: Array<[string, unknown[]]> = [];
-    // The versions rise in the same transaction as the rows: a reader that sees the new version
-    // sees the rows, and a failed insert leaves both as they were.
-    // `all` comes first and is in every write: on PostgreSQL concurrent writers queue on its row
-    // before they lock any other scope, so they can never lock scopes in opposite orders (deadlock).
-    const scopes = scopesOfRows(rows);
-    const bumpsPerStatement = this.handle.runBatch ? SQLITE_SCOPES_PER_STATEMENT : SCOPES_PER_STATEMENT;
-    for (let i = 0; i < scopes.length; i += bumpsPerStatement) {
-      const slice = scopes.slice(i, i + bumpsPerStatement);
-      statements.push([this.bumpText(slice.length), slice]);
+    for (let i = 0; i < deltas.length; i += bucketsPerStatement) {
+      const slice = deltas.slice(i, i + bucketsPerStatement);
+      statements.push([this.bucketText(slice.length), slice.flatMap((b) => [b.scope, b.day, b.rows, b.oldest, b.newest, 0])]);
     }
     return statements;
   }
 
-  async readVersions(scopes: string[]): Promise<ScopeVersions> {
-    if (scopes.length === 0) return new Map();
-    const rows = await this.db.selectFrom('history_versions').select(['scope', 'version']).where('scope', 'in', scopes).execute();
-    return versionsOf(rows);
+  async readBuckets(scope: string): Promise<Bucket[]> {
+    const rows = await this.db
+      .selectFrom('history_buckets')
+      .select(['scope', 'day', 'row_count', 'oldest', 'newest', 'shifts'])
+      .where('scope', '=', scope)
+      .orderBy('day')
+      .execute();
+    return rows.map(bucketOf);
   }
 
-  /** `UPSERT` raising `n` scopes by one (a new scope starts at 1), returning their new versions. */
-  private bumpText(n: number): string {
-    let text = this.bumpSql.get(n);
+  async countByDay(filter: HistoryFilter, days: readonly number[], upTo: number): Promise<Map<number, number>> {
+    const out = new Map<number, number>();
+    if (days.length === 0) return out;
+    const lo = Math.min(...days) * DAY_MS;
+    const hi = Math.min((Math.max(...days) + 1) * DAY_MS - 1, upTo);
+    const rows = await this.db
+      .selectFrom('caption_history')
+      .select([sql<number | string>`${sql.raw(DAY_OF_CREATED_AT_SQL)}`.as('day'), (eb) => eb.fn.countAll<number | string>().as('n')])
+      .where((eb) => where(eb, { ...filter, from: Math.max(filter.from ?? lo, lo), to: Math.min(filter.to ?? hi, hi) }))
+      .groupBy(sql.raw(DAY_OF_CREATED_AT_SQL))
+      .execute();
+    const wanted = new Set(days);
+    for (const r of rows) if (wanted.has(Number(r.day))) out.set(Number(r.day), Number(r.n));
+    return out;
+  }
+
+  /**
+   * `UPSERT` adding `n` buckets' rows: `shifts` rises when the new rows are not all newer than the
+   * bucket's newest row (they land among rows already there), and returns the buckets as they now are.
+   */
+  private bucketText(n: number): string {
+    let text = this.bucketSql.get(n);
     if (!text) {
+      const placeholder = { scope: '', day: 0, row_count: 0, oldest: 0, newest: 0, shifts: 0 };
       text = this.db
-        .insertInto('history_versions')
-        .values(Array.from({ length: n }, () => ({ scope: '', version: sql.lit(1) })))
-        .onConflict((oc) => oc.column('scope').doUpdateSet({ version: sql<number>`history_versions.version + 1` }))
-        .returning(['scope', 'version'])
+        .insertInto('history_buckets')
+        .values(Array.from({ length: n }, () => placeholder))
+        .onConflict((oc) =>
+          oc.columns(['scope', 'day']).doUpdateSet({
+            row_count: sql`history_buckets.row_count + excluded.row_count`,
+            shifts: sql`history_buckets.shifts + (case when excluded.oldest <= history_buckets.newest then 1 else 0 end)`,
+            oldest: sql`(case when excluded.oldest < history_buckets.oldest then excluded.oldest else history_buckets.oldest end)`,
+            newest: sql`(case when excluded.newest > history_buckets.newest then excluded.newest else history_buckets.newest end)`,
+          }),
+        )
+        .returning(['scope', 'day', 'row_count', 'oldest', 'newest', 'shifts'])
         .compile().sql;
-      this.bumpSql.set(n, text);
+      this.bucketSql.set(n, text);
     }
     return text;
   }

@@ -1,5 +1,5 @@
-import { Migrator, sql, type CompiledQuery, type Kysely } from 'kysely';
-import type { HistoryDatabaseHandle } from '../history/history-database.js';
+import type { CompiledQuery, Kysely } from 'kysely';
+import { migrateDatabase, type HistoryDatabaseHandle } from '../history/history-database.js';
 import { JOBS_MIGRATION_TABLES, jobsMigrations } from './jobs.migrations.js';
 import {
   OPEN_STATES,
@@ -67,13 +67,7 @@ export class JobsRepository {
   }
 
   async migrate(): Promise<void> {
-    // PostgreSQL: the bookkeeping tables in the current schema (Kysely would otherwise look in every
-    // schema and take another service's or test run's for its own).
-    const migrationTableSchema =
-      this.handle.engine === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(this.db)).rows[0]?.schema : undefined;
-    const migrator = new Migrator({ db: this.db, provider: jobsMigrations(this.handle.engine), ...JOBS_MIGRATION_TABLES, migrationTableSchema });
-    const { error } = await migrator.migrateToLatest();
-    if (error) throw error instanceof Error ? error : new Error('jobs migration failed', { cause: error });
+    await migrateDatabase(this.handle, jobsMigrations(this.handle.engine), 'jobs', JOBS_MIGRATION_TABLES);
   }
 
   /** A new batch, `validating`: no route shows it until {@link commitBatch}. */

@@ -1,12 +1,14 @@
-import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
+import type { LoaderMaintenance } from './loader-ports.js';
 import { LazyLoaderService } from './lazy-loader.service.js';
 import { ScheduledJob } from './scheduled-job.js';
 
 /**
- * The scheduled providers: the memory monitor, the disk sweep and the background prefetch of the
- * chunks after recently read ones, at the configured intervals. Registered in the
- * `SchedulerRegistry` when the app starts; removed (and the running ones awaited) on shutdown.
+ * The scheduled providers: the loader's periodic tasks ({@link LoaderMaintenance}: the memory
+ * monitor, the disk sweep and the background prefetch of the chunks after recently read ones), at
+ * the configured intervals. Registered in the `SchedulerRegistry` when the app starts; removed
+ * (and the running ones awaited) on shutdown.
  */
 @Injectable()
 export class LazyLoaderScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -14,20 +16,15 @@ export class LazyLoaderScheduler implements OnApplicationBootstrap, BeforeApplic
   readonly jobs: ScheduledJob[];
 
   constructor(
-    private readonly loader: LazyLoaderService,
+    @Inject(LazyLoaderService) loader: LoaderMaintenance,
     private readonly registry: SchedulerRegistry,
   ) {
-    const c = loader.config;
-    this.jobs = [
-      new ScheduledJob('lazy-loader.memory-monitor', c.memory_monitor_interval_ms, () => this.loader.runMemoryMonitor(), this.logger),
-      new ScheduledJob('lazy-loader.disk-sweep', c.disk_sweep_interval_ms, () => this.loader.sweepDisk(), this.logger),
-      new ScheduledJob('lazy-loader.prefetch', c.prefetch_interval_ms, () => this.loader.prefetchRecent(), this.logger),
-    ];
+    this.jobs = loader.maintenanceTasks().map((task) => new ScheduledJob(task.name, task.intervalMs, () => task.run(), this.logger));
   }
 
   onApplicationBootstrap(): void {
     for (const job of this.jobs) {
-      const handle = setInterval(() => void this.loader.counters.track(job.tick()), job.intervalMs);
+      const handle = setInterval(() => void job.tick(), job.intervalMs);
       // The jobs alone must never keep the process alive.
       handle.unref();
       this.registry.addInterval(job.name, handle);

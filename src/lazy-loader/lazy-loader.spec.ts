@@ -33,8 +33,9 @@ describe(LazyLoader.name, () => {
     expect(first.tier).toBe('source');
     expect(first.items.map((r) => r.id)).toEqual(Array.from({ length: 100 }, (_, i) => 150 - i));
     expect((await sut.getChunk(source, 1)).tier).toBe('memory');
-    await sut.flush();
-    sut.memory?.clear();
+    // A new loader on the same directory: an empty memory tier over the same disk tier.
+    await sut.close();
+    sut = loaderIn(tmp.dir);
     const fromDisk = await sut.getChunk(source, 1);
     expect(fromDisk.tier).toBe('disk');
     expect(fromDisk.items).toEqual(first.items);
@@ -231,9 +232,27 @@ describe(LazyLoader.name, () => {
   });
 
   it('reports the disk tier healthy when its directory is writable, and the memory budget', async () => {
-    const health = await sut.isDiskCacheHealthy();
+    const health = await sut.diskHealth();
     expect(health.ok).toBe(true);
     expect(health.detail.free_mb).toBeGreaterThan(0);
-    expect(sut.maxMemoryBytes).toBe(512 * 1024 * 1024);
+    expect(sut.status().memory.max_bytes).toBe(512 * 1024 * 1024);
+  });
+
+  it('gives one status snapshot: the figures and each tier\'s bounds and state', async () => {
+    const { source } = countingSource(20, 's', 10);
+    await sut.getChunk(source, 0);
+    const status = sut.status();
+    expect(status).toMatchObject({
+      caching_enabled: true,
+      ttl_seconds: 3600,
+      memory: { enabled: true, max_entries: 50, max_bytes: 512 * 1024 * 1024 },
+      disk: { enabled: true, open: true, max_entries: 1000, max_bytes: 1024 * 1024 * 1024 },
+    });
+    expect(status.stats).toMatchObject({ total_chunks_loaded: 1, active_chunks: 1 });
+    await sut.close();
+    expect(sut.status().disk.open).toBe(false);
+    sut = loaderIn(tmp.dir, { enable_caching: false });
+    expect(sut.status()).toMatchObject({ caching_enabled: false, memory: { enabled: false }, disk: { enabled: false, open: false } });
+    expect((await sut.diskHealth()).ok).toBe(true);
   });
 });

@@ -1,21 +1,25 @@
 import { setMaxListeners } from 'node:events';
 import type { Observable } from 'rxjs';
 import { MB } from '../config/units.js';
+import { chunkJson } from './chunk-json.js';
 import { Coalescer, type FlightContext } from './coalescer.js';
 import { type LargeDataConfig, LoadStrategy } from './loader-config.js';
 import { LoadFailedError, LoadTimeoutError } from './load-errors.js';
 import { LoaderCounters, secondsSince, statsOf } from './loader-stats.js';
+import type { ChunkReader, LoaderMaintenance, LoaderMonitor, MaintenanceTask } from './loader-ports.js';
 import type {
   ChunkLoadEvent,
   ChunkReadOptions,
   ChunkSource,
   DataChunk,
+  DiskHealth,
   LazyLoaderStats,
+  LoaderStatus,
   PageInfo,
 } from './lazy-loader.types.js';
 import { withRetry } from './retry.js';
 import { chunkSequence, loadPage, onDemand, streamItems, type StreamItemsOptions } from './strategies.js';
-import { DiskTier, type DiskHealth } from './tiers/disk-tier.js';
+import { DiskTier } from './tiers/disk-tier.js';
 import { MemoryTier } from './tiers/memory-tier.js';
 import { WriteQueue } from './tiers/write-queue.js';
 /** Sources remembered for the scheduled prefetch of what follows recent reads. */
@@ -40,11 +44,15 @@ export interface LazyLoaderDeps {
  * The lazy loader: reads go memory → disk → source, one source call
  * per chunk however many callers ask, every source attempt bounded by `load_timeout` and retried
  * `retry_attempts` times. Plain TypeScript: `LazyLoaderService` is its Nest face.
+ *
+ * Its tiers and counters are its own: the strategies get a {@link ChunkReader}, monitoring reads
+ * {@link LazyLoader.status} (a {@link LoaderMonitor}), and the scheduler runs
+ * {@link LazyLoader.maintenanceTasks} (a {@link LoaderMaintenance}).
  */
-export class LazyLoader {
-  readonly memory: MemoryTier | null;
-  readonly disk: DiskTier | null;
-  readonly counters = new LoaderCounters();
+export class LazyLoader implements LoaderMonitor, LoaderMaintenance {
+  private readonly memory: MemoryTier | null;
+  private readonly disk: DiskTier | null;
+  private readonly counters = new LoaderCounters();
   private readonly flights = new Coalescer();
   private readonly writes: WriteQueue | null;
   private readonly recent = new Map<string, RecentRead>();
@@ -53,6 +61,13 @@ export class LazyLoader {
   private readonly baselineRss = process.memoryUsage.rss();
   private readonly stopBackground = new AbortController();
 
+  /** What the strategies see of this loader; `getChunk`/`prefetch` are looked up per call, so a spy on them sees strategy reads too. */
+  private readonly reader: ChunkReader;
+
+  /**
+   * @param config the resolved configuration (`resolveLoaderConfig()`); kept as given, frozen.
+   * @throws SymlinkRefusedError when the disk tier's directory or file is a symbolic link.
+   */
   constructor(
     readonly config: LargeDataConfig,
     private readonly deps: LazyLoaderDeps = {},
@@ -84,21 +99,35 @@ export class LazyLoader {
         : null;
     // Writes run behind the response, in a queue of at most 10% of the memory budget (1–64 MB).
     this.writes = this.disk ? new WriteQueue(this.disk, Math.min(64 * MB, Math.max(MB, this.maxMemoryBytes / 10))) : null;
+    this.reader = {
+      prefetchChunks: config.chunk_config.prefetch_chunks,
+      maxChunksAhead: config.chunk_config.max_chunks_in_memory,
+      keepsChunks: this.memory !== null,
+      chunkSizeOf: (source) => this.chunkSizeOf(source),
+      getChunk: (source, index, opts) => this.getChunk(source, index, opts),
+      prefetch: (source, index, signal) => this.prefetch(source, index, signal),
+      trackStream: () => this.trackStream(),
+      trackBackground: (run) => this.counters.track(run),
+      trackPage: (read) => this.trackPage(read),
+    };
   }
 
-  /** The memory budget in bytes (`max_memory_mb`), for the readiness probe. */
-  get maxMemoryBytes(): number {
+  /** The memory budget in bytes (`max_memory_mb`). */
+  private get maxMemoryBytes(): number {
     return this.config.max_memory_mb * MB;
   }
 
-  /** Items per chunk of `source`. */
+  /**
+   * Items per chunk of `source`: its own `chunkSize`, else the profile's `chunk_size`.
+   * @throws RangeError when `source.chunkSize` is not a positive integer.
+   */
   chunkSizeOf(source: ChunkSource<unknown>): number {
     const size = source.chunkSize ?? this.config.chunk_config.chunk_size;
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`chunkSize must be a positive integer, got ${size}`);
     return size;
   }
 
-  /** The cache key of a chunk: `<key>:<chunkSize>:<index>`. */
+  /** The cache key of chunk `index` of `source`: `<key>:<chunkSize>:<index>` (what `invalidate` prefixes match). */
   chunkId(source: ChunkSource<unknown>, index: number): string {
     return `${source.key}:${this.chunkSizeOf(source)}:${index}`;
   }
@@ -106,7 +135,10 @@ export class LazyLoader {
   /**
    * Chunk `index` of `source`: memory → disk → source, filling the nearer tiers on the way back.
    * Concurrent calls for one chunk share one source call. With `allowStale` (BACKGROUND) an
-   * expired cached chunk is returned at once (`stale: true`) and refreshed behind.
+   * expired cached chunk is returned at once (`stale: true`) and refreshed behind. A chunk shorter
+   * than the chunk size marks the end of the data (prefetch never goes past it). Counted as a
+   * lookup in `cache_hit_rate`.
+   * @throws RangeError when `index` is not an integer ≥ 0.
    * @throws LoadTimeoutError when every attempt timed out; LoadFailedError when the source kept
    *   failing; the signal's reason when `signal` aborted.
    */
@@ -140,7 +172,8 @@ export class LazyLoader {
   /**
    * Starts loading chunk `index` unless it is cached or already loading; not counted as a
    * lookup. It stops when `signal` aborts and nobody else waits for it. A no-op with caching
-   * off: there would be nowhere to keep the chunk.
+   * off (there would be nowhere to keep the chunk) and past a known end of the data.
+   * @returns a promise that settles when the load does; it never rejects (a failed prefetch is only counted).
    */
   prefetch<T>(source: ChunkSource<T>, index: number, signal?: AbortSignal): Promise<void> {
     if (!this.memory) return Promise.resolve();
@@ -172,7 +205,7 @@ export class LazyLoader {
       }
     }
     const items = await this.loadFromSource(source, index, chunkSize, id, ctx.signal);
-    const json = Buffer.from(JSON.stringify(items));
+    const json = chunkJson(items);
     if (items.length < chunkSize) {
       this.ends.set(`${source.key}:${chunkSize}`, index);
       // Bounded like the recent reads: one entry per namespace, the oldest forgotten first.
@@ -244,37 +277,60 @@ export class LazyLoader {
     if (this.recent.size > RECENT_SOURCES) this.recent.delete(this.recent.keys().next().value!);
   }
 
-  /** IMMEDIATE | STREAMING | BACKGROUND over chunk indexes, in order; stops when `signal` aborts. */
+  /**
+   * IMMEDIATE | STREAMING | BACKGROUND over chunk indexes, in order. IMMEDIATE loads every chunk
+   * (at most `prefetch_chunks` at once) before the first is yielded; STREAMING yields as chunks
+   * load, `prefetch_chunks` ahead, and stops its loads when the consumer leaves the loop;
+   * BACKGROUND serves cached chunks even if expired and keeps warming the cache after the consumer
+   * leaves. Everything stops when `signal` aborts.
+   * @throws RangeError (on iteration) for PAGINATED or ON_DEMAND, which have their own methods.
+   */
   loadChunkedData<T>(
     source: ChunkSource<T>,
     indexes: Iterable<number> | AsyncIterable<number>,
     strategy: LoadStrategy,
     opts: ChunkReadOptions = {},
   ): AsyncIterable<DataChunk<T>> {
-    return chunkSequence(this, source, indexes, strategy, opts);
+    return chunkSequence(this.reader, source, indexes, strategy, opts);
   }
 
-  /** STREAMING over items from chunk `fromIndex` (0) until a short chunk, `prefetch_chunks` ahead. */
+  /**
+   * STREAMING over items from chunk `fromIndex` (0) until a short chunk, `prefetch_chunks` ahead:
+   * a cold Observable (nothing loads before subscribe; unsubscribing or aborting `signal` stops
+   * prefetch and pending loads). `ready` is awaited before each item (backpressure). Counts
+   * itself in `active_streams`/`total_streams`.
+   * @throws RangeError when `fromIndex` is not an integer ≥ 0.
+   */
   streamItems<T>(source: ChunkSource<T>, opts: StreamItemsOptions = {}): Observable<T> {
-    return streamItems(this, source, opts);
+    return streamItems(this.reader, source, opts);
   }
 
-  /** PAGINATED: the chunks that hold the page, whatever the page size; prefetches what follows. */
+  /**
+   * PAGINATED: page `page` (from 1) of `pageSize` items, read from the chunks that hold it whatever
+   * the page size, then the `prefetch_chunks` chunks after it prefetched. With `totalItems` the
+   * totals are exact; without, `has_next` is true only if an item follows. `cacheHit`: no chunk
+   * came from the source.
+   * @throws RangeError when `page` or `pageSize` is not an integer ≥ 1; else as `getChunk`.
+   */
   loadPage<T>(
     source: ChunkSource<T>,
     page: number,
     pageSize: number,
     opts: ChunkReadOptions & { totalItems?: number | null } = {},
   ): Promise<{ items: T[]; pageInfo: PageInfo; cacheHit: boolean }> {
-    return loadPage(this, source, page, pageSize, opts);
+    return loadPage(this.reader, source, page, pageSize, opts);
   }
 
-  /** ON_DEMAND: nothing loads until `get(i)` or `slice()` asks. */
+  /** ON_DEMAND: a handle that loads nothing until `get(i)` or `slice(start, end)` asks, then only the chunks that hold it. */
   onDemand<T>(source: ChunkSource<T>) {
-    return onDemand(this, source);
+    return onDemand(this.reader, source);
   }
 
-  /** Drops every cached chunk (memory and disk) of sources whose key starts with `keyPrefix`; loads in flight are not cached. */
+  /**
+   * Drops every cached chunk (memory and disk) of sources whose key starts with `keyPrefix`, once
+   * pending disk writes have landed (so none lands after). A load in flight for such a key is
+   * returned to its callers but not cached. `''` matches everything (as `clearCache`).
+   */
   async invalidate(keyPrefix: string): Promise<void> {
     this.flights.detach(keyPrefix);
     this.memory?.deletePrefix(keyPrefix);
@@ -283,7 +339,7 @@ export class LazyLoader {
     for (const ns of [...this.ends.keys()]) if (ns.startsWith(keyPrefix)) this.ends.delete(ns);
   }
 
-  /** Empties both tiers. */
+  /** Empties both tiers (after pending disk writes); loads in flight are returned but not cached. */
   async clearCache(): Promise<void> {
     this.flights.detach('');
     this.memory?.clear();
@@ -292,17 +348,23 @@ export class LazyLoader {
     this.ends.clear();
   }
 
-  /** Waits for the disk writes started so far. */
+  /** Waits for the disk writes started so far (and any started meanwhile); at once without a disk tier. */
   async flush(): Promise<void> {
     await this.writes?.flush();
   }
 
-  /** Listens to every finished source load (for a load-time histogram). @returns unsubscribe. */
+  /**
+   * Listens to every finished source load, retries included (for a load-time histogram). A
+   * listener that throws is ignored. @returns unsubscribe.
+   */
   onChunkLoad(listener: (e: ChunkLoadEvent) => void): () => void {
     return this.counters.onLoad(listener);
   }
 
-  /** Counts an open stream in `active_streams`/`total_streams`; call the returned function once when it ends. */
+  /**
+   * Counts an open stream in `active_streams`/`total_streams`, for a caller that streams chunks
+   * itself (`streamItems` counts its own). @returns the function to call when it ends (idempotent).
+   */
   trackStream(): () => void {
     this.counters.totalStreams++;
     this.counters.activeStreams++;
@@ -313,8 +375,29 @@ export class LazyLoader {
     };
   }
 
-  /** The disk tier for the readiness probe: open, writable, free space. `ok` when the tier is off. */
-  async isDiskCacheHealthy(): Promise<DiskHealth> {
+  /**
+   * Counts a page read in `active_pages` while it runs, and in `total_pages_loaded` and
+   * `avg_page_load_time` when it succeeds, for a caller that assembles pages from chunks itself
+   * (`loadPage` counts its own).
+   */
+  async trackPage<T>(read: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    this.counters.activePages++;
+    try {
+      const out = await read();
+      this.counters.pagesLoaded++;
+      this.counters.pageSeconds += secondsSince(start);
+      return out;
+    } finally {
+      this.counters.activePages--;
+    }
+  }
+
+  /**
+   * The disk tier for the readiness probe: open, its directory writable, at least 64 MB free.
+   * Touches the file system. `ok` when the tier is off.
+   */
+  async diskHealth(): Promise<DiskHealth> {
     if (!this.disk) return { ok: true, detail: { open: false, writable: false, free_mb: null, size_mb: 0, entries: 0 } };
     return this.disk.health();
   }
@@ -334,12 +417,15 @@ export class LazyLoader {
     return { rssMb: rss / MB, tierMb: (this.memory?.bytes ?? 0) / MB, removed };
   }
 
-  /** The disk sweep: expired entries out, bounds enforced. */
+  /** The disk sweep: expired entries out, bounds enforced, space given back. A no-op without a disk tier. */
   sweepDisk(): { expired: number } {
     return this.disk?.sweep() ?? { expired: 0 };
   }
 
-  /** Background prefetch: the `prefetch_chunks` chunks after each recently read one. */
+  /**
+   * Background prefetch: the `prefetch_chunks` chunks after each recently read one (the last 64
+   * sources read since the previous run). @returns how many prefetches it started.
+   */
   async prefetchRecent(): Promise<number> {
     const reads = [...this.recent.values()];
     this.recent.clear();
@@ -353,9 +439,45 @@ export class LazyLoader {
     return runs.length;
   }
 
-  /** The loader's metrics plus per-tier detail; every figure measured, `cache_hit_rate` ≤ 1. */
+  /**
+   * The scheduled upkeep: the memory monitor, the disk sweep and the background prefetch, at the
+   * configured intervals. Each run counts in `background_tasks`.
+   */
+  maintenanceTasks(): MaintenanceTask[] {
+    const c = this.config;
+    const task = (name: string, intervalMs: number, work: () => unknown): MaintenanceTask => ({
+      name,
+      intervalMs,
+      run: () => this.counters.track(Promise.resolve().then(work)),
+    });
+    return [
+      task('lazy-loader.memory-monitor', c.memory_monitor_interval_ms, () => this.runMemoryMonitor()),
+      task('lazy-loader.disk-sweep', c.disk_sweep_interval_ms, () => this.sweepDisk()),
+      task('lazy-loader.prefetch', c.prefetch_interval_ms, () => this.prefetchRecent()),
+    ];
+  }
+
+  /**
+   * The `/stats` figures alone: each measured, `cache_hit_rate` ≤ 1, a tier that is off counts
+   * zero. The same as `status().stats`, for callers that want only the figures.
+   */
   getStats(): LazyLoaderStats {
     return statsOf(this.counters, this.memory, this.disk);
+  }
+
+  /**
+   * One snapshot for monitoring: every `/stats` figure and each tier's bounds and state. Counters
+   * only, no I/O (the disk tier's probe is `diskHealth()`).
+   */
+  status(): LoaderStatus {
+    const c = this.config;
+    return {
+      stats: this.getStats(),
+      caching_enabled: c.enable_caching,
+      ttl_seconds: c.cache_ttl,
+      memory: { enabled: this.memory !== null, max_entries: c.chunk_config.max_chunks_in_memory, max_bytes: this.maxMemoryBytes },
+      disk: { enabled: this.disk !== null, open: this.disk?.isOpen ?? false, max_entries: c.cache_size, max_bytes: c.disk_cache_max_mb * MB },
+    };
   }
 
   /** Stops background work, finishes pending disk writes and closes the disk tier. */

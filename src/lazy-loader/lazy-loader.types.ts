@@ -20,7 +20,7 @@ export interface DataChunk<T> {
   id: string;
   index: number;
   items: T[];
-  /** UTF-8 bytes of the chunk's JSON (what the memory tier charges against its budget). */
+  /** Bytes of the chunk's JSON, non-ASCII characters escaped (what the memory tier charges against its budget). */
   sizeBytes: number;
   tier: ChunkTier;
   /** True when a BACKGROUND read served an expired entry (a refresh is running behind it). */
@@ -94,5 +94,52 @@ export interface LazyLoaderStats {
       write_errors: number;
     };
     source: { loads: number; failures: number; timeouts: number; retries: number };
+  };
+}
+
+/** The disk tier's readiness: open, its directory writable, room left on its volume. */
+export interface DiskHealth {
+  ok: boolean;
+  detail: {
+    open: boolean;
+    writable: boolean;
+    /** Free space on the volume, MB; `null` when it could not be measured. */
+    free_mb: number | null;
+    size_mb: number;
+    entries: number;
+    /** Code of the last failure (`EACCES`, `SQLITE_FULL`…): never a message, which could carry a path. */
+    error?: string;
+  };
+}
+
+/**
+ * One snapshot of the loader, for monitoring: its figures and each tier's bounds. Read from
+ * counters only (no I/O), so it is cheap enough for every `/stats` call; the disk tier's health,
+ * which touches the file system, is `diskHealth()`.
+ */
+export interface LoaderStatus {
+  /** The `/stats` figures. */
+  stats: LazyLoaderStats;
+  /** `enable_caching`: off means both tiers are off and every read goes to the source. */
+  caching_enabled: boolean;
+  /** Seconds a cached chunk stays fresh, in both tiers. */
+  ttl_seconds: number;
+  memory: {
+    /** The tier exists (caching is on). */
+    enabled: boolean;
+    /** `max_chunks_in_memory`. */
+    max_entries: number;
+    /** The memory budget, `max_memory_mb` in bytes: the tier's bound and the readiness probe's limit on resident memory. */
+    max_bytes: number;
+  };
+  disk: {
+    /** The tier exists (caching and the disk cache are on). */
+    enabled: boolean;
+    /** Its file is open (false once closed, or when it could not be opened). */
+    open: boolean;
+    /** `cache_size`. */
+    max_entries: number;
+    /** `disk_cache_max_mb` in bytes. */
+    max_bytes: number;
   };
 }

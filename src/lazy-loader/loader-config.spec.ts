@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DataSize, dataSizeFor, resolveLoaderConfig } from './loader-config.js';
+import { loadConfig } from '../config/app-config.js';
+import { DataSize, dataSizeFor, optionsFromEnv, resolveLoaderConfig } from './loader-config.js';
 
 describe(resolveLoaderConfig.name, () => {
   it.each([
@@ -35,6 +36,19 @@ describe(resolveLoaderConfig.name, () => {
     expect(() => resolveLoaderConfig({ memory_threshold: 1.5 })).toThrow(/memory_threshold/);
     expect(() => resolveLoaderConfig({ load_timeout: -1 })).toThrow(/load_timeout/);
     expect(() => resolveLoaderConfig({ retry_attempts: 1.5 })).toThrow(/retry_attempts/);
+  });
+
+  it('takes its defaults from the environment schema: no options is the environment with nothing set', () => {
+    expect(resolveLoaderConfig()).toEqual(resolveLoaderConfig(optionsFromEnv(loadConfig({}).lazyLoader)));
+    expect(resolveLoaderConfig()).toMatchObject({ data_size: 'medium', cache_ttl: 3600, chunk_config: { prefetch_chunks: 3 } });
+  });
+
+  it('checks options against the environment schema\'s ranges, naming each bad one with its variable', () => {
+    expect(() => loadConfig({ LAZY_PREFETCH_CHUNKS: '65' })).toThrow(/LAZY_PREFETCH_CHUNKS/);
+    expect(() => resolveLoaderConfig({ prefetch_chunks: 65 })).toThrow(/prefetch_chunks=65 \(LAZY_PREFETCH_CHUNKS\)/);
+    expect(() => resolveLoaderConfig({ chunk_size: 2_000_000, cache_size: 0 })).toThrow(/chunk_size=2000000.*cache_size=0/);
+    expect(() => resolveLoaderConfig({ dataSize: 'tiny' as DataSize })).toThrow(/dataSize="tiny" \(LAZY_DATA_SIZE\)/);
+    expect(() => resolveLoaderConfig({ enable_caching: 'no' as unknown as boolean })).toThrow(/enable_caching/);
   });
 });
 

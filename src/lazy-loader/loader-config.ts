@@ -1,4 +1,7 @@
+import { resolve as resolvePath } from 'node:path';
+import { validateSync } from 'class-validator';
 import type { AppConfig } from '../config/app-config.js';
+import { EnvironmentVariables } from '../config/env.schema.js';
 import { MB } from '../config/units.js';
 
 /** Data size categories (by the size of the whole data set). */
@@ -96,106 +99,88 @@ export type LazyLoaderOptions = {
 } & Partial<ChunkConfig> &
   Partial<Omit<LargeDataConfig, 'data_size' | 'chunk_config'>>;
 
-const DEFAULTS = {
-  prefetch_chunks: 3,
-  compression_threshold: 1024,
-  compression_type: 'gzip' as CompressionType,
-  memory_threshold: 0.75,
-  disk_cache_dir: './data/cache',
-  disk_cache_max_mb: 1024,
-  enable_caching: true,
-  cache_size: 1000,
-  cache_ttl: 3600,
-  load_timeout: 30,
-  retry_attempts: 3,
-  memory_monitor_interval_ms: 30_000,
-  disk_sweep_interval_ms: 300_000,
-  prefetch_interval_ms: 10_000,
-};
-
-function positive(name: string, v: number, integer = true): void {
-  if (!Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
-    throw new RangeError(`${name} must be a positive ${integer ? 'integer' : 'number'}, got ${v}`);
-  }
-}
+/** The option fields that are also environment variables: the option → its variable, and its `AppConfig.lazyLoader` field. */
+const FIELDS = {
+  chunk_size: ['LAZY_CHUNK_SIZE', 'chunkSize'],
+  max_chunks_in_memory: ['LAZY_MAX_CHUNKS_IN_MEMORY', 'maxChunksInMemory'],
+  prefetch_chunks: ['LAZY_PREFETCH_CHUNKS', 'prefetchChunks'],
+  compression_threshold: ['LAZY_COMPRESSION_THRESHOLD', 'compressionThreshold'],
+  compression_type: ['LAZY_COMPRESSION_TYPE', 'compressionType'],
+  max_memory_mb: ['LAZY_MAX_MEMORY_MB', 'maxMemoryMb'],
+  memory_threshold: ['LAZY_MEMORY_THRESHOLD', 'memoryThreshold'],
+  enable_disk_cache: ['LAZY_ENABLE_DISK_CACHE', 'enableDiskCache'],
+  disk_cache_dir: ['LAZY_DISK_CACHE_DIR', 'diskCacheDir'],
+  disk_cache_max_mb: ['LAZY_DISK_CACHE_MAX_MB', 'diskCacheMaxMb'],
+  enable_caching: ['LAZY_ENABLE_CACHING', 'enableCaching'],
+  cache_size: ['LAZY_CACHE_SIZE', 'cacheSize'],
+  cache_ttl: ['LAZY_CACHE_TTL', 'cacheTtlSeconds'],
+  load_timeout: ['LAZY_LOAD_TIMEOUT', 'loadTimeoutSeconds'],
+  retry_attempts: ['LAZY_RETRY_ATTEMPTS', 'retryAttempts'],
+  memory_monitor_interval_ms: ['LAZY_MEMORY_MONITOR_INTERVAL_MS', 'memoryMonitorIntervalMs'],
+  disk_sweep_interval_ms: ['LAZY_DISK_SWEEP_INTERVAL_MS', 'diskSweepIntervalMs'],
+  prefetch_interval_ms: ['LAZY_PREFETCH_INTERVAL_MS', 'prefetchIntervalMs'],
+} as const satisfies Record<
+  Exclude<keyof LazyLoaderOptions, 'dataSize' | 'estimatedBytes'>,
+  readonly [keyof EnvironmentVariables, keyof AppConfig['lazyLoader']]
+>;
+type Field = keyof typeof FIELDS;
+const FIELD_NAMES = Object.keys(FIELDS) as Field[];
+/** The variable each option is checked as, and back. */
+const OPTION_OF = new Map<string, string>([['LAZY_DATA_SIZE', 'dataSize'], ...FIELD_NAMES.map((f) => [FIELDS[f][0], f] as [string, string])]);
 
 /**
- * Builds a full, checked configuration: the profile's table values, then the given overrides.
+ * Builds a full, checked configuration. Each field comes from the given options, else from the
+ * `DataSize` profile (chunk size, chunks in memory, memory budget, disk cache), else from the
+ * environment schema's default (`EnvironmentVariables`, the one source of defaults); the options
+ * are checked against the same schema's ranges, so a value refused as an environment variable is
+ * refused here too. A relative `disk_cache_dir` is taken as is (the environment resolves
+ * `LAZY_DISK_CACHE_DIR` against `DATA_DIR`; the default is the schema's, under its `DATA_DIR`).
  * A `required` disk cache cannot be turned off.
- * @throws RangeError naming the first invalid field.
+ * @throws RangeError naming every invalid option, with its variable and the rule it breaks.
  */
 export function resolveLoaderConfig(options: LazyLoaderOptions = {}): LargeDataConfig {
-  const size = (options.dataSize ??
-    (options.estimatedBytes !== undefined ? dataSizeFor(options.estimatedBytes) : DataSize.MEDIUM)) as DataSize;
+  const env = new EnvironmentVariables();
+  const defaultDir = resolvePath(env.DATA_DIR, env.LAZY_DISK_CACHE_DIR);
+  const set = env as unknown as Record<string, unknown>;
+  for (const f of FIELD_NAMES) if (options[f] !== undefined) set[FIELDS[f][0]] = options[f];
+  if (options.dataSize !== undefined) env.LAZY_DATA_SIZE = options.dataSize;
+  else if (options.estimatedBytes !== undefined) env.LAZY_DATA_SIZE = dataSizeFor(options.estimatedBytes);
+  const problems = validateSync(env, { forbidUnknownValues: false })
+    .filter((e) => OPTION_OF.has(e.property))
+    .map((e) => `${OPTION_OF.get(e.property)}=${JSON.stringify(e.value)} (${e.property}): ${Object.values(e.constraints ?? {}).join('; ')}`);
+  if (problems.length > 0) throw new RangeError(`Invalid lazy loader options: ${problems.join(', ')}`);
+
+  const size = env.LAZY_DATA_SIZE as DataSize;
   const profile = DATA_SIZE_PROFILES[size];
-  if (!profile) throw new RangeError(`unknown dataSize ${String(options.dataSize)}`);
-  const pick = <K extends keyof typeof DEFAULTS>(k: K): (typeof DEFAULTS)[K] =>
-    (options[k] as (typeof DEFAULTS)[K] | undefined) ?? DEFAULTS[k];
-  const enableDisk =
-    profile.disk_cache === 'required' ? true : (options.enable_disk_cache ?? profile.disk_cache === 'recommended');
   const config: LargeDataConfig = {
     data_size: size,
-    chunk_config: {
-      chunk_size: options.chunk_size ?? profile.chunk_size,
-      max_chunks_in_memory: options.max_chunks_in_memory ?? profile.max_chunks_in_memory,
-      prefetch_chunks: pick('prefetch_chunks'),
-      compression_threshold: pick('compression_threshold'),
-      compression_type: pick('compression_type'),
-    },
-    max_memory_mb: options.max_memory_mb ?? profile.max_memory_mb,
-    memory_threshold: pick('memory_threshold'),
-    enable_disk_cache: enableDisk,
-    disk_cache_dir: pick('disk_cache_dir'),
-    disk_cache_max_mb: pick('disk_cache_max_mb'),
-    enable_caching: pick('enable_caching'),
-    cache_size: pick('cache_size'),
-    cache_ttl: pick('cache_ttl'),
-    load_timeout: pick('load_timeout'),
-    retry_attempts: pick('retry_attempts'),
-    memory_monitor_interval_ms: pick('memory_monitor_interval_ms'),
-    disk_sweep_interval_ms: pick('disk_sweep_interval_ms'),
-    prefetch_interval_ms: pick('prefetch_interval_ms'),
+    chunk_config: Object.freeze({
+      chunk_size: env.LAZY_CHUNK_SIZE ?? profile.chunk_size,
+      max_chunks_in_memory: env.LAZY_MAX_CHUNKS_IN_MEMORY ?? profile.max_chunks_in_memory,
+      prefetch_chunks: env.LAZY_PREFETCH_CHUNKS,
+      compression_threshold: env.LAZY_COMPRESSION_THRESHOLD,
+      compression_type: env.LAZY_COMPRESSION_TYPE as CompressionType,
+    }),
+    max_memory_mb: env.LAZY_MAX_MEMORY_MB ?? profile.max_memory_mb,
+    memory_threshold: env.LAZY_MEMORY_THRESHOLD,
+    enable_disk_cache: profile.disk_cache === 'required' || (env.LAZY_ENABLE_DISK_CACHE ?? profile.disk_cache === 'recommended'),
+    disk_cache_dir: options.disk_cache_dir ?? defaultDir,
+    disk_cache_max_mb: env.LAZY_DISK_CACHE_MAX_MB,
+    enable_caching: env.LAZY_ENABLE_CACHING,
+    cache_size: env.LAZY_CACHE_SIZE,
+    cache_ttl: env.LAZY_CACHE_TTL,
+    load_timeout: env.LAZY_LOAD_TIMEOUT,
+    retry_attempts: env.LAZY_RETRY_ATTEMPTS,
+    memory_monitor_interval_ms: env.LAZY_MEMORY_MONITOR_INTERVAL_MS,
+    disk_sweep_interval_ms: env.LAZY_DISK_SWEEP_INTERVAL_MS,
+    prefetch_interval_ms: env.LAZY_PREFETCH_INTERVAL_MS,
   };
-  const c = config.chunk_config;
-  positive('chunk_size', c.chunk_size);
-  positive('max_chunks_in_memory', c.max_chunks_in_memory);
-  if (!Number.isInteger(c.prefetch_chunks) || c.prefetch_chunks < 0) throw new RangeError('prefetch_chunks must be ≥ 0');
-  if (!(c.compression_threshold >= 0)) throw new RangeError('compression_threshold must be ≥ 0');
-  if (!['gzip', 'brotli', 'none'].includes(c.compression_type)) throw new RangeError('compression_type must be gzip, brotli or none');
-  positive('max_memory_mb', config.max_memory_mb, false);
-  if (!(config.memory_threshold > 0 && config.memory_threshold <= 1)) throw new RangeError('memory_threshold must be in (0, 1]');
-  positive('disk_cache_max_mb', config.disk_cache_max_mb, false);
-  positive('cache_size', config.cache_size);
-  positive('cache_ttl', config.cache_ttl, false);
-  positive('load_timeout', config.load_timeout, false);
-  if (!Number.isInteger(config.retry_attempts) || config.retry_attempts < 0) throw new RangeError('retry_attempts must be ≥ 0');
-  positive('memory_monitor_interval_ms', config.memory_monitor_interval_ms);
-  positive('disk_sweep_interval_ms', config.disk_sweep_interval_ms);
-  positive('prefetch_interval_ms', config.prefetch_interval_ms);
-  return Object.freeze({ ...config, chunk_config: Object.freeze(c) });
+  return Object.freeze(config);
 }
 
 /** The environment's settings (`AppConfig.lazyLoader`) as loader options; unset fields fall to the profile. */
 export function optionsFromEnv(env: AppConfig['lazyLoader']): LazyLoaderOptions {
-  return {
-    dataSize: env.dataSize,
-    chunk_size: env.chunkSize,
-    max_chunks_in_memory: env.maxChunksInMemory,
-    prefetch_chunks: env.prefetchChunks,
-    compression_threshold: env.compressionThreshold,
-    compression_type: env.compressionType,
-    max_memory_mb: env.maxMemoryMb,
-    memory_threshold: env.memoryThreshold,
-    enable_disk_cache: env.enableDiskCache,
-    disk_cache_dir: env.diskCacheDir,
-    disk_cache_max_mb: env.diskCacheMaxMb,
-    enable_caching: env.enableCaching,
-    cache_size: env.cacheSize,
-    cache_ttl: env.cacheTtlSeconds,
-    load_timeout: env.loadTimeoutSeconds,
-    retry_attempts: env.retryAttempts,
-    memory_monitor_interval_ms: env.memoryMonitorIntervalMs,
-    disk_sweep_interval_ms: env.diskSweepIntervalMs,
-    prefetch_interval_ms: env.prefetchIntervalMs,
-  };
+  const options: LazyLoaderOptions = { dataSize: env.dataSize };
+  for (const f of FIELD_NAMES) (options as Record<string, unknown>)[f] = env[FIELDS[f][1]];
+  return options;
 }

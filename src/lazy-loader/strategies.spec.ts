@@ -114,8 +114,8 @@ describe(chunkSequence.name, () => {
       const [stale] = await collect(sut.loadChunkedData(source, [0], LoadStrategy.BACKGROUND));
       expect(stale).toMatchObject({ items: ['v1'], stale: true, tier: 'memory' });
       await vi.waitFor(async () => expect((await sut.getChunk(source, 0)).items).toEqual(['v2']));
-      // STREAMING never serves a stale chunk: it waits for a fresh one
-      sut.memory?.set('v:100:0', ['old'], 5);
+      // STREAMING never serves a stale chunk: it waits for a fresh one (v2 is cached, and expires)
+      await sut.flush();
       vi.setSystemTime(Date.now() + 3600_000 + 1);
       version = 3;
       const [fresh] = await collect(sut.loadChunkedData(source, [0], LoadStrategy.STREAMING));

@@ -1,8 +1,7 @@
 import { Observable } from 'rxjs';
 import { LoadStrategy } from './loader-config.js';
 import { abortReason } from './load-errors.js';
-import { secondsSince } from './loader-stats.js';
-import type { LazyLoader } from './lazy-loader.js';
+import type { ChunkReader } from './loader-ports.js';
 import type { ChunkReadOptions, ChunkSource, DataChunk, PageInfo } from './lazy-loader.types.js';
 
 export interface StreamItemsOptions extends ChunkReadOptions {
@@ -55,7 +54,7 @@ async function mapLimited<A, B>(items: A[], limit: number, fn: (a: A) => Promise
  * `chunkSize` items ends the sequence (the end of the data).
  */
 export async function* chunkSequence<T>(
-  loader: LazyLoader,
+  loader: ChunkReader,
   source: ChunkSource<T>,
   indexes: Iterable<number> | AsyncIterable<number>,
   strategy: LoadStrategy,
@@ -63,7 +62,7 @@ export async function* chunkSequence<T>(
   untilShort = false,
 ): AsyncGenerator<DataChunk<T>> {
   const chunkSize = loader.chunkSizeOf(source);
-  const prefetchChunks = loader.config.chunk_config.prefetch_chunks;
+  const prefetchChunks = loader.prefetchChunks;
   if (strategy === LoadStrategy.IMMEDIATE) {
     const all: number[] = [];
     for await (const i of indexes) all.push(i);
@@ -93,7 +92,7 @@ export async function* chunkSequence<T>(
           break;
         }
         const index = r.value;
-        if (loader.memory) {
+        if (loader.keepsChunks) {
           // Prefetch is not a lookup: the read below counts a hit only if the chunk is ready by then.
           void loader.prefetch(source, index, controller.signal);
           window.push({ index });
@@ -119,14 +118,14 @@ export async function* chunkSequence<T>(
 }
 
 async function* background<T>(
-  loader: LazyLoader,
+  loader: ChunkReader,
   source: ChunkSource<T>,
   indexes: Iterable<number> | AsyncIterable<number>,
   opts: ChunkReadOptions,
   untilShort: boolean,
   chunkSize: number,
 ): AsyncGenerator<DataChunk<T>> {
-  const ahead = loader.config.chunk_config.max_chunks_in_memory;
+  const ahead = loader.maxChunksAhead;
   const results: Promise<DataChunk<T>>[] = [];
   let consumed = 0;
   let consumerGone = false;
@@ -157,7 +156,7 @@ async function* background<T>(
       wake?.();
     }
   };
-  void loader.counters.track(pump());
+  void loader.trackBackground(pump());
   try {
     for (;;) {
       while (consumed >= results.length && !pumpDone) await new Promise<void>((res) => (wake = res));
@@ -178,7 +177,7 @@ async function* background<T>(
 }
 
 /** STREAMING over items as a cold Observable: nothing loads before subscribe; unsubscribe stops everything. */
-export function streamItems<T>(loader: LazyLoader, source: ChunkSource<T>, opts: StreamItemsOptions = {}): Observable<T> {
+export function streamItems<T>(loader: ChunkReader, source: ChunkSource<T>, opts: StreamItemsOptions = {}): Observable<T> {
   const from = opts.fromIndex ?? 0;
   if (!Number.isInteger(from) || from < 0) throw new RangeError(`fromIndex must be an integer ≥ 0, got ${from}`);
   return new Observable<T>((subscriber) => {
@@ -222,7 +221,7 @@ export function streamItems<T>(loader: LazyLoader, source: ChunkSource<T>, opts:
  * chunk came from the source. The `prefetch_chunks` chunks after the page load behind it.
  */
 export async function loadPage<T>(
-  loader: LazyLoader,
+  loader: ChunkReader,
   source: ChunkSource<T>,
   page: number,
   pageSize: number,
@@ -231,10 +230,7 @@ export async function loadPage<T>(
   if (!Number.isInteger(page) || page < 1) throw new RangeError(`page must be an integer ≥ 1, got ${page}`);
   if (!Number.isInteger(pageSize) || pageSize < 1) throw new RangeError(`pageSize must be an integer ≥ 1, got ${pageSize}`);
   const total = opts.totalItems ?? null;
-  const start = performance.now();
-  const c = loader.counters;
-  c.activePages++;
-  try {
+  return loader.trackPage(async () => {
     const chunkSize = loader.chunkSizeOf(source);
     const offset = (page - 1) * pageSize;
     const first = Math.floor(offset / chunkSize);
@@ -267,18 +263,14 @@ export async function loadPage<T>(
     };
     const lastRead = chunks[chunks.length - 1];
     if (lastRead && lastRead.items.length === chunkSize) {
-      for (let i = 1; i <= loader.config.chunk_config.prefetch_chunks; i++) void loader.prefetch(source, lastRead.index + i, opts.signal);
+      for (let i = 1; i <= loader.prefetchChunks; i++) void loader.prefetch(source, lastRead.index + i, opts.signal);
     }
-    c.pagesLoaded++;
-    c.pageSeconds += secondsSince(start);
     return { items, pageInfo, cacheHit: chunks.every((ch) => ch.tier !== 'source') };
-  } finally {
-    c.activePages--;
-  }
+  });
 }
 
 /** ON_DEMAND: a handle that loads nothing until an element (or a slice) is asked for. */
-export function onDemand<T>(loader: LazyLoader, source: ChunkSource<T>) {
+export function onDemand<T>(loader: ChunkReader, source: ChunkSource<T>) {
   const chunkSize = loader.chunkSizeOf(source);
   return {
     /** Item `i` (from 0), or `undefined` past the end. */

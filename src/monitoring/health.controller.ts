@@ -1,4 +1,4 @@
-import { Controller, Get, Header, HttpCode, Req, Res } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Inject, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiResponse } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ApiError } from '../common/errors/api-error.js';
@@ -6,6 +6,7 @@ import { errorBody, mapError } from '../common/errors/error-body.js';
 import { requestIdOf } from '../common/http/request-id.js';
 import { RequestAuth } from '../common/security/request-auth.js';
 import { MB } from '../config/units.js';
+import type { LoaderMonitor } from '../lazy-loader/loader-ports.js';
 import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
 import { HealthResponseDto, LivenessResponseDto, ReadinessResponseDto } from './dto/health-response.dto.js';
 import { HealthService } from './health.service.js';
@@ -25,7 +26,7 @@ const UNHEALTHY_SCHEMA = {
 export class HealthController {
   constructor(
     private readonly health: HealthService,
-    private readonly loader: LazyLoaderService,
+    @Inject(LazyLoaderService) private readonly loader: LoaderMonitor,
     private readonly auth: RequestAuth,
   ) {}
 
@@ -39,7 +40,7 @@ export class HealthController {
   @ApiResponse({ status: 503, description: 'Unhealthy or shutting down: the health body and the error body in one', schema: UNHEALTHY_SCHEMA })
   async overall(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<HealthResponseDto> {
     const figures = this.auth.trusted(req);
-    const stats = this.loader.getStats();
+    const { stats } = this.loader.status();
     const body = {
       ...(figures
         ? { memory_usage_mb: Math.round((process.memoryUsage.rss() / MB) * 10) / 10, active_resources: stats.active_chunks + stats.active_pages }

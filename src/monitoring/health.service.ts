@@ -1,8 +1,9 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { HealthCheckService, HealthIndicatorService, type HealthCheckResult, type HealthIndicatorResult } from '@nestjs/terminus';
 import { getHeapStatistics } from 'node:v8';
 import { ApiError } from '../common/errors/api-error.js';
 import { HistoryRepository } from '../history/history.repository.js';
+import type { LoaderMonitor } from '../lazy-loader/loader-ports.js';
 import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
 import { ShutdownState } from '../common/lifecycle/shutdown-state.js';
 import { MB } from '../config/units.js';
@@ -41,7 +42,7 @@ export class HealthService {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicator: HealthIndicatorService,
-    private readonly loader: LazyLoaderService,
+    @Inject(LazyLoaderService) private readonly loader: LoaderMonitor,
     private readonly history: HistoryRepository,
     private readonly shutdown: ShutdownState,
   ) {}
@@ -93,8 +94,8 @@ export class HealthService {
     return this.indicator
       .check('disk_cache')
       .attempt(async () => {
-        if (!this.loader.disk) return view.figures ? { enabled: false } : {};
-        const { ok, detail } = await this.loader.isDiskCacheHealthy();
+        if (!this.loader.status().disk.enabled) return view.figures ? { enabled: false } : {};
+        const { ok, detail } = await this.loader.diskHealth();
         const free_mb = detail.free_mb === null ? null : Math.round(detail.free_mb);
         if (!ok) {
           if (detail.error) this.logger.warn({ err: detail.error }, 'Disk cache check failed');
@@ -116,7 +117,7 @@ export class HealthService {
       .check('memory')
       .attempt(() => {
         const rss = process.memoryUsage.rss();
-        const limit = this.loader.maxMemoryBytes;
+        const limit = this.loader.status().memory.max_bytes;
         const heap = getHeapStatistics();
         const figures = { rss_mb: round(rss / MB), limit_mb: round(limit / MB), heap_used_mb: round(heap.used_heap_size / MB) };
         if (rss > limit) {

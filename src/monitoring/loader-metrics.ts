@@ -1,12 +1,13 @@
-import { Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { metricsRegistry } from '../common/metrics/metrics.js';
+import type { LoaderMonitor } from '../lazy-loader/loader-ports.js';
 import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
 import type { LazyLoaderStats } from '../lazy-loader/lazy-loader.types.js';
 
 /**
  * The lazy loader's figures as Prometheus metrics. Counters and gauges are read from
- * `getStats()` when scraped (collect callbacks), so they cost nothing between scrapes; the load
+ * the loader's `status()` when scraped (collect callbacks), so they cost nothing between scrapes; the load
  * duration histogram is fed by the loader's `onChunkLoad` events. The registry is per process and
  * tests build several apps: the metrics follow the loader of the app created last.
  */
@@ -69,10 +70,10 @@ export const chunkLoadDuration = new Histogram({
 /** Connects the app's lazy loader to the metrics above for as long as the app lives. */
 @Injectable()
 export class LoaderMetrics implements OnModuleInit, OnModuleDestroy {
-  private readonly read = () => this.loader.getStats();
+  private readonly read = () => this.loader.status().stats;
   private unsubscribe?: () => void;
 
-  constructor(private readonly loader: LazyLoaderService) {}
+  constructor(@Inject(LazyLoaderService) private readonly loader: LoaderMonitor) {}
 
   onModuleInit(): void {
     current = this.read;

@@ -1,8 +1,8 @@
-import { Controller, Get, Header, HttpCode, Post } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Inject, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiResponse } from '@nestjs/swagger';
 import { ApiError } from '../common/errors/api-error.js';
 import { AppConfig } from '../config/app-config.js';
-import { MB } from '../config/units.js';
+import type { LoaderMonitor } from '../lazy-loader/loader-ports.js';
 import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
 import { CacheClearResponseDto, CacheStatusResponseDto } from './dto/cache-response.dto.js';
 import { StatsResponseDto } from './dto/stats-response.dto.js';
@@ -11,7 +11,7 @@ import { StatsResponseDto } from './dto/stats-response.dto.js';
 @Controller()
 export class StatsController {
   constructor(
-    private readonly loader: LazyLoaderService,
+    @Inject(LazyLoaderService) private readonly loader: LoaderMonitor,
     private readonly config: AppConfig,
   ) {}
 
@@ -19,33 +19,32 @@ export class StatsController {
   @Get('stats')
   @Header('Cache-Control', 'no-store')
   stats(): StatsResponseDto {
-    return this.loader.getStats();
+    return this.loader.status().stats;
   }
 
   /** Both cache tiers now: what they hold against their bounds, hits, misses, evictions, disk health. */
   @Get('cache/status')
   @Header('Cache-Control', 'no-store')
   async cacheStatus(): Promise<CacheStatusResponseDto> {
-    const { config } = this.loader;
-    const stats = this.loader.getStats();
-    const { memory, disk } = stats.tiers;
-    const health = await this.loader.isDiskCacheHealthy();
+    const status = this.loader.status();
+    const { memory, disk } = status.stats.tiers;
+    const health = await this.loader.diskHealth();
     return {
-      caching_enabled: config.enable_caching,
-      ttl_seconds: config.cache_ttl,
-      cache_hit_rate: stats.cache_hit_rate,
+      caching_enabled: status.caching_enabled,
+      ttl_seconds: status.ttl_seconds,
+      cache_hit_rate: status.stats.cache_hit_rate,
       memory: {
-        enabled: this.loader.memory !== null,
+        enabled: status.memory.enabled,
         ...memory,
-        max_entries: config.chunk_config.max_chunks_in_memory,
-        max_bytes: config.max_memory_mb * MB,
+        max_entries: status.memory.max_entries,
+        max_bytes: status.memory.max_bytes,
       },
       disk: {
-        enabled: this.loader.disk !== null,
+        enabled: status.disk.enabled,
         healthy: health.ok,
         ...disk,
-        max_entries: config.cache_size,
-        max_bytes: config.disk_cache_max_mb * MB,
+        max_entries: status.disk.max_entries,
+        max_bytes: status.disk.max_bytes,
         free_mb: health.detail.free_mb === null ? null : Math.round(health.detail.free_mb),
       },
     };
@@ -64,9 +63,9 @@ export class StatsController {
     if (this.config.env === 'production' && this.config.security.apiKeys.length === 0) {
       throw new ApiError(403, 'forbidden', 'Clearing the cache needs API keys (API_KEYS) in production');
     }
-    const before = this.loader.getStats().tiers;
+    const before = this.loader.status().stats.tiers;
     await this.loader.clearCache();
-    const after = this.loader.getStats().tiers;
+    const after = this.loader.status().stats.tiers;
     return {
       cleared: true,
       memory_entries_removed: Math.max(0, before.memory.entries - after.memory.entries),

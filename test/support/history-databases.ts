@@ -77,3 +77,35 @@ export function historyRow(n: number, overrides: Partial<NewHistoryRow> = {}): N
     ...overrides,
   };
 }
+
+/** A database for whole test apps: SQLite in the app's own DATA_DIR, or a PostgreSQL schema of its own. */
+export interface AppDatabase {
+  name: 'sqlite' | 'postgres';
+  /** Configuration that points an app at this database (every app given it shares it). */
+  env: Record<string, string>;
+  dispose(): Promise<void>;
+}
+
+/** SQLite always; PostgreSQL when TEST_DATABASE_URL is set (else a loud warning). Call in `beforeAll`. */
+export async function openAppDatabase(name: 'sqlite' | 'postgres'): Promise<AppDatabase> {
+  if (name === 'sqlite') return { name, env: {}, dispose: async () => undefined };
+  const schema = `history_app_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: pgUrl });
+  await admin.connect();
+  await admin.query(`create schema "${schema}"`);
+  const url = new URL(pgUrl!);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return {
+    name,
+    env: { DATABASE_URL: url.toString() },
+    dispose: async () => {
+      await admin.query(`drop schema "${schema}" cascade`);
+      await admin.end();
+    },
+  };
+}
+
+/** The engine names to run app-level specs on: SQLite, and PostgreSQL when TEST_DATABASE_URL is set. */
+export function appEnginesUnderTest(what: string): Array<'sqlite' | 'postgres'> {
+  return enginesUnderTest(what).map((e) => e.name);
+}

@@ -36,7 +36,7 @@ class BoundedMapStore {
 }
 
 /**
- * The small keyed cache behind cache-manager 7: today it holds history counts only. Caption
+ * The small keyed cache behind cache-manager 7: today it holds history per-day counts only. Caption
  * responses are not here (the lazy loader caches their variations), nor are idempotency records: a
  * cache may evict, and they must not be (they have a store of their own).
  * Tier 1 is an in-process LRU bounded to `LAZY_CACHE_SIZE` entries; with `REDIS_URL` a shared

@@ -8,6 +8,7 @@ import { MB } from '../../config/units.js';
 import { ensurePrivateDir, refuseSymlinks, restrictFiles, sqliteFiles, SymlinkRefusedError } from '../../common/fs/private-paths.js';
 import { Codec, decodeChunk, encodeChunk } from '../compression.js';
 import type { CompressionType } from '../loader-config.js';
+import type { DiskHealth } from '../lazy-loader.types.js';
 
 export interface DiskTierOptions {
   /** Directory of the cache file (created mode 0700 if missing; never a symbolic link). */
@@ -31,11 +32,6 @@ export interface DiskHit {
   items: unknown[];
   sizeBytes: number;
   stale: boolean;
-}
-
-export interface DiskHealth {
-  ok: boolean;
-  detail: { open: boolean; writable: boolean; free_mb: number | null; size_mb: number; entries: number; error?: string };
 }
 
 interface Row {
