@@ -21,7 +21,9 @@ async function serves(t: TestApp): Promise<void> {
   const user = `redis-down-${++round}`;
   const caption = await http().post(`${API}/captions`).send({ content_description: 'a quiet beach at dawn', user_id: user }).timeout(HANG_GUARD_MS);
   expect(caption.status).toBe(200);
-  const history = await http().get(`${API}/caption-history?page=1&page_size=5&user_id=${user}`).timeout(HANG_GUARD_MS);
+  // A range that starts within a day: that day's rows in it are counted once and kept in the keyed cache.
+  const from = new Date(Date.now() - 3_600_000).toISOString();
+  const history = await http().get(`${API}/caption-history?page=1&page_size=5&user_id=${user}&date_from=${from}`).timeout(HANG_GUARD_MS);
   expect(history.status).toBe(200);
   expect(history.body.pagination.total_items).toBeGreaterThan(0);
   const plain = await http().post(`${API}/batch-process`).send({ requests: [{ content_description: 'a quiet beach', user_id: user }] }).timeout(HANG_GUARD_MS);
@@ -54,7 +56,7 @@ describe('A shared Redis that goes down', () => {
     const before = await cacheFailures();
     const limitedBefore = await failuresOf('rate_limit');
     await serves(t);
-    // The history count went to the Redis tier and came back a counted miss; the rate limit fell back to the process.
+    // The range's count of its first day went to the Redis tier and came back a counted miss; the rate limit fell back to the process.
     expect(await cacheFailures()).toBeGreaterThan(before);
     expect(await failuresOf('rate_limit')).toBeGreaterThan(limitedBefore);
     // A claim that cannot be checked is refused at once, never guessed.

@@ -111,6 +111,14 @@ export class BullmqRunner extends BatchRunner implements OnApplicationBootstrap,
   /** Shutdown: the running chunk stops after its slice and is handed back; then the connections close. */
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
+    if (!this.redis.ready) {
+      // Redis unreachable: BullMQ's close waits for it (its connections retry without limit), so a
+      // stopping replica would hang until killed. Nothing can be handed back anyway: the running
+      // chunk's lock expires and another replica takes the chunk over (stalled-job recovery).
+      for (const c of this.connections) c.disconnect();
+      await Promise.allSettled([this.worker?.close(true), this.queue.close()]);
+      return;
+    }
     await this.worker?.close();
     await this.queue.close();
     for (const c of this.connections) c.disconnect();
