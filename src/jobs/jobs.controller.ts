@@ -1,5 +1,6 @@
+import { ApiRequestContent } from '../common/openapi/api-request-content.decorator.js';
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiConsumes, ApiExtraModels, ApiHeader, ApiOkResponse, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { ApiExtraModels, ApiHeader, ApiOkResponse, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { IdempotencyStore } from '../batch/idempotency.store.js';
 import { CaptionGenerationResponse } from '../captions/dto/caption-generation-response.dto.js';
@@ -18,6 +19,7 @@ import {
   BatchObjectDto,
   BatchResultLineDto,
   BatchResultsQuery,
+  BatchJobRequest,
   CreateBatchRequest,
   ListBatchesQuery,
 } from './dto/batch-job.dto.js';
@@ -53,12 +55,14 @@ export class JobsController {
   @Post()
   @HttpCode(202)
   @BodyMediaTypes('application/json', NDJSON)
-  @ApiConsumes('application/json', NDJSON)
-  @ApiBody({
-    description: `application/json: a \`CreateBatchRequest\`; ${NDJSON}: one \`BatchJobRequest\` per line (gzip, deflate or br accepted)`,
-    schema: { oneOf: [{ $ref: getSchemaPath(CreateBatchRequest) }, { type: 'string', description: 'NDJSON lines' }] },
+  @ApiRequestContent({
+    description:
+      `application/json: a \`CreateBatchRequest\`; ${NDJSON}: one \`BatchJobRequest\` per line (gzip, deflate or br accepted). ` +
+      'Each request is validated on its own: a bad one ends its item `errored`, never refuses the batch.',
+    json: CreateBatchRequest,
+    ndjsonItem: BatchJobRequest,
+    perItem: true,
   })
-  @ApiExtraModels(CreateBatchRequest)
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Per API key. The same key and body answer the same batch; another body: 422' })
   @ApiResponse({ status: 202, description: 'The batch, `in_progress` (or `ended` when no item was valid)', type: BatchObjectDto })
   @ApiResponse({ status: 413, description: '`payload_too_large`: more than BATCH_JOB_MAX_ITEMS lines, or an upload over BATCH_NDJSON_MAX_BYTES / BATCH_NDJSON_MAX_RATIO; nothing is stored', content: ERROR })

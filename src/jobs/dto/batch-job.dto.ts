@@ -1,3 +1,4 @@
+import { ApiRules } from '../../common/openapi/schema-rules.js';
 import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { IsBoolean, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
@@ -16,6 +17,7 @@ export class CreateBatchRequest {
     description: '1 to BATCH_JOB_MAX_ITEMS (default 100,000) requests. A request that breaks a rule does not refuse the batch: its item ends `errored`',
     type: () => [BatchJobRequest],
     minItems: 1,
+    ...({ 'x-validated-per-item': true } as object),
   })
   requests!: BatchJobRequest[];
 
@@ -82,6 +84,7 @@ export class BatchEventDataDto {
 
 const toBoolean = ({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value);
 
+@ApiRules({ fields: ['cursor'], rule: '`cursor` must be a `next_cursor` this service issued' })
 export class ListBatchesQuery {
   @ApiPropertyOptional({ default: 20, minimum: 1, maximum: 100 })
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100)

@@ -1242,11 +1242,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description application/json: a `CreateBatchRequest`; application/x-ndjson: one `BatchJobRequest` per line (gzip, deflate or br accepted) */
+        /** @description application/json: a `CreateBatchRequest`; application/x-ndjson: one `BatchJobRequest` per line (gzip, deflate or br accepted). Each request is validated on its own: a bad one ends its item `errored`, never refuses the batch. */
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateBatchRequest"] | string;
-                "application/x-ndjson": components["schemas"]["CreateBatchRequest"] | string;
+                "application/json": components["schemas"]["CreateBatchRequest"];
+                "application/x-ndjson": unknown;
             };
         };
         responses: {

@@ -29,4 +29,7 @@ export interface UploadItems {
   processBatch: {
     'application/x-ndjson': S['CaptionGenerationRequest'];
   };
+  createBatch: {
+    'application/x-ndjson': S['BatchJobRequest'];
+  };
 }
