@@ -7,7 +7,7 @@ import { deleteRedisKeys, TEST_REDIS_URL, uniqueRedisPrefix } from './support/re
 /** Items of the batch (JOBS_SLOW_ITEMS to try a smaller one by hand). */
 const N = Number(process.env.JOBS_SLOW_ITEMS ?? 20_000);
 
-describe(`A ${N}-item batch job on three replicas through a rolling restart and a kill -9`, () => {
+describe(`A ${N}-item batch job on three replicas through a rolling update and a kill -9`, () => {
   const prefix = uniqueRedisPrefix('jobs-slow');
   let cluster: Cluster;
 
@@ -44,16 +44,17 @@ describe(`A ${N}-item batch job on three replicas through a rolling restart and 
     const id = ((await res.json()) as { id: string }).id;
     const step = Math.max(1, Math.floor(N / 10));
 
-    // Rolling restart: one replica at a time gets SIGTERM (it hands its chunk back), comes back
-    // and is ready before the next one goes; the other two keep working meanwhile.
+    // Rolling update (maxUnavailable 0): a replacement starts and is ready first, then one old
+    // replica gets SIGTERM (it hands its chunk back); one at a time, the others working meanwhile.
+    const replacements: number[] = [];
     for (let i = 0; i < 3; i++) {
       await progress(id, step);
+      replacements.push(await cluster.add());
       await cluster.stop(i);
-      await cluster.restart(i);
     }
     // A replica dies without warning: its chunk is taken over once its lock lapses.
     await progress(id, step);
-    await cluster.kill(2);
+    await cluster.kill(replacements[2]!);
 
     const done = await until(
       async () => (await api(cluster.url, `${BATCHES}/${id}`)).body,

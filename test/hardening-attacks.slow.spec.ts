@@ -77,13 +77,16 @@ const BASELINE_FLOOR_MS = 60;
  * - 8 bombs, each a decoder (brotli's 4 MiB window at the encoder's default, gzip's 32 KiB), a few
  *   16 KiB stream buffers and at most one line of BODY_LIMIT_BYTES (1 MiB): ~5 MiB, 41 MiB;
  * - one 1 MiB JSON body: its bytes, its text and the parsed string, ~3 MiB;
- * so ~56 MiB live. V8 frees garbage only at its next collection: the young generation alone can
- * hold some 48 MiB (three 16 MiB semi-spaces), and the old one grows by a factor of its live size
- * before it is collected; add the allocator arenas of the zlib threads and some 200 MiB can be
- * resident at a peak, rounded up to 256. A bomb decoded whole (8 × 64 MiB) or the stalled exports
+ * - the caption probe's drafts: the offline engine parses each description and checks each
+ *   sentence (compromise documents, eld), keeping up to 20,000 checked sentences (~10 MiB) and
+ *   leaving several MiB of parse garbage per draft; at the attack's draft rate ~30 MiB more;
+ * so ~100 MiB live or young. V8 frees garbage only at its next collection: the young generation
+ * alone can hold some 48 MiB (three 16 MiB semi-spaces), and the old one grows by a factor of its
+ * live size before it is collected; add the allocator arenas of the zlib threads and some 250 MiB
+ * can be resident at a peak, rounded up to 320 (267 was seen once with the parsing engine). A bomb decoded whole (8 × 64 MiB) or the stalled exports
  * buffered whole (35 MB of text each, twice that as strings) would pass it.
  */
-const RSS_GROWTH_BOUND_MIB = 256;
+const RSS_GROWTH_BOUND_MIB = 320;
 
 const EXPORTER_A = '127.0.0.2';
 const EXPORTER_B = '127.0.0.3';

@@ -196,6 +196,23 @@ export class Cluster {
     await this.waitReady(index);
   }
 
+  /**
+   * Starts one more replica (its own port and DATA_DIR, `extraEnv` on top) and waits until it is
+   * ready: with {@link stop} of an old one after it, a rolling update that keeps every replica's
+   * capacity (Kubernetes' `maxUnavailable: 0`). @returns its index.
+   */
+  async add(extraEnv: Record<string, string> = {}): Promise<number> {
+    const index = this.replicas.length;
+    const port = await freePort();
+    const dataDir = join(this.baseDir, `replica-${index}`);
+    mkdirSync(dataDir, { mode: 0o700 });
+    const r: Replica = { index, port, dataDir, url: `http://127.0.0.1:${port}`, child: null, inRotation: false };
+    this.replicas.push(r);
+    this.spawn(r, extraEnv);
+    await this.waitReady(index);
+    return index;
+  }
+
   /** Stops every replica (SIGKILL for one still there after its graceful shutdown), the proxy, and removes what the cluster created. */
   async close(): Promise<void> {
     if (this.closed) return;
