@@ -24,7 +24,8 @@ export interface HashtagGround {
 }
 
 const body = (tag: string) => tag.replace(/^#/, '').toLowerCase();
-const tagSet = (items: Iterable<string>) => {
+/** The tags of `items` (`#` + lower case, as the engine makes them; a leading `#` is optional). */
+export const tagSet = (items: Iterable<string>): Set<string> => {
   const set = new Set<string>();
   for (const item of items) {
     const tag = toHashtag(item.replace(/^#/, ''));

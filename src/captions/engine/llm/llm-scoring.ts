@@ -2,8 +2,7 @@ import type { CaptionGenerationRequest } from '../../dto/caption-generation-requ
 import type { CaptionVariation } from '../../dto/caption-generation-response.dto.js';
 import { analyse } from '../caption-analysis.js';
 import { assessCaption, engagementPrediction } from '../caption-scoring.js';
-import type { HashtagGround } from '../grounding.js';
-import { toHashtag } from '../hashtag-picker.js';
+import { tagSet, type HashtagGround } from '../grounding.js';
 import { OFFLINE_BANKS } from '../languages/offline-banks.js';
 import { charCount, emojiCount, stripEmoji } from '../text-analysis.js';
 import type { CheckedDraft } from './draft-check.js';
@@ -47,16 +46,6 @@ function sentenceLengthEase(text: string, language: CaptionGenerationRequest['la
   return Math.min(100, Math.max(0, 100 - Math.max(0, perSentence - 8) * (100 / 32)));
 }
 
-/** Tags of `items` (`#` + lower case, as the offline engine makes them). */
-function tagsOf(items: Iterable<string>): Set<string> {
-  const out = new Set<string>();
-  for (const item of items) {
-    const tag = toHashtag(item);
-    if (tag) out.add(tag);
-  }
-  return out;
-}
-
 /**
  * The scores of a checked LLM draft, by the offline engine's rubric (caption-scoring.ts). For a
  * language with an offline bank, the draft is judged with that bank's parser, stop words,
@@ -70,9 +59,9 @@ export function scoreDraft(draft: CheckedDraft, request: CaptionGenerationReques
   const analysis = bank ? analyse(request, bank) : undefined;
   const brand = [request.brand_info?.name ?? '', ...(request.brand_info?.keywords ?? [])].filter((b) => b !== '');
   const ground: HashtagGround = analysis?.ground ?? {
-    description: tagsOf(segmentWords(request.content_description, request.language)),
+    description: tagSet(segmentWords(request.content_description, request.language)),
     stems: keyTermsOf(request),
-    brand: tagsOf(brand),
+    brand: tagSet(brand),
     fallback: new Set(),
     verbs: [],
   };
