@@ -5,6 +5,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ResponseStream } from '../common/streaming/response-stream.js';
 import { ShutdownState } from '../common/lifecycle/shutdown-state.js';
 
+/**
+ * Time kept back at the end of `graceMs` for Nest's hooks (the batch runner handing its chunk back,
+ * the history flush, closing the database) after in-flight requests are cut off: a fifth of it, at
+ * most 5 s. Deployment manifests size their grace period with it.
+ */
+export function shutdownReserveMs(graceMs: number): number {
+  return Math.min(5000, Math.floor(graceMs / 5));
+}
+
 export interface GracefulShutdownOptions {
   /** Keep serving this long after the signal (readiness already 503) so the load balancer notices. */
   delayMs: number;
@@ -54,8 +63,7 @@ export class GracefulShutdown {
     const { delayMs, graceMs } = this.options;
     const exit = this.options.exit ?? ((code: number) => process.exit(code));
     const started = Date.now();
-    // Time kept back for the hooks (closing the database) after requests are cut off.
-    const reserveMs = Math.min(5000, Math.floor(graceMs / 5));
+    const reserveMs = shutdownReserveMs(graceMs);
     const drainDeadline = started + graceMs - reserveMs;
     const hard = setTimeout(() => {
       this.logger.error(`Shutdown did not finish within ${graceMs} ms; exiting`);
