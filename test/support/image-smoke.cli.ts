@@ -1,17 +1,17 @@
 // `npm run smoke:image`: the image's runtime stage, run on this machine without a Docker engine.
 // Reads the Dockerfile and does what its stages do: installs the production dependencies (the
 // stage the runtime copies node_modules from, its RUN lines) under the runtime image's Node major,
-// builds dist/ (`npm run build`, on the machine's Node: the output is plain JavaScript), lays out
-// /app as the runtime stage's COPY lines do, then starts ENTRYPOINT + CMD with the image's ENV,
+// builds dist/ from only what the build stage copies (`npm run build`, on the machine's Node and
+// node_modules: the output is plain JavaScript), lays out /app as the runtime stage's COPY lines do, then starts ENTRYPOINT + CMD with the image's ENV,
 // waits for the HEALTHCHECK command to pass, checks readiness, sends SIGTERM and expects exit 0.
 // The Node binary of another major comes from the npm registry (node-<platform>-<arch>, with its
 // headers, so better-sqlite3 compiles against it); installs are cached under node_modules/.cache.
 // Not a spec: the first run compiles better-sqlite3 (about two minutes), too slow for `npm test`.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Dockerfile } from './dockerfile.js';
@@ -58,6 +58,32 @@ function nodeOf(major: string): { bin: string; root?: string } {
     rmSync(join(dir, tgz));
   }
   return { bin: join(root, 'bin', 'node'), root };
+}
+
+/**
+ * The `.dockerignore` as a predicate on context-relative paths: patterns in order, the last match
+ * wins, `!` lets a path through again; `**` spans directories, `*` stays within one. Directories are
+ * always walked, as Docker does, so an exception below an ignored directory still counts.
+ */
+function dockerignore(text: string): (path: string) => boolean {
+  const rules = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const negate = l.startsWith('!');
+      const glob = (negate ? l.slice(1) : l).replace(/^\//, '');
+      const body = glob
+        .split(/(\*\*\/?|\*|\?)/)
+        .map((part) => (part === '**/' || part === '**' ? '.*' : part === '*' ? '[^/]*' : part === '?' ? '[^/]' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+        .join('');
+      return { negate, re: new RegExp(`^${body}(/.*)?$`) };
+    });
+  return (path) => {
+    let ignored = false;
+    for (const r of rules) if (r.re.test(path)) ignored = !r.negate;
+    return ignored;
+  };
 }
 
 function run(command: string, cwd: string, env: NodeJS.ProcessEnv): void {
@@ -107,15 +133,28 @@ if (!existsSync(join(depsDir, '.complete'))) {
   log(`production dependencies from the cache (${depsDir})`);
 }
 
-// --- dist/
-if (!values['no-build']) run('npm run build', ROOT, process.env);
-if (!existsSync('dist/main.js')) fail('dist/main.js is missing: run npm run build');
+// --- dist/, built from only what the build stage copies (the .dockerignore applied), with the
+// repository's node_modules (its `npm ci` would be the same install)
+const buildStage = docker.stage(distCopy.from!);
+const buildDir = mkdtempSync(join(tmpdir(), 'image-smoke-build-'));
+if (!values['no-build']) {
+  const ignored = dockerignore(readFileSync('.dockerignore', 'utf8'));
+  const sources = docker.chain(buildStage).flatMap((s) => docker.copies(s)).filter((c) => !c.from).flatMap((c) => c.sources);
+  for (const src of sources) cpSync(src, join(buildDir, src), { recursive: true, filter: (f) => statSync(f).isDirectory() || !ignored(relative(ROOT, f)) });
+  symlinkSync(join(ROOT, 'node_modules'), join(buildDir, 'node_modules'));
+  for (const command of buildStage.instructions.filter((i) => i.keyword === 'RUN' && !/\bnpm ci\b/.test(i.args)).map((i) => i.args)) {
+    run(command, buildDir, process.env);
+  }
+}
+const dist = values['no-build'] ? join(ROOT, 'dist') : join(buildDir, 'dist');
+if (!existsSync(join(dist, 'main.js'))) fail(`${dist}/main.js is missing`);
 
 // --- /app, laid out as the runtime stage's COPY lines do
 const app = mkdtempSync(join(tmpdir(), 'image-smoke-app-'));
 const dataDir = mkdtempSync(join(tmpdir(), 'image-smoke-data-'));
 symlinkSync(join(depsDir, 'node_modules'), join(app, 'node_modules'));
-cpSync('dist', join(app, 'dist'), { recursive: true });
+cpSync(dist, join(app, 'dist'), { recursive: true });
+rmSync(buildDir, { recursive: true, force: true });
 for (const f of contextFiles) cpSync(f, join(app, f));
 log(`/app = ${app}: ${readdirSync(app).join(', ')}`);
 
