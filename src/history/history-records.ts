@@ -67,7 +67,15 @@ const jsonNumber = (v: number | string): string => {
   return Number.isFinite(n) ? String(n) : 'null';
 };
 
-const json = JSON.stringify;
+/**
+ * What `JSON.stringify` writes other than as itself: a quote, a backslash, a control character or
+ * a lone surrogate (in a `u` pattern a surrogate class matches only unpaired ones).
+ */
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/u;
+
+/** `JSON.stringify(s)`: most fields need no escape, and quoting them in place allocates no string of its own. */
+const json = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`);
 
 /**
  * The record as the API's row (`HistoryRow`), for readers that want objects.

@@ -36,7 +36,9 @@ const unpackr = new Unpackr({ useRecords: true, bundleStrings: true });
  * @throws RangeError on what MessagePack cannot hold (a BigInt past 64 bits).
  */
 export function packItems(items: readonly unknown[]): Buffer {
-  return packr.pack(items);
+  // msgpackr packs into a shared buffer of 4 MB or more and returns a view of it: a copy keeps an
+  // entry waiting in the write queue from holding the whole of that buffer alive.
+  return Buffer.from(packr.pack(items));
 }
 
 /**

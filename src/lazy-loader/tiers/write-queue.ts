@@ -25,7 +25,9 @@ export class WriteQueue {
   /** Starts writing `packed` (and `itemBytes`, see `DiskTier.set`) under `id`; the disk tier counts its own failures. */
   start(id: string, packed: Buffer, itemBytes: number): void {
     this.bytes += packed.length;
-    const w: Promise<void> = this.disk.set(id, packed, itemBytes).finally(() => {
+    // Behind the response: the write (synchronous in SQLite) starts once the caller's own
+    // continuations have run, not in the microtasks ahead of them.
+    const w: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.disk.set(id, packed, itemBytes)).finally(() => {
       this.pending.delete(w);
       this.bytes -= packed.length;
       this.waiters.shift()?.();
