@@ -73,19 +73,40 @@ async function timeGet(url: string): Promise<{ ms: number; body: unknown }> {
   return { ms: performance.now() - t, body };
 }
 
-/** Streams a whole export, counting rows (lines); no Accept-Encoding, so the bytes are the rows. */
-function download(url: string): Promise<{ rows: number; ttfbMs: number; seconds: number }> {
+/**
+ * Streams an export, counting lines; no Accept-Encoding, so the bytes are the rows. With `rate`,
+ * reads at most that many bytes a second (pausing the socket) and leaves after `forSeconds`.
+ */
+function download(url: string, rate?: { bytesPerSecond: number; forSeconds: number }): Promise<{ rows: number; bytes: number; last: number; ttfbMs: number; seconds: number }> {
   return new Promise((resolve, reject) => {
     const t = performance.now();
     let ttfbMs = 0;
     let rows = 0;
-    get(url, (res) => {
+    let bytes = 0;
+    let last = -1;
+    const done = () => resolve({ rows, bytes, last, ttfbMs, seconds: (performance.now() - t) / 1000 });
+    const req = get(url, (res) => {
       res.on('data', (chunk: Buffer) => {
         if (ttfbMs === 0) ttfbMs = performance.now() - t;
+        bytes += chunk.length;
+        last = chunk[chunk.length - 1]!;
         for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) rows++;
+        if (!rate) return;
+        const elapsed = (performance.now() - t) / 1000;
+        if (elapsed >= rate.forSeconds) {
+          req.destroy();
+          done();
+          return;
+        }
+        const ahead = bytes / rate.bytesPerSecond - elapsed;
+        if (ahead > 0) {
+          res.pause();
+          setTimeout(() => res.resume(), ahead * 1000);
+        }
       });
-      res.on('end', () => resolve({ rows, ttfbMs, seconds: (performance.now() - t) / 1000 }));
-    }).on('error', reject);
+      res.on('end', done);
+    });
+    req.on('error', (err) => (rate ? undefined : reject(err)));
   });
 }
 
@@ -144,14 +165,38 @@ describe('history benchmark', () => {
     sqlite.close();
     await stop(server.child);
 
-    // --- export: streamed from a cursor (fresh server, default config) vs building the whole array ---
-    const streamed = await start(['dist/main.js'], env, '/api/v14/lazy/health/live');
-    const idleRss = peakRssMb(streamed.child.pid!);
-    const cpuBefore = cpuSeconds(streamed.child.pid!);
-    const exp = await download(`${streamed.base}${api}/export?format=ndjson`);
-    const exportCpu = cpuSeconds(streamed.child.pid!) - cpuBefore;
-    const exportRss = peakRssMb(streamed.child.pid!);
+    // --- export: each run on a fresh server (its peak RSS is the kernel's high-water mark) ---
+    // The newest tenth of the rows, for the same export at a tenth of the size.
+    const tenthDb = new Database(dbFile, { readonly: true });
+    const tenth = Math.max(1, Math.floor(ROWS / 10));
+    const tenthFrom = tenthDb.prepare('select created_at from caption_history order by created_at desc, id desc limit 1 offset ?').pluck().get(tenth - 1) as number;
+    const tenthRows = tenthDb.prepare('select count(*) from caption_history where created_at >= ?').pluck().get(tenthFrom) as number;
+    tenthDb.close();
+    const exportRun = async (query: string, expected: number, rate?: { bytesPerSecond: number; forSeconds: number }) => {
+      const server = await start(['dist/main.js'], env, '/api/v14/lazy/health/live');
+      const pid = server.child.pid!;
+      const idle = peakRssMb(pid);
+      const cpu0 = cpuSeconds(pid);
+      const r = await download(`${server.base}${api}/export?${query}`, rate);
+      const cpu = cpuSeconds(pid) - cpu0;
+      const peak = peakRssMb(pid);
+      await stop(server.child);
+      const format = /format=(\w+)/.exec(query)![1];
+      // NDJSON: a line a row; CSV: and a header line; a JSON array: one line, checked by its end.
+      const rows = format === 'ndjson' ? r.rows : format === 'csv' ? r.rows - 1 : r.last === 93 ? expected : -1;
+      if (!rate && rows !== expected) throw new Error(`${query}: ${rows} rows, expected ${expected}`);
+      return { ...r, rowsPerSecond: (rate ? Number.NaN : rows) / r.seconds, rowsPerCpu: rows / cpu, overIdle: peak - idle, idle, peak };
+    };
+    const byFormat = [];
+    for (const format of ['ndjson', 'csv', 'json'] as const) byFormat.push({ format, ...(await exportRun(`format=${format}`, ROWS)) });
+    const ndjson = byFormat[0]!;
+    const small = await exportRun(`format=ndjson&date_from=${new Date(tenthFrom).toISOString()}`, tenthRows);
+    const slowRate = { bytesPerSecond: 1024 * 1024, forSeconds: 20 };
+    const slowBig = await exportRun('format=ndjson', ROWS, slowRate);
+    const slowSmall = await exportRun(`format=ndjson&date_from=${new Date(tenthFrom).toISOString()}`, tenthRows, slowRate);
+
     // The same pages with the lazy loader's cache on (the default): what a client paging sees.
+    const streamed = await start(['dist/main.js'], env, '/api/v14/lazy/health/live');
     for (const r of results) {
       const pageUrl = `${streamed.base}${api}?page=${r.page}&page_size=${PAGE_SIZE}`;
       await timeGet(pageUrl);
@@ -164,7 +209,7 @@ describe('history benchmark', () => {
     const base = await download(`${naive.base}/export`);
     const baseRss = peakRssMb(naive.child.pid!);
     await stop(naive.child);
-    if (exp.rows !== ROWS || base.rows !== ROWS) throw new Error(`export rows ${exp.rows}/${base.rows}, expected ${ROWS}`);
+    if (base.rows !== ROWS) throw new Error(`baseline export rows ${base.rows}, expected ${ROWS}`);
 
     const p1 = results[0]!;
     const lines = [
@@ -177,13 +222,21 @@ describe('history benchmark', () => {
           `| ${r.page.toLocaleString('en')} | ${ms(r.first)} | ${ms(r.byPage)} (${ratio(r.byPage, p1.byPage)}) | ${ms(r.cached)} (${ratio(r.cached, p1.cached)}) | ${ms(r.byCursor)} (${ratio(r.byCursor, p1.byCursor)}) | ${ms(r.offset)} (${ratio(r.offset, p1.offset)}) |`,
       ),
       '',
-      `History export: ${ROWS.toLocaleString('en')} rows as NDJSON`,
-      '| | streamed from a cursor | whole-array baseline | streamed / baseline |',
-      '|---|---|---|---|',
-      `| rows/s | ${Math.round(exp.rows / exp.seconds).toLocaleString('en')} | ${Math.round(base.rows / base.seconds).toLocaleString('en')} | ${ratio(base.seconds, exp.seconds)} |`,
-      `| rows per server CPU-second | ${Math.round(exp.rows / exportCpu).toLocaleString('en')} | | |`,
-      `| time to first byte | ${ms(exp.ttfbMs)} | ${ms(base.ttfbMs)} | ${ratio(exp.ttfbMs, base.ttfbMs)} |`,
-      `| server peak RSS | ${exportRss.toFixed(0)} MB (idle ${idleRss.toFixed(0)} MB) | ${baseRss.toFixed(0)} MB | ${ratio(exportRss, baseRss)} |`,
+      `History export: ${ROWS.toLocaleString('en')} rows, a fast reader (no Accept-Encoding), each run on a fresh server`,
+      '| format | rows/s | ÷ NDJSON | rows per server CPU-second | time to first byte | peak RSS over idle |',
+      '|---|---|---|---|---|---|',
+      ...byFormat.map(
+        (r) =>
+          `| ${r.format} | ${Math.round(r.rowsPerSecond).toLocaleString('en')} | ${(r.rowsPerSecond / ndjson.rowsPerSecond).toFixed(2)}× | ${Math.round(r.rowsPerCpu).toLocaleString('en')} | ${ms(r.ttfbMs)} | ${r.overIdle.toFixed(0)} MB (idle ${r.idle.toFixed(0)} MB) |`,
+      ),
+      `| whole-array baseline (NDJSON) | ${Math.round(base.rows / base.seconds).toLocaleString('en')} | ${(base.rows / base.seconds / ndjson.rowsPerSecond).toFixed(2)}× | | ${ms(base.ttfbMs)} | peak ${baseRss.toFixed(0)} MB |`,
+      '',
+      'NDJSON export goal: ≥ 250,000 rows/s (before: 145,000 on a quiet machine, 76,000 in this benchmark); CSV and JSON array ≥ 0.8× NDJSON',
+      '',
+      `| NDJSON export, peak RSS over idle | ${tenthRows.toLocaleString('en')} rows | ${ROWS.toLocaleString('en')} rows | ÷ | before | goal |`,
+      '|---|---|---|---|---|---|',
+      `| fast reader | ${small.overIdle.toFixed(0)} MB | ${ndjson.overIdle.toFixed(0)} MB | ${(ndjson.overIdle / Math.max(1, small.overIdle)).toFixed(2)}× | +49 MB | ≤ +48 MB, ÷ ≤ 1.2× |`,
+      `| 1 MB/s reader (first ${slowRate.forSeconds} s) | ${slowSmall.overIdle.toFixed(0)} MB | ${slowBig.overIdle.toFixed(0)} MB | ${(slowBig.overIdle / Math.max(1, slowSmall.overIdle)).toFixed(2)}× | +52 MB | ≤ +48 MB, ÷ ≤ 1.2× |`,
       '',
       `Seeding: ${seeded.rows_per_second.toLocaleString('en')} rows/s wall clock (${ROWS.toLocaleString('en')} rows in ${seeded.seconds.toFixed(1)} s), ${seeded.rows_per_cpu_second.toLocaleString('en')} rows per CPU-second of the seed process`,
       '',

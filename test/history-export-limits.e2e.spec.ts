@@ -217,8 +217,8 @@ describe.skipIf(!PG_URL)('history exports on PostgreSQL (e2e)', () => {
     try {
       const show = CompiledQuery.raw('show statement_timeout') as CompiledQuery<{ statement_timeout: string }>;
       const rows = [];
-      for await (const row of handle.streamQuery(show, 10, (r) => r)) rows.push(row);
-      expect(rows).toEqual([{ statement_timeout: '1234ms' }]);
+      for await (const batch of handle.streamArrays(show, 10)) rows.push(...batch);
+      expect(rows).toEqual([['1234ms']]);
       // The other queries keep the server's default.
       const other = await handle.db.executeQuery(show);
       expect(other.rows[0]!.statement_timeout).not.toBe('1234ms');

@@ -51,12 +51,12 @@ describe(`${HistoryService.name} export`, () => {
     await t.app.get(HistoryService).record(rows);
     // Count what the export pulls from the database cursor, and whether the cursor was closed.
     const repo = t.app.get(HistoryRepository);
-    const original = repo.streamRows.bind(repo);
-    vi.spyOn(repo, 'streamRows').mockImplementation(async function* (filter) {
+    const original = repo.streamRecords.bind(repo);
+    vi.spyOn(repo, 'streamRecords').mockImplementation(async function* (filter) {
       try {
-        for await (const row of original(filter)) {
-          pulled.count += 1;
-          yield row;
+        for await (const batch of original(filter)) {
+          pulled.count += batch.length;
+          yield batch;
         }
       } finally {
         pulled.returned = true;

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyOf } from '../src/history/history.repository.js';
+import { recordCsv, recordJson, recordRow } from '../src/history/history-records.js';
+import { csvField } from '../src/common/streaming/stream-serializers.js';
 import type { HistoryFilter, HistoryRow } from '../src/history/history.types.js';
 import { KyselyHistoryRepository } from '../src/history/kysely-history.repository.js';
 import { enginesUnderTest, historyRow } from './support/history-databases.js';
@@ -91,11 +93,18 @@ describe.each(enginesUnderTest('HistoryRepository specs'))(`${KyselyHistoryRepos
   });
 
   it('streams every row in order and stops when returned early', async () => {
-    const ids: string[] = [];
-    for await (const r of sut.streamRows({})) ids.push(r.id);
-    expect(ids).toEqual((await walk({}, 1000)).map((r) => r.id));
-    const it = sut.streamRows({ style: 'casual' });
-    expect((await it.next()).value).toMatchObject({ style: 'casual' });
+    const rows: HistoryRow[] = [];
+    for await (const batch of sut.streamRecords({})) rows.push(...batch.map(recordRow));
+    // The same rows, field for field, as the page path reads them, and serialised byte for byte as the objects would be.
+    const paged = await walk({}, 1000);
+    expect(rows).toEqual(paged);
+    const records = [];
+    for await (const batch of sut.streamRecords({})) records.push(...batch);
+    expect(records.map(recordJson)).toEqual(paged.map((r) => JSON.stringify(r)));
+    const columns = Object.keys(paged[0]!) as Array<keyof HistoryRow>;
+    expect(records.map(recordCsv)).toEqual(paged.map((r) => columns.map((c) => csvField(r[c])).join(',')));
+    const it = sut.streamRecords({ style: 'casual' });
+    expect((await it.next()).value!.map(recordRow)[0]).toMatchObject({ style: 'casual' });
     await it.return!(undefined);
     expect((await it.next()).done).toBe(true);
     // The database is still usable for writes afterwards (the reader released everything).

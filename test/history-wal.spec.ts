@@ -33,7 +33,7 @@ describe('SQLite write-ahead log upkeep', () => {
   });
 
   it('checkpoints without waiting: PASSIVE while a stream reads, TRUNCATE to zero bytes once none does', async () => {
-    const rows = handle.streamQuery(CompiledQuery.raw('select * from caption_history'), 100, (r) => r);
+    const rows = handle.streamArrays(CompiledQuery.raw('select * from caption_history'), 100);
     await rows.next();
     await write(20_000);
     expect(handle.checkpoint!()).toMatchObject({ mode: 'PASSIVE' });

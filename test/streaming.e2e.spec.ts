@@ -106,6 +106,20 @@ class StreamTestController {
     produced.outcome = await stream.send(items$);
   }
 
+  @Post('batches')
+  async batches(@Req() req: Request, @Res() res: Response, @Query('failAfter') failAfter?: string) {
+    const format = negotiateFormat(req, ['json', 'ndjson']);
+    const stream = new ResponseStream<{ i: number; text: string }>(req, res, { format, compress: true, route: 'test' });
+    await stream.sendBatches((async function* () {
+      let i = 0;
+      // Batches of varied sizes, one item larger than a whole write, emoji (three UTF-8 bytes a unit at most).
+      for (const size of [1, 700, 3, 1200]) {
+        if (failAfter !== undefined && i >= Number(failAfter)) throw new Error('source failed');
+        yield Array.from({ length: size }, () => ({ i: i++, text: i === 705 ? '✨'.repeat(40_000) : `row ${i} ✨ "q"` }));
+      }
+    })());
+  }
+
   @Post('csv')
   async csv(@Req() req: Request, @Res() res: Response) {
     const stream = new ResponseStream<Record<string, unknown>>(req, res, { format: 'csv', route: 'test', csvColumns: ['id', 'caption', 'hashtags'] });
@@ -262,6 +276,24 @@ describe(ResponseStream.name, () => {
     } finally {
       req.destroy();
     }
+  });
+
+  it('sends batches in order, in writes of about 64 KB, with an item larger than one write and compressed', async () => {
+    for (const encoding of ['identity', 'gzip']) {
+      const lines = (await (await post('batches', { accept: 'application/x-ndjson', 'accept-encoding': encoding })).text()).trimEnd().split('\n');
+      const items = lines.map((l) => JSON.parse(l) as { i: number; text: string });
+      expect(items.map((r) => r.i)).toEqual(Array.from({ length: 1904 }, (_, i) => i));
+      expect(items[704]!.text).toBe('✨'.repeat(40_000));
+    }
+    const array = JSON.parse(await (await post('batches', { accept: 'application/json' })).text()) as unknown[];
+    expect(array).toHaveLength(1904);
+  });
+
+  it('ends batches with the error item after the rows already framed when the source fails', async () => {
+    const text = await (await post('batches?failAfter=701', { accept: 'application/json', 'accept-encoding': 'identity' })).text();
+    const body = JSON.parse(text) as Array<{ i?: number; error?: string }>;
+    expect(body.slice(0, -1).map((r) => r.i)).toEqual(Array.from({ length: 701 }, (_, i) => i));
+    expect(body.at(-1)).toMatchObject({ error: 'internal_error' });
   });
 
   it('writes RFC 4180 CSV with a header row', async () => {

@@ -17,16 +17,18 @@ export interface HistoryDatabaseHandle {
   engine: Engine;
   db: Kysely<HistoryDatabase>;
   /**
-   * Rows of one SELECT (compiled by Kysely), each passed through `map`, from a database cursor on a connection of its own,
-   * pulled one at a time; `return()` closes the cursor. A connection of its own, because SQLite
-   * has one connection behind a mutex: an export on it would hold back every other query for as
-   * long as a slow client reads. SQLite steps a read-only connection's statement (a WAL snapshot,
-   * blocking no writer) synchronously per pull, with no async layers per row; PostgreSQL uses
-   * Kysely's pg-cursor stream, `chunkSize` rows per fetch, on a connection from a pool kept for
-   * these reads (see {@link HistoryDatabaseOptions.exports}), so however many run, the pool that
-   * serves every other query keeps its connections.
+   * Rows of one SELECT (compiled by Kysely) from a database cursor on a connection of its own, as
+   * arrays of the selected columns in order, up to `batchRows` rows per pull; `return()` closes
+   * the cursor. Arrays in batches, because an export spends its time per row: no object per row,
+   * no async step per row. A connection of its own, because SQLite has one connection behind a
+   * mutex: an export on it would hold back every other query for as long as a slow client reads.
+   * SQLite steps a read-only connection's statement (one WAL snapshot, blocking no writer)
+   * synchronously, a batch per pull; PostgreSQL uses Kysely's pg-cursor stream, `batchRows` rows
+   * per fetch, on a connection from a pool kept for these reads (see
+   * {@link HistoryDatabaseOptions.exports}), so however many run, the pool that serves every other
+   * query keeps its connections.
    */
-  streamQuery<R, T>(query: CompiledQuery<R>, chunkSize: number, map: (row: R) => T): AsyncIterableIterator<T>;
+  streamArrays(query: CompiledQuery, batchRows: number): AsyncIterableIterator<unknown[][]>;
   /**
    * SQLite only: runs the statements (SQL compiled by Kysely, with their parameters) in one
    * transaction, keeping each prepared statement for reuse. better-sqlite3 is synchronous, so
@@ -75,7 +77,7 @@ export interface HistoryDatabaseOptions {
   /** PostgreSQL only: the schema to use (tests give each run its own). */
   schema?: string;
   /**
-   * PostgreSQL only: the pool behind `streamQuery`. `connections` is its size (callers bound the
+   * PostgreSQL only: the pool behind `streamArrays`. `connections` is its size (callers bound the
    * number of concurrent streams to it; one more waits for a free connection), `statementTimeoutMs`
    * the `statement_timeout` of its connections, which bounds each fetch (0: none). Default: 2
    * connections, no timeout.
@@ -188,11 +190,11 @@ function openSqlite(file: string, options: HistoryDatabaseOptions): HistoryDatab
         conn.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
       }
     },
-    streamQuery<R, T>(query: CompiledQuery<R>, _chunkSize: number, map: (row: R) => T): AsyncIterableIterator<T> {
+    streamArrays(query: CompiledQuery, batchRows: number): AsyncIterableIterator<unknown[][]> {
       let reader: Database.Database | undefined = new Database(file, { readonly: true });
-      let rows: IterableIterator<R>;
+      let rows: IterableIterator<unknown[]>;
       try {
-        rows = reader.prepare(query.sql).iterate(...(query.parameters as unknown[])) as IterableIterator<R>;
+        rows = reader.prepare(query.sql).raw(true).iterate(...(query.parameters as unknown[])) as IterableIterator<unknown[]>;
       } catch (err) {
         reader.close();
         throw err;
@@ -209,12 +211,18 @@ function openSqlite(file: string, options: HistoryDatabaseOptions): HistoryDatab
         [Symbol.asyncIterator]() {
           return this;
         },
-        async next(): Promise<IteratorResult<T>> {
+        async next(): Promise<IteratorResult<unknown[][]>> {
           if (!reader) return { done: true, value: undefined };
-          const r = rows.next();
-          if (!r.done) return { done: false, value: map(r.value) };
-          close();
-          return { done: true, value: undefined };
+          const batch: unknown[][] = [];
+          while (batch.length < batchRows) {
+            const r = rows.next();
+            if (r.done) {
+              close();
+              break;
+            }
+            batch.push(r.value);
+          }
+          return batch.length > 0 ? { done: false, value: batch } : { done: true, value: undefined };
         },
         async return() {
           close();
@@ -260,8 +268,11 @@ function openPostgres(url: string, options: HistoryDatabaseOptions): HistoryData
   return {
     engine: 'postgres',
     db,
-    async *streamQuery<R, T>(query: CompiledQuery<R>, chunkSize: number, map: (row: R) => T): AsyncGenerator<T> {
-      for await (const result of exportDb.getExecutor().stream(query, chunkSize)) for (const row of result.rows) yield map(row);
+    async *streamArrays(query: CompiledQuery, batchRows: number): AsyncGenerator<unknown[][]> {
+      // Rows come as objects whose keys follow the select list.
+      for await (const result of exportDb.getExecutor().stream(query, batchRows)) {
+        yield (result.rows as object[]).map((row) => Object.values(row) as unknown[]);
+      }
     },
     destroy: async () => {
       await Promise.all([db.destroy(), exportDb.destroy()]);

@@ -10,12 +10,7 @@ import { AppConfig } from '../config/app-config.js';
 import { HistoryPageDto, HistoryRowDto } from './history-page.dto.js';
 import { EXPORT_FORMATS, HistoryExportQueryDto, HistoryPageQueryDto, toFilter } from './history-query.dto.js';
 import { HistoryService, type HistoryPage } from './history.service.js';
-import type { HistoryRow } from './history.types.js';
-
-const CSV_COLUMNS: Array<keyof HistoryRow> = [
-  'id', 'user_id', 'caption', 'hashtags', 'style', 'audience', 'content_type', 'language',
-  'quality_score', 'engagement_score', 'request_id', 'created_at',
-];
+import { RECORD_COLUMNS, recordCsv, recordJson, type HistoryRecord } from './history-records.js';
 
 /**
  * `Link` (RFC 8288) with first, prev, next and, when the total is known, last. Relative URLs: no trust in Host.
@@ -93,16 +88,17 @@ export class HistoryController {
     const filter = toFilter(q);
     const running = this.history.openExport(filter, clientIdentity(req, this.config.security.apiKeys.length > 0));
     try {
-      const stream = new ResponseStream<HistoryRow>(req, res, {
+      const stream = new ResponseStream<HistoryRecord>(req, res, {
         format,
         route: 'GET /caption-history/export',
-        chunkSize: 200,
         compress: true,
-        csvColumns: CSV_COLUMNS,
+        csvColumns: [...RECORD_COLUMNS],
+        json: recordJson,
+        csvRow: recordCsv,
         headers: { 'Content-Disposition': `attachment; filename="caption-history.${format}"` },
         idleTimeoutMs: this.config.exports.idleTimeoutMs,
       });
-      await stream.send(running.rows);
+      await stream.sendBatches(running.rows);
     } finally {
       await running.close();
     }

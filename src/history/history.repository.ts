@@ -1,5 +1,6 @@
 import type { CompiledQuery } from 'kysely';
 import type { Bucket, ScopeBuckets } from './history-buckets.js';
+import type { HistoryRecord } from './history-records.js';
 import type { HistoryFilter, HistoryRow, NewHistoryRow, SortKey } from './history.types.js';
 
 /** One entry of {@link HistoryRepository.insertGuarded}. */
@@ -56,8 +57,11 @@ export abstract class HistoryRepository {
    * undefined past the end. The building block of the page boundaries.
    */
   abstract seekKey(filter: HistoryFilter, opts: { from?: SortKey; direction: SeekDirection; skip: number }): Promise<SortKey | undefined>;
-  /** Every matching row, newest first, pulled from a database cursor; `return()` closes the cursor. */
-  abstract streamRows(filter: HistoryFilter): AsyncIterableIterator<HistoryRow>;
+  /**
+   * Every matching row, newest first, as records (arrays, `recordRow` makes the API's row of one)
+   * in batches pulled from a database cursor; `return()` closes the cursor.
+   */
+  abstract streamRecords(filter: HistoryFilter): AsyncIterableIterator<HistoryRecord[]>;
   /**
    * Periodic upkeep of the storage, cheap and never waiting on a lock. SQLite: checkpoints the
    * write-ahead log, truncating it when no export reads (so a log that grew while long exports held

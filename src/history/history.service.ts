@@ -10,6 +10,7 @@ import { HistoryCursorCodec } from './history-cursor.js';
 import { HistoryReader } from './history-reader.js';
 import { HistoryRepository, keyOf, type GuardedRows } from './history.repository.js';
 import { DataVersionCache } from './history-versions.js';
+import type { HistoryRecord } from './history-records.js';
 import type { HistoryFilter, HistoryRow, NewHistoryRow } from './history.types.js';
 
 /** Rows per chunk of history unless LAZY_CHUNK_SIZE says otherwise (the unit the page path caches). */
@@ -27,9 +28,9 @@ export interface HistoryPageRequest {
   includeTotal: boolean;
 }
 
-/** A running export: its rows, and `close()` (idempotent) that closes the cursor and frees the export's slot. */
+/** A running export: its rows in batches, and `close()` (idempotent) that closes the cursor and frees the export's slot. */
 export interface HistoryExport {
-  rows: AsyncIterableIterator<HistoryRow>;
+  rows: AsyncIterableIterator<HistoryRecord[]>;
   close(): Promise<void>;
 }
 
@@ -175,9 +176,9 @@ export class HistoryService implements OnModuleInit, OnModuleDestroy {
           : `The service already runs ${this.exportSlots.maxConcurrent} exports at once, the most it may`;
       throw ApiError.rateLimited(`${why}: retry after the number of seconds in Retry-After`, EXPORT_RETRY_AFTER_SECONDS);
     }
-    let rows: AsyncIterableIterator<HistoryRow>;
+    let rows: AsyncIterableIterator<HistoryRecord[]>;
     try {
-      rows = this.repo.streamRows(filter);
+      rows = this.repo.streamRecords(filter);
     } catch (err) {
       slot.release();
       throw err;

@@ -3,6 +3,7 @@ import { CompiledQuery, sql, type ExpressionBuilder, type Kysely, type Selectabl
 import { migrateDatabase, type HistoryDatabaseHandle } from './history-database.js';
 import { createHistoryIndexes, HISTORY_INDEXES, historyMigrations } from './history.migrations.js';
 import { HistoryRepository, type GuardedRows, type SeekDirection } from './history.repository.js';
+import { RECORD_COLUMNS, type HistoryRecord } from './history-records.js';
 import { bucketDeltas, DAY_MS, DAY_OF_CREATED_AT_SQL, type Bucket } from './history-buckets.js';
 import type { CaptionHistoryTable, HistoryDatabase, HistoryFilter, HistoryRow, NewHistoryRow, SortKey } from './history.types.js';
 
@@ -16,6 +17,8 @@ const COLUMNS = [
 const ROWS_PER_STATEMENT = 500;
 /** SQLite keeps its prepared statements, so a smaller one that is reused beats re-preparing a big one. */
 const SQLITE_ROWS_PER_STATEMENT = 50;
+/** Rows per pull of an export's cursor (about 400 KB of NDJSON): one async step and one loop check a batch. */
+const STREAM_BATCH_ROWS = 1000;
 /** Buckets raised per UPSERT (six parameters each), on the same two grounds. */
 const BUCKETS_PER_STATEMENT = 500;
 const SQLITE_BUCKETS_PER_STATEMENT = 1;
@@ -304,16 +307,15 @@ export class KyselyHistoryRepository extends HistoryRepository implements OnModu
     return r ? { createdAt: Number(r.created_at), id: Number(r.id) } : undefined;
   }
 
-  streamRows(filter: HistoryFilter): AsyncIterableIterator<HistoryRow> {
+  streamRecords(filter: HistoryFilter): AsyncIterableIterator<HistoryRecord[]> {
     const query = this.db
       .selectFrom('caption_history')
-      .selectAll()
+      .select([...RECORD_COLUMNS])
       .where((eb) => where(eb, filter))
       .orderBy('created_at', 'desc')
       .orderBy('id', 'desc')
       .compile();
-    // Mapped inside the cursor's own iterator: no extra async layer per row.
-    return this.handle.streamQuery(query, 1000, toApi);
+    return this.handle.streamArrays(query, STREAM_BATCH_ROWS) as AsyncIterableIterator<HistoryRecord[]>;
   }
 
   async cursorSecret(): Promise<Buffer> {

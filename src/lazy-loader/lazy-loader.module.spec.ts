@@ -35,7 +35,7 @@ describe(LazyLoaderModule.name, () => {
     const sut = await boot({ LAZY_DATA_SIZE: 'large', LAZY_CHUNK_SIZE: '250', LAZY_CACHE_TTL: '60', LAZY_LOAD_TIMEOUT: '5' });
     expect(sut.config).toMatchObject({
       data_size: 'large',
-      chunk_config: { chunk_size: 250, max_chunks_in_memory: 10, prefetch_chunks: 3, compression_type: 'gzip' },
+      chunk_config: { chunk_size: 250, max_chunks_in_memory: 10, prefetch_chunks: 3, compression_type: 'none' },
       max_memory_mb: 2048,
       enable_disk_cache: true,
       disk_cache_dir: `${tmp.dir}/cache`,

@@ -1,7 +1,8 @@
 import { setMaxListeners } from 'node:events';
 import type { Observable } from 'rxjs';
 import { MB } from '../config/units.js';
-import { chunkJson } from './chunk-json.js';
+import { packItems } from './compression.js';
+import { heapBytesOf } from './heap-size.js';
 import { Coalescer, type FlightContext } from './coalescer.js';
 import { type LargeDataConfig, LoadStrategy } from './loader-config.js';
 import { LoadFailedError, LoadTimeoutError } from './load-errors.js';
@@ -205,23 +206,26 @@ export class LazyLoader implements LoaderMonitor, LoaderMaintenance {
       }
     }
     const items = await this.loadFromSource(source, index, chunkSize, id, ctx.signal);
-    const json = chunkJson(items);
+    // What the memory tier counts: the items' heap, not their serialised size (rows as objects
+    // take about twice their JSON, so a tier counting JSON outgrew its budget that far).
+    const sizeBytes = heapBytesOf(items);
     if (items.length < chunkSize) {
       this.ends.set(`${source.key}:${chunkSize}`, index);
       // Bounded like the recent reads: one entry per namespace, the oldest forgotten first.
       if (this.ends.size > RECENT_SOURCES * 16) this.ends.delete(this.ends.keys().next().value!);
     }
     if (!ctx.detached()) {
+      const packed = this.writes ? this.packForDisk(items) : undefined;
       // Room in the write queue first: a scan faster than the disk waits here, instead of
       // piling unwritten chunks up in memory.
-      await this.writes?.room(json.length);
+      if (packed) await this.writes?.room(packed.length);
       // Invalidated while it waited: the data may be outdated, so it is returned but not cached.
       if (!ctx.detached()) {
-        this.memory?.set(id, items, json.length);
-        this.writes?.start(id, json);
+        this.memory?.set(id, items, sizeBytes);
+        if (packed) this.writes?.start(id, packed, sizeBytes);
       }
     }
-    return { id, index, items, sizeBytes: json.length, tier: 'source' };
+    return { id, index, items, sizeBytes, tier: 'source' };
   }
 
   private async loadFromSource<T>(
@@ -257,6 +261,16 @@ export class LazyLoader implements LoaderMonitor, LoaderMaintenance {
     }
     report({ outcome: 'ok', attempts: outcome.attempts });
     return outcome.value as T[];
+  }
+
+  /** The disk entry's bytes; undefined (counted as a failed write) for items MessagePack cannot hold. */
+  private packForDisk(items: readonly unknown[]): Buffer | undefined {
+    try {
+      return packItems(items);
+    } catch {
+      this.disk!.writeErrors++;
+      return undefined;
+    }
   }
 
   /** BACKGROUND: an expired chunk was served; load a fresh one behind it (once). */

@@ -20,7 +20,7 @@ export interface DataChunk<T> {
   id: string;
   index: number;
   items: T[];
-  /** Bytes of the chunk's JSON, non-ASCII characters escaped (what the memory tier charges against its budget). */
+  /** Estimated JS heap bytes of the items (`heapBytesOf`): what the memory tier charges against its budget. */
   sizeBytes: number;
   tier: ChunkTier;
   /** True when a BACKGROUND read served an expired entry (a refresh is running behind it). */

@@ -14,8 +14,15 @@ export interface FramingOptions<T> {
   sseEvent?: string | ((item: T) => string);
   /** SSE `done` event payload; default `{count, processing_time}`. Return undefined to send none. */
   sseDone?: (summary: { count: number; elapsedSeconds: number }) => unknown;
-  /** CSV columns, in order; each item is read by these keys. */
+  /** CSV columns, in order: the header row, and (unless `csvRow`) the keys each item is read by. */
   csvColumns?: string[];
+  /**
+   * An item's JSON text, for items that are not the objects sent (rows straight from a database):
+   * used by the JSON, NDJSON and SSE framings in place of `JSON.stringify(item)`.
+   */
+  json?: (item: T) => string;
+  /** An item's CSV line (no line break), in `csvColumns` order, in place of reading the columns' keys. */
+  csvRow?: (item: T) => string;
 }
 
 /** RFC 4180: quote a field holding a comma, quote, CR or LF; double the quotes inside. */
@@ -26,18 +33,19 @@ export function csvField(value: unknown): string {
 }
 
 export function framingFor<T>(format: StreamFormat, opts: FramingOptions<T> = {}): Framing<T> {
+  const toJson: (v: T) => string = opts.json ?? ((v) => JSON.stringify(v));
   switch (format) {
     case 'json':
       return {
         open: () => '[',
-        item: (v, i) => (i === 0 ? '' : ',') + JSON.stringify(v),
+        item: (v, i) => (i === 0 ? '' : ',') + toJson(v),
         error: (body, count) => (count === 0 ? '' : ',') + JSON.stringify(body),
         close: () => ']',
       };
     case 'ndjson':
       return {
         open: () => '',
-        item: (v) => `${JSON.stringify(v)}\n`,
+        item: (v) => `${toJson(v)}\n`,
         error: (body) => `${JSON.stringify(body)}\n`,
         close: () => '',
       };
@@ -46,7 +54,7 @@ export function framingFor<T>(format: StreamFormat, opts: FramingOptions<T> = {}
         typeof opts.sseEvent === 'function' ? opts.sseEvent(v) : (opts.sseEvent ?? 'message');
       return {
         open: () => '',
-        item: (v, i) => `id: ${i}\nevent: ${eventOf(v)}\ndata: ${JSON.stringify(v)}\n\n`,
+        item: (v, i) => `id: ${i}\nevent: ${eventOf(v)}\ndata: ${toJson(v)}\n\n`,
         error: (body) => `event: error\ndata: ${JSON.stringify(body)}\n\n`,
         close: (summary) => {
           const done = opts.sseDone
@@ -58,9 +66,10 @@ export function framingFor<T>(format: StreamFormat, opts: FramingOptions<T> = {}
     }
     case 'csv': {
       const columns = opts.csvColumns ?? [];
+      const row = opts.csvRow ?? ((v: T) => columns.map((c) => csvField((v as Record<string, unknown>)[c])).join(','));
       return {
         open: () => `${columns.map(csvField).join(',')}\r\n`,
-        item: (v) => `${columns.map((c) => csvField((v as Record<string, unknown>)[c])).join(',')}\r\n`,
+        item: (v) => `${row(v)}\r\n`,
         error: () => undefined,
         close: () => '',
       };

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 
 const [, , tierModule, dir, seed] = process.argv;
 const { DiskTier } = await import(pathToFileURL(tierModule).href);
+const { packItems } = await import(new URL('../compression.js', pathToFileURL(tierModule)).href);
 const { entryFor } = await import(new URL('./crash-entries.mjs', import.meta.url).href);
 
 const tier = new DiskTier({ dir, maxBytes: 2 * 1024 * 1024, maxEntries: 40, ttlMs: 3_600_000, compression: 'gzip', compressionThreshold: 512 });
@@ -14,7 +15,8 @@ for (;;) {
   for (let i = 0; i < 8; i++) {
     version++;
     const key = `crash:${version % 50}`;
-    batch.push(tier.set(key, Buffer.from(JSON.stringify(entryFor(key, version)))));
+    const packed = packItems(entryFor(key, version));
+    batch.push(tier.set(key, packed, packed.length));
   }
   await Promise.all(batch);
   if (!announced) {

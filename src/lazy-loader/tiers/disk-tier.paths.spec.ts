@@ -2,6 +2,8 @@ import { existsSync, mkdirSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SymlinkRefusedError } from '../../common/fs/private-paths.js';
+import { packItems } from '../compression.js';
+import { heapBytesOf } from '../heap-size.js';
 import { tempDir } from '../testing/temp-loader.js';
 import { DISK_CACHE_FILE, DiskTier } from './disk-tier.js';
 
@@ -24,7 +26,7 @@ describe(`${DiskTier.name}: its files`, () => {
   it('creates its directory 0700 and its database, WAL and shared-memory files 0600', async () => {
     const dir = join(tmp.dir, 'cache');
     const sut = new DiskTier(options(dir));
-    await sut.set('k', Buffer.from('[1,2,3]'));
+    await sut.set('k', packItems([1, 2, 3]), heapBytesOf([1, 2, 3]));
     try {
       expect(modeOf(dir).toString(8)).toBe('700');
       for (const f of [DISK_CACHE_FILE, `${DISK_CACHE_FILE}-wal`, `${DISK_CACHE_FILE}-shm`]) {

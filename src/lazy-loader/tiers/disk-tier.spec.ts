@@ -3,9 +3,11 @@ import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { tempDir } from '../testing/temp-loader.js';
+import { packItems } from '../compression.js';
+import { heapBytesOf } from '../heap-size.js';
 import { DISK_CACHE_FILE, DiskTier, type DiskTierOptions } from './disk-tier.js';
 
-const json = (v: unknown) => Buffer.from(JSON.stringify(v));
+const packed = (v: unknown[]) => packItems(v);
 const rows = (n: number, tag = 'row') => Array.from({ length: n }, (_, i) => ({ id: i, caption: `${tag} ${i} golden hour` }));
 
 describe(DiskTier.name, () => {
@@ -13,6 +15,7 @@ describe(DiskTier.name, () => {
   let sut: DiskTier;
   const open = (o: Partial<DiskTierOptions> = {}) =>
     new DiskTier({ dir: tmp.dir, maxBytes: 10 * 1024 * 1024, maxEntries: 1000, ttlMs: 60_000, compression: 'gzip', compressionThreshold: 1024, ...o });
+  const put = (key: string, items: unknown[]) => sut.set(key, packed(items), heapBytesOf(items));
   /** Direct access to the file, as an outside process (or a bad disk) would have. */
   const raw = () => new Database(join(tmp.dir, DISK_CACHE_FILE));
 
@@ -28,48 +31,70 @@ describe(DiskTier.name, () => {
 
   it('returns decoded data after a restart, compressed on disk above the threshold', async () => {
     const big = rows(200);
-    await sut.set('big', json(big));
-    await sut.set('small', json([1, 2]));
-    expect(sut.compressionSavings).toBeGreaterThan(json(big).length / 2);
+    await put('big', big);
+    await put('small', [1, 2]);
+    expect(sut.compressionSavings).toBeGreaterThan(packed(big).length / 2);
     sut.close();
     sut = open();
-    expect(await sut.get('big')).toEqual({ items: big, sizeBytes: json(big).length, stale: false });
+    expect(await sut.get('big')).toEqual({ items: big, sizeBytes: heapBytesOf(big), stale: false });
     expect((await sut.get('small'))?.items).toEqual([1, 2]);
     const db = raw();
-    const codecs = db.prepare('SELECT key, codec, stored_bytes, raw_bytes FROM chunks ORDER BY key').all() as { codec: number; stored_bytes: number; raw_bytes: number }[];
+    const codecs = db.prepare('SELECT key, codec, stored_bytes, raw_bytes FROM chunks_v2 ORDER BY key').all() as { codec: number; stored_bytes: number; raw_bytes: number }[];
     db.close();
-    expect(codecs[0]).toMatchObject({ codec: 1 });
+    expect(codecs[0]).toMatchObject({ codec: 4 });
     expect(codecs[0]!.stored_bytes).toBeLessThan(codecs[0]!.raw_bytes / 3);
-    expect(codecs[1]).toMatchObject({ codec: 0 });
+    expect(codecs[1]).toMatchObject({ codec: 3 });
+  });
+
+  it('treats entries of the earlier format (JSON, sha256) as misses after an upgrade, and drops them', async () => {
+    sut.close();
+    const old = raw();
+    old.exec(`DROP TABLE IF EXISTS chunks_v2;
+      CREATE TABLE chunks (key TEXT PRIMARY KEY, codec INTEGER NOT NULL, raw_bytes INTEGER NOT NULL,
+        stored_bytes INTEGER NOT NULL, digest BLOB NOT NULL, data BLOB NOT NULL,
+        expires_at INTEGER NOT NULL, accessed_at INTEGER NOT NULL)`);
+    const json = Buffer.from(JSON.stringify(rows(3)));
+    old.prepare('INSERT INTO chunks VALUES (?, 0, ?, ?, zeroblob(32), ?, ?, 0)').run('a', json.length, json.length, json, Date.now() + 60_000);
+    old.close();
+    sut = open();
+    expect(sut.isOpen).toBe(true);
+    expect([sut.entries, sut.bytes]).toEqual([0, 0]);
+    expect(await sut.get('a')).toBeUndefined();
+    expect(sut.corrupt).toBe(0);
+    await put('a', rows(3));
+    expect((await sut.get('a'))?.items).toEqual(rows(3));
+    const check = raw();
+    expect(check.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'chunks'`).pluck().get()).toBe(0);
+    check.close();
   });
 
   it('round-trips brotli and uncompressed entries', async () => {
     for (const compression of ['brotli', 'none'] as const) {
       sut.close();
       sut = open({ compression });
-      await sut.set(`k-${compression}`, json(rows(100)));
+      await put(`k-${compression}`, rows(100));
       expect((await sut.get(`k-${compression}`))?.items).toEqual(rows(100));
     }
   });
 
   describe('a damaged entry is a counted miss, is removed, and is never returned', () => {
     const damage: Record<string, (db: Database.Database) => void> = {
-      truncated: (db) => db.exec(`UPDATE chunks SET data = substr(data, 1, length(data) / 2) WHERE key = 'a'`),
+      truncated: (db) => db.exec(`UPDATE chunks_v2 SET data = substr(data, 1, length(data) / 2) WHERE key = 'a'`),
       'a flipped byte': (db) => {
-        const data = db.prepare(`SELECT data FROM chunks WHERE key = 'a'`).pluck().get() as Buffer;
+        const data = db.prepare(`SELECT data FROM chunks_v2 WHERE key = 'a'`).pluck().get() as Buffer;
         data[Math.floor(data.length / 2)]! ^= 0x01;
-        db.prepare(`UPDATE chunks SET data = ? WHERE key = 'a'`).run(data);
+        db.prepare(`UPDATE chunks_v2 SET data = ? WHERE key = 'a'`).run(data);
       },
-      'appended garbage': (db) => db.exec(`UPDATE chunks SET data = data || x'deadbeef' WHERE key = 'a'`),
+      'appended garbage': (db) => db.exec(`UPDATE chunks_v2 SET data = data || x'deadbeef' WHERE key = 'a'`),
       "another entry's bytes": (db) =>
-        db.exec(`UPDATE chunks SET (codec, raw_bytes, stored_bytes, digest, data) =
-          (SELECT codec, raw_bytes, stored_bytes, digest, data FROM chunks WHERE key = 'b') WHERE key = 'a'`),
-      'a forged digest over other bytes': (db) => db.exec(`UPDATE chunks SET digest = zeroblob(32) WHERE key = 'a'`),
+        db.exec(`UPDATE chunks_v2 SET (codec, raw_bytes, stored_bytes, digest, data) =
+          (SELECT codec, raw_bytes, stored_bytes, digest, data FROM chunks_v2 WHERE key = 'b') WHERE key = 'a'`),
+      'a forged digest over other bytes': (db) => db.exec(`UPDATE chunks_v2 SET digest = zeroblob(4) WHERE key = 'a'`),
     };
     for (const [name, corrupt] of Object.entries(damage)) {
       it(name, async () => {
-        await sut.set('a', json(rows(100, 'a')));
-        await sut.set('b', json(rows(100, 'b')));
+        await put('a', rows(100, 'a'));
+        await put('b', rows(100, 'b'));
         const db = raw();
         corrupt(db);
         db.close();
@@ -77,19 +102,19 @@ describe(DiskTier.name, () => {
         expect([sut.corrupt, sut.misses, sut.entries]).toEqual([1, 1, 1]);
         expect((await sut.get('b'))?.items).toEqual(rows(100, 'b'));
         const check = raw();
-        expect(check.prepare(`SELECT count(*) FROM chunks WHERE key = 'a'`).pluck().get()).toBe(0);
+        expect(check.prepare(`SELECT count(*) FROM chunks_v2 WHERE key = 'a'`).pluck().get()).toBe(0);
         check.close();
       });
     }
 
     it('a file that is not a database at all: the cache starts empty and keeps working', async () => {
-      await sut.set('a', json([1]));
+      await put('a', [1]);
       sut.close();
       for (const f of readdirSync(tmp.dir)) writeFileSync(join(tmp.dir, f), Buffer.alloc(8192, 0x5a));
       sut = open();
       expect(sut.corrupt).toBe(1);
       expect(await sut.get('a')).toBeUndefined();
-      await sut.set('a', json([2]));
+      await put('a', [2]);
       expect((await sut.get('a'))?.items).toEqual([2]);
     });
   });
@@ -100,7 +125,7 @@ describe(DiskTier.name, () => {
     const dir = join(tmp.dir, 'nested');
     sut = open({ dir });
     const ids = ['../x', '../../etc/passwd', '/etc/passwd', 'a\0b', 'C:\\Windows\\win.ini', '%2e%2e%2fx', '.'];
-    for (const [i, id] of ids.entries()) await sut.set(id, json([i]));
+    for (const [i, id] of ids.entries()) await put(id, [i]);
     for (const [i, id] of ids.entries()) expect((await sut.get(id))?.items).toEqual([i]);
     expect(readdirSync(dir).sort()).toEqual([DISK_CACHE_FILE, `${DISK_CACHE_FILE}-shm`, `${DISK_CACHE_FILE}-wal`]);
     expect(existsSync(join(dir, '..', 'x'))).toBe(false);
@@ -109,8 +134,8 @@ describe(DiskTier.name, () => {
 
   it('expires entries after the TTL (stale only when asked) and sweeps them', async () => {
     vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] });
-    await sut.set('a', json([1]));
-    await sut.set('b', json([2]));
+    await put('a', [1]);
+    await put('b', [2]);
     vi.setSystemTime(1_000_000 + 60_001);
     expect(await sut.get('a', true)).toMatchObject({ items: [1], stale: true });
     expect(await sut.get('a')).toBeUndefined();
@@ -123,27 +148,28 @@ describe(DiskTier.name, () => {
     sut = open({ maxEntries: 3, compression: 'none' });
     vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] });
     for (const k of ['a', 'b', 'c']) {
-      await sut.set(k, json([k]));
+      await put(k, [k]);
       vi.advanceTimersByTime(10);
     }
     await sut.get('a');
     vi.advanceTimersByTime(10);
-    await sut.set('d', json(['d']));
+    await put('d', ['d']);
     expect([await sut.get('b'), sut.entries, sut.evictions]).toEqual([undefined, 3, 1]);
     sut.close();
     sut = open({ maxBytes: 3000, compression: 'none' });
-    for (let i = 0; i < 10; i++) await sut.set(`k${i}`, json([`${i}`.repeat(994)]));
+    // Entries of 995 bytes (MessagePack): three fit in 3,000.
+    for (let i = 0; i < 10; i++) await put(`k${i}`, [`${i}`.repeat(980)]);
     expect(sut.bytes).toBeLessThanOrEqual(3000);
     expect(sut.entries).toBe(3);
-    expect((await sut.get('k9'))?.items).toEqual(['9'.repeat(994)]);
+    expect((await sut.get('k9'))?.items).toEqual(['9'.repeat(980)]);
     expect(await sut.get('k6')).toBeUndefined();
   });
 
   it('skips and counts writes on a full disk; reads still work and nothing throws', async () => {
     sut.close();
     sut = open({ maxFilePages: 12, compression: 'none' });
-    await sut.set('first', json([1]));
-    for (let i = 0; i < 50; i++) await sut.set(`big${i}`, json(rows(50, `r${i}`)));
+    await put('first', [1]);
+    for (let i = 0; i < 50; i++) await put(`big${i}`, rows(50, `r${i}`));
     expect(sut.writeErrors).toBeGreaterThan(0);
     expect(sut.lastError).toMatch(/full/i);
     expect((await sut.get('first'))?.items).toEqual([1]);
@@ -155,7 +181,7 @@ describe(DiskTier.name, () => {
     writeFileSync(blocked, 'a file where the cache directory should be');
     sut = open({ dir: join(blocked, 'cache') });
     expect(sut.isOpen).toBe(false);
-    await sut.set('a', json([1]));
+    await put('a', [1]);
     expect(await sut.get('a')).toBeUndefined();
     expect([sut.writeErrors, sut.misses]).toEqual([1, 1]);
     expect((await sut.health()).ok).toBe(false);
@@ -166,13 +192,13 @@ describe(DiskTier.name, () => {
       console.warn('SKIPPED the read-only directory case of DiskTier: running as root, permissions do not apply');
       return;
     }
-    await sut.set('kept', json([1]));
+    await put('kept', [1]);
     sut.close();
     for (const f of readdirSync(tmp.dir)) chmodSync(join(tmp.dir, f), 0o444);
     chmodSync(tmp.dir, 0o555);
     try {
       sut = open();
-      await sut.set('new', json([2]));
+      await put('new', [2]);
       expect(sut.writeErrors).toBe(1);
       const kept = await sut.get('kept');
       expect(kept === undefined || JSON.stringify(kept.items) === '[1]').toBe(true);
@@ -184,10 +210,10 @@ describe(DiskTier.name, () => {
   });
 
   it('drops entries by key prefix', async () => {
-    await sut.set('history:u1:100:0', json([1]));
-    await sut.set('history:u1:100:1', json([2]));
-    await sut.set('history:u10:100:0', json([3]));
-    await sut.set('history:u2:100:0', json([4]));
+    await put('history:u1:100:0', [1]);
+    await put('history:u1:100:1', [2]);
+    await put('history:u10:100:0', [3]);
+    await put('history:u2:100:0', [4]);
     expect(sut.deletePrefix('history:u1:')).toBe(2);
     expect((await sut.get('history:u10:100:0'))?.items).toEqual([3]);
     expect(sut.entries).toBe(2);

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { packItems } from '../compression.js';
 import { tempDir } from '../testing/temp-loader.js';
 import { DiskTier } from './disk-tier.js';
 import { WriteQueue } from './write-queue.js';
@@ -17,11 +18,11 @@ describe(WriteQueue.name, () => {
 
   it('makes a writer wait while the queued bytes would pass the limit, and never holds more', async () => {
     const sut = new WriteQueue(disk, 250_000);
-    const chunk = Buffer.from(JSON.stringify(['x'.repeat(100_000)]));
+    const chunk = packItems(['x'.repeat(100_000)]);
     let peak = 0;
     for (let i = 0; i < 20; i++) {
       await sut.room(chunk.length);
-      sut.start(`k${i}`, chunk);
+      sut.start(`k${i}`, chunk, 100_000);
       peak = Math.max(peak, sut.queuedBytes);
     }
     expect(peak).toBeLessThanOrEqual(250_000);
@@ -33,7 +34,7 @@ describe(WriteQueue.name, () => {
   it('lets a chunk larger than the whole limit through when nothing else is queued', async () => {
     const sut = new WriteQueue(disk, 10);
     await sut.room(1000);
-    sut.start('big', Buffer.from(JSON.stringify(['y'.repeat(990)])));
+    sut.start('big', packItems(['y'.repeat(990)]), 1000);
     expect(sut.queuedBytes).toBeGreaterThan(10);
     await sut.room(1000); // waits for the big write: only then is the queue empty
     expect(sut.queuedBytes).toBe(0);

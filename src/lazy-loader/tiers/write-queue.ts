@@ -22,12 +22,14 @@ export class WriteQueue {
     }
   }
 
-  /** Starts writing `json` under `id`; the disk tier counts its own failures. */
-  start(id: string, json: Buffer): void {
-    this.bytes += json.length;
-    const w: Promise<void> = this.disk.set(id, json).finally(() => {
+  /** Starts writing `packed` (and `itemBytes`, see `DiskTier.set`) under `id`; the disk tier counts its own failures. */
+  start(id: string, packed: Buffer, itemBytes: number): void {
+    this.bytes += packed.length;
+    // Behind the response: the write (synchronous in SQLite) starts once the caller's own
+    // continuations have run, not in the microtasks ahead of them.
+    const w: Promise<void> = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.disk.set(id, packed, itemBytes)).finally(() => {
       this.pending.delete(w);
-      this.bytes -= json.length;
+      this.bytes -= packed.length;
       this.waiters.shift()?.();
     });
     this.pending.add(w);

@@ -3,7 +3,7 @@ import { ApiInt } from '../../common/openapi/schema-rules.js';
 export class MemoryTierStatsDto {
   @ApiInt() hits!: number;
   @ApiInt() misses!: number;
-  /** Bytes held now (UTF-8 JSON of the chunks). */
+  /** Bytes held now: the estimated JS heap of the chunks' items (what `max_memory_mb` bounds). */
   @ApiInt() bytes!: number;
   /** Chunks held now. */
   @ApiInt() entries!: number;
@@ -14,7 +14,7 @@ export class MemoryTierStatsDto {
 export class DiskTierStatsDto {
   @ApiInt() hits!: number;
   @ApiInt() misses!: number;
-  /** Bytes stored now (after compression). */
+  /** Bytes stored now (MessagePack, compressed when `LAZY_COMPRESSION_TYPE` says so). */
   @ApiInt() bytes!: number;
   @ApiInt() entries!: number;
   @ApiInt() evictions!: number;

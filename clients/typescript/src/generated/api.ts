@@ -712,7 +712,7 @@ export interface components {
             write_errors: number;
         };
         DiskTierStatsDto: {
-            /** @description Bytes stored now (after compression). */
+            /** @description Bytes stored now (MessagePack, compressed when `LAZY_COMPRESSION_TYPE` says so). */
             bytes: number;
             /** @description Entries that failed their integrity check on read (treated as misses and removed). */
             corrupt: number;
@@ -828,7 +828,7 @@ export interface components {
             misses: number;
         };
         MemoryTierStatsDto: {
-            /** @description Bytes held now (UTF-8 JSON of the chunks). */
+            /** @description Bytes held now: the estimated JS heap of the chunks' items (what `max_memory_mb` bounds). */
             bytes: number;
             /** @description Chunks held now. */
             entries: number;
