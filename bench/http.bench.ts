@@ -56,7 +56,7 @@ async function cannon(url: string, opts: { seconds?: number; amount?: number; co
 }
 
 /** Seconds after the service listens when its RSS counts as idle: its boot has settled by then. */
-const SETTLED_S = Number(process.env.BENCH_IDLE_SECONDS ?? 10);
+const SETTLED_S = Number(process.env.BENCH_IDLE_SECONDS ?? 12);
 
 interface IdleMemory {
   listeningMb: number;

@@ -98,7 +98,7 @@ async function measure() {
   step("the service's own modules");
   const app = await startService(Number(process.argv[3]));
   // Past the service's own settling step after boot (src/app/boot-memory.ts), as an idle process is.
-  await new Promise((r) => setTimeout(r, 8000));
+  await new Promise((r) => setTimeout(r, 10_000));
   step('the started app (providers, databases, caches, routes)');
   rows.push({ component: 'young generation V8 holds after the boot', mb: last.young / MB, heap_mb: 0 });
   await app.close();

@@ -1,26 +1,42 @@
-import { setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-/** How long after the server listens the boot's young generation is given back. */
-export const SETTLE_AFTER_BOOT_MS = 5000;
+/** How long after the server listens the first collection runs (it clears the boot's garbage). */
+export const SETTLE_AFTER_BOOT_MS = 2000;
+
+/**
+ * Between collections: V8 judges the allocation rate over its last 5 s, so a collection shrinks
+ * the young generation only when that window holds no part of the boot.
+ */
+const SETTLE_INTERVAL_MS = 6000;
+
+/** At most this many collections. */
+const SETTLE_ATTEMPTS = 3;
+
+/** A young generation this small is V8's starting size: nothing is left to give back. */
+const SETTLED_YOUNG_BYTES = 4 * 1024 * 1024;
+
+/** Bytes V8 reserves for the young generation (new space) now. */
+export function youngGenerationBytes(): number {
+  return getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
+}
 
 /**
  * Gives back the memory the boot needed only while it ran. Loading and compiling the modules
  * allocates fast enough that V8 grows its young generation to the maximum (two 16 MB semi-spaces,
  * about 30 MB resident), and it keeps that size until a collection finds the allocation rate low,
- * which an idle process may not run for minutes. One full collection once the boot has been over
- * for a few seconds lets V8 shrink it; under traffic V8 grows it again as it needs, so the figures
- * under load are those of an unchanged runtime (no `--max-semi-space-size`, which would cost
- * throughput). Runs once; the timer does not hold the process open.
+ * which an idle process may not run for minutes. Full collections after the boot let V8 shrink it:
+ * the first clears the boot's garbage, the next ones, {@link SETTLE_INTERVAL_MS} apart, find the
+ * rate low and shrink it; they stop once it has shrunk, after {@link SETTLE_ATTEMPTS} at most. Under traffic V8
+ * grows it again as it needs, so the figures under load are those of an unchanged runtime (no
+ * `--max-semi-space-size`, which would cost throughput). The timers do not hold the process open.
  */
 export function settleAfterBoot(delayMs = SETTLE_AFTER_BOOT_MS): void {
-  // Two collections a second apart: V8 shrinks the young generation in a collection that sees a
-  // low allocation rate since the one before, and it reads no allocation at all (a process that
-  // has been perfectly idle) as no figure rather than a low one.
-  setTimeout(() => {
+  const attempt = (left: number): void => {
     collectGarbage();
-    setTimeout(collectGarbage, 1000).unref();
-  }, delayMs).unref();
+    if (left > 1 && youngGenerationBytes() > SETTLED_YOUNG_BYTES) setTimeout(attempt, SETTLE_INTERVAL_MS, left - 1).unref();
+  };
+  setTimeout(attempt, delayMs, SETTLE_ATTEMPTS).unref();
 }
 
 /**
