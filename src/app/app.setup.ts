@@ -33,6 +33,9 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
   const config = app.get(AppConfig);
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
+  // No ETag: Express would hash every JSON body to make one, and these answers are dynamic
+  // (`no-store` where it matters); no client of the contract sends If-None-Match.
+  app.set('etag', false);
   // Which hops' X-Forwarded-For names the client (req.ip), for the rate limit and the logs.
   app.set('trust proxy', config.security.trustProxy);
   app.use(httpMetricsMiddleware);

@@ -2,12 +2,14 @@ import type { DynamicModule, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { applyServerTimeouts, configureApp } from './app.setup.js';
+import { settleAfterBoot } from './boot-memory.js';
 import type { AppConfig } from '../config/app-config.js';
 import { GracefulShutdown } from './graceful-shutdown.js';
 
 /**
  * Creates the app from `rootModule` (the `AppModule`, or a test module around it), installs the
- * HTTP edge, the slow-client timeouts and the graceful shutdown on SIGTERM/SIGINT, and listens.
+ * HTTP edge, the slow-client timeouts and the graceful shutdown on SIGTERM/SIGINT, and listens;
+ * a few seconds later the boot's young generation is given back (see {@link settleAfterBoot}).
  */
 export async function startServer(rootModule: DynamicModule | Type, config: AppConfig): Promise<NestExpressApplication> {
   // abortOnError off: a provider that cannot start (a refused path, a database that does not
@@ -18,5 +20,6 @@ export async function startServer(rootModule: DynamicModule | Type, config: AppC
   applyServerTimeouts(server, config);
   new GracefulShutdown(app, server, { delayMs: config.shutdown.delayMs, graceMs: config.shutdown.graceMs }).install();
   await app.listen(config.server.port, config.server.host);
+  settleAfterBoot();
   return app;
 }

@@ -5,7 +5,6 @@ import { CaptionsController } from './captions.controller.js';
 import { CaptionsService } from './captions.service.js';
 import { CaptionEngine } from './engine/caption-engine.js';
 import { CaptionEngineSelection } from './engine/engine-selection.js';
-import { LlmCaptionEngine } from './engine/llm/llm-caption.engine.js';
 import { TemplateCaptionEngine } from './engine/template-caption.engine.js';
 import { LazyLoaderModule } from '../lazy-loader/lazy-loader.module.js';
 
@@ -28,11 +27,14 @@ const offlineEngine: Provider = {
 const engineSelection: Provider = {
   provide: CaptionEngineSelection,
   inject: [AppConfig, TemplateCaptionEngine],
-  useFactory: (config: AppConfig, offline: TemplateCaptionEngine): CaptionEngineSelection => {
+  useFactory: async (config: AppConfig, offline: TemplateCaptionEngine): Promise<CaptionEngineSelection> => {
     const { llm } = config;
     const configured = llm.baseUrl !== undefined && llm.model !== undefined;
     const useLlm = configured && llm.engine !== 'template';
-    const engine = useLlm
+    // The LLM engine (and its HTTP client and circuit breaker libraries) is imported only when it
+    // is used: a service on the offline engine never holds their code.
+    const LlmCaptionEngine = useLlm ? (await import('./engine/llm/llm-caption.engine.js')).LlmCaptionEngine : undefined;
+    const engine = LlmCaptionEngine
       ? new LlmCaptionEngine({
           ...llm,
           baseUrl: llm.baseUrl!,

@@ -4,8 +4,9 @@ import { mkdirSync } from 'node:fs';
 import { MB } from '../config/units.js';
 import { PRIVATE_DIR_MODE, refuseSymlinks, restrictFiles, sqliteFiles } from '../common/fs/private-paths.js';
 import { dirname } from 'node:path';
-import pg from 'pg';
-import Cursor from 'pg-cursor';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
+import type Cursor from 'pg-cursor';
 import type { Engine } from './history.migrations.js';
 import type { HistoryDatabase } from './history.types.js';
 
@@ -234,9 +235,16 @@ function openSqlite(file: string, options: HistoryDatabaseOptions): HistoryDatab
   };
 }
 
+// The PostgreSQL driver is loaded when a PostgreSQL database is opened: a service on SQLite never
+// holds its code (about 4 MB). Both packages are CommonJS, so a synchronous require keeps
+// `openHistoryDatabase` synchronous.
+const requirePackage = createRequire(import.meta.url);
+
 function openPostgres(url: string, options: HistoryDatabaseOptions): HistoryDatabaseHandle {
   const schema = options.schema;
   if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`bad schema name ${schema}`);
+  const { Pool } = requirePackage('pg') as typeof pg;
+  const PgCursor = requirePackage('pg-cursor') as typeof Cursor;
   const kysely = (pool: pg.Pool) => {
     // An idle client whose connection dies (database restart, network cut) is reported here; with no
     // listener the pool's 'error' event would crash the process. The pool drops that client, the next
@@ -245,7 +253,7 @@ function openPostgres(url: string, options: HistoryDatabaseOptions): HistoryData
     return new Kysely<HistoryDatabase>({
       dialect: new PostgresDialect({
         pool,
-        cursor: Cursor,
+        cursor: PgCursor,
         onCreateConnection: schema
           ? async (c) => {
               await c.executeQuery(CompiledQuery.raw(`set search_path to "${schema}"`));
@@ -254,12 +262,12 @@ function openPostgres(url: string, options: HistoryDatabaseOptions): HistoryData
       }),
     });
   };
-  const db = kysely(new pg.Pool({ connectionString: url, max: 10 }));
+  const db = kysely(new Pool({ connectionString: url, max: 10 }));
   // Long reads that a slow client paces get connections of their own: were they taken from the
   // pool above, a few stalled exports would leave pages, writes and the readiness probe waiting.
   const streams = options.exports ?? { connections: 2, statementTimeoutMs: 0 };
   const exportDb = kysely(
-    new pg.Pool({
+    new Pool({
       connectionString: url,
       max: streams.connections,
       ...(streams.statementTimeoutMs > 0 ? { statement_timeout: streams.statementTimeoutMs } : {}),

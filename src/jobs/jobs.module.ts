@@ -5,7 +5,6 @@ import { HistoryModule } from '../history/history.module.js';
 import { LazyLoaderModule } from '../lazy-loader/lazy-loader.module.js';
 import { BatchRunner } from './batch-runner.js';
 import { RedisConnection } from '../common/redis/redis-connection.js';
-import { BullmqRunner } from './bullmq-runner.js';
 import { ChunkWorker } from './chunk-worker.js';
 import { InProcessRunner } from './in-process-runner.js';
 import { JobsController } from './jobs.controller.js';
@@ -33,11 +32,15 @@ import { JobsService } from './jobs.service.js';
     },
     ChunkWorker,
     {
-      // BullMQ across every replica when there is a shared Redis; in this process otherwise.
+      // BullMQ across every replica when there is a shared Redis; in this process otherwise. BullMQ
+      // is imported only then: a process without Redis never holds its code (about 4 MB).
       provide: BatchRunner,
       inject: [ChunkWorker, JobsRepository, RedisConnection],
-      useFactory: (worker: ChunkWorker, repo: JobsRepository, redis: RedisConnection): BatchRunner =>
-        redis.enabled ? new BullmqRunner(worker, repo, redis) : new InProcessRunner(worker, repo),
+      useFactory: async (worker: ChunkWorker, repo: JobsRepository, redis: RedisConnection): Promise<BatchRunner> => {
+        if (!redis.enabled) return new InProcessRunner(worker, repo);
+        const { BullmqRunner } = await import('./bullmq-runner.js');
+        return new BullmqRunner(worker, repo, redis);
+      },
     },
     JobsService,
     JobsReconciler,

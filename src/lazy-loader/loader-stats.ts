@@ -1,3 +1,4 @@
+import { residentMemoryBytes } from '../common/metrics/resident-memory.js';
 import { MB } from '../config/units.js';
 import type { ChunkLoadEvent, LazyLoaderStats } from './lazy-loader.types.js';
 import type { DiskTier } from './tiers/disk-tier.js';
@@ -67,7 +68,7 @@ export function statsOf(c: LoaderCounters, m: MemoryTier | null, d: DiskTier | n
     cache_hits: m?.hits ?? 0,
     disk_cache_hits: d?.hits ?? 0,
     compression_savings: d?.compressionSavings ?? 0,
-    memory_usage_mb: process.memoryUsage.rss() / MB,
+    memory_usage_mb: residentMemoryBytes() / MB,
     avg_chunk_load_time: c.sourceLoads ? c.chunkLoadSeconds / c.sourceLoads : 0,
     avg_page_load_time: c.pagesLoaded ? c.pageSeconds / c.pagesLoaded : 0,
     active_chunks: m?.entries ?? 0,

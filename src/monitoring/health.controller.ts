@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import { ApiError } from '../common/errors/api-error.js';
 import { errorBody, mapError } from '../common/errors/error-body.js';
 import { requestIdOf } from '../common/http/request-id.js';
+import { residentMemoryBytes } from '../common/metrics/resident-memory.js';
 import { RequestAuth } from '../common/security/request-auth.js';
 import { MB } from '../config/units.js';
 import type { LoaderMonitor } from '../lazy-loader/loader-ports.js';
@@ -43,7 +44,7 @@ export class HealthController {
     const { stats } = this.loader.status();
     const body = {
       ...(figures
-        ? { memory_usage_mb: Math.round((process.memoryUsage.rss() / MB) * 10) / 10, active_resources: stats.active_chunks + stats.active_pages }
+        ? { memory_usage_mb: Math.round((residentMemoryBytes() / MB) * 10) / 10, active_resources: stats.active_chunks + stats.active_pages }
         : {}),
       timestamp: Date.now() / 1000,
     };

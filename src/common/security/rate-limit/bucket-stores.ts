@@ -80,7 +80,7 @@ export class LocalTokenBuckets implements BucketStore {
     return this.buckets.capacity;
   }
 
-  async charge(client: string, cost: number, need?: number): Promise<Charge> {
+  charge(client: string, cost: number, need?: number): Charge {
     return this.buckets.charge(client, cost, need);
   }
 }

@@ -89,35 +89,53 @@ export class RateLimiter {
     const unmetered = new Set(paths.unmetered);
     return (req: Request, res: Response, next: NextFunction) => {
       if (exempt.has(req.path)) return next();
-      this.admit(req, res, unmetered.has(req.path)).then((admitted) => {
-        if (admitted) next();
-      }, next);
+      // In-process buckets answer at once: the request goes on in this tick, with no promise.
+      const admitted = this.admit(req, res, unmetered.has(req.path));
+      if (admitted === true) return next();
+      if (admitted !== false) {
+        admitted.then((ok) => {
+          if (ok) next();
+        }, next);
+      }
     };
   }
 
   /** Charges the door's unit and takes a slot; false when it answered 429 itself. */
-  private async admit(req: Request, res: Response, unmetered: boolean): Promise<boolean> {
+  private admit(req: Request, res: Response, unmetered: boolean): boolean | Promise<boolean> {
     const client = clientOf(req);
-    if (this.authFailures) {
-      // Takes nothing: only asks whether the bucket still holds one failure.
-      const left = await this.authFailures.charge(client, 0, 1);
+    const failures = this.authFailures;
+    if (!failures) return this.chargeWork(req, res, client, unmetered);
+    // Takes nothing: only asks whether the bucket still holds one failure.
+    return settle(failures.charge(client, 0, 1), (left) => {
       if (!left.ok) {
         refuse(req, res, left, 'Too many failed authentications from this address: retry after the number of seconds in Retry-After');
         return false;
       }
-      const failures = this.authFailures;
       res.once('finish', () => {
         // Floating on purpose: the response is gone, and a failed charge has already fallen back or been counted.
         if (res.statusCode === 401) void failures.charge(client, 1, 0);
       });
-    }
+      return this.chargeWork(req, res, client, unmetered);
+    });
+  }
+
+  /** The door's unit of work (none for an unmetered path), then a slot. */
+  private chargeWork(req: Request, res: Response, client: string, unmetered: boolean): boolean | Promise<boolean> {
     if (unmetered) return true;
-    const charged = await this.work?.charge(client, 1);
-    if (charged && !charged.ok) {
-      refuse(req, res, charged, 'Too many requests: retry after the number of seconds in Retry-After');
-      return false;
-    }
-    if (charged) setLimitHeaders(res, this.work!.capacity, charged);
+    const work = this.work;
+    if (!work) return this.takeSlot(req, res, client);
+    return settle(work.charge(client, 1), (charged) => {
+      if (!charged.ok) {
+        refuse(req, res, charged, 'Too many requests: retry after the number of seconds in Retry-After');
+        return false;
+      }
+      setLimitHeaders(res, work.capacity, charged);
+      return this.takeSlot(req, res, client);
+    });
+  }
+
+  /** A slot among the client's requests in flight, held until the response closes. */
+  private takeSlot(req: Request, res: Response, client: string): boolean {
     const release = this.concurrency?.acquire(client);
     if (this.concurrency && !release) {
       refuse(req, res, { ok: false, remaining: 0, retryAfterMs: 1000, resetMs: 0 }, 'Too many requests in progress from this address: retry when one has finished');
@@ -148,6 +166,11 @@ export class RateLimiter {
       },
     };
   }
+}
+
+/** `then` applied to `value` now, or once it settles when it is a promise. */
+function settle<T, R>(value: T | Promise<T>, then: (v: T) => R | Promise<R>): R | Promise<R> {
+  return value instanceof Promise ? value.then(then) : then(value);
 }
 
 function setLimitHeaders(res: Response, limit: number, c: Charge): void {

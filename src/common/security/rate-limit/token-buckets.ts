@@ -38,8 +38,12 @@ export function chargeOutcome(capacity: number, windowMs: number, tokens: number
 /** A store of token buckets, in process or shared: what the rate limiter charges. */
 export interface BucketStore {
   readonly capacity: number;
-  /** Charges `cost` to `client` when its bucket holds `need` (see {@link TokenBuckets.charge}). */
-  charge(client: string, cost: number, need?: number): Promise<Charge>;
+  /**
+   * Charges `cost` to `client` when its bucket holds `need` (see {@link TokenBuckets.charge}). The
+   * in-process store answers at once (no promise, so a request it admits goes on in the same tick);
+   * a shared one answers with a promise.
+   */
+  charge(client: string, cost: number, need?: number): Charge | Promise<Charge>;
 }
 
 interface Bucket {
