@@ -20,6 +20,7 @@ describe('captions drafted on worker threads (CAPTION_WORKERS=1)', () => {
   it('serves the variations the engine writes on the main thread, with no thread at rest before', async () => {
     expect(pooled).toBeInstanceOf(PooledCaptionEngine);
     expect(pooled.threads).toBe(0);
+    await pooled.ready();
     const body = { content_description: 'Sunset hike up Mount Tamalpais with our new trail running shoes', variation_count: 3, request_id: 'workers-1' };
     const res = await request(t.app.getHttpServer()).post(`${P}/captions`).send(body).expect(200);
     const inline = t.app.get(TemplateCaptionEngine);

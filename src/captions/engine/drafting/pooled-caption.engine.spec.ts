@@ -11,17 +11,27 @@ const live = () => new AbortController().signal;
 describe(PooledCaptionEngine.name, () => {
   const options = { hashtagBlocklist: ['#picnic', 'park'], maxHashtags: 5 };
   const inline = new TemplateCaptionEngine(options);
-  const pooled = new PooledCaptionEngine(inline, { threads: 1, idleTimeoutMs: 300, engine: options });
+  const pooled = new PooledCaptionEngine(inline, { threads: 1, idleTimeoutMs: 1000, engine: options });
   afterAll(() => pooled.close());
 
-  it('starts no thread before the first draft, and drafts exactly what the engine drafts on this thread', async () => {
+  it('starts no thread before the first draft, drafts on this thread while one loads, then on it', async () => {
     expect(pooled.threads).toBe(0);
+    const onThisThread = vi.spyOn(inline, 'generate');
+    onThisThread.mockClear();
+    const cold = request({ request_id: 'cold' });
+    expect((await pooled.draftVariations(cold, { first: 0, count: 2 }, live())).variations).toHaveLength(2);
+    expect(onThisThread).toHaveBeenCalledTimes(2);
+    await pooled.ready();
+    expect(pooled.threads).toBe(1);
+    onThisThread.mockClear();
     for (const r of [
       request({ request_id: 'a', brand_info: { name: 'Acme Co', voice: 'bold', keywords: ['acme'] } }),
       request({ request_id: 'b', language: 'german', content_description: 'Picknick zur goldenen Stunde im Park mit Limonade', optimization_level: 'quality' }),
     ]) {
       const sink: CaptionVariation[] = [];
+      onThisThread.mockClear();
       const drafts = await pooled.draftVariations(r, { first: 2, count: 4 }, live(), sink);
+      expect(onThisThread).not.toHaveBeenCalled();
       const expected = [2, 3, 4, 5].map((i) => inline.generate(r, i));
       expect(drafts.variations).toEqual(expected);
       expect(sink).toEqual(expected);
@@ -30,17 +40,20 @@ describe(PooledCaptionEngine.name, () => {
       expect(drafts.variations.flatMap((v) => v.hashtags)).not.toContain('#picnic');
       expect(pooled.confidence(r, drafts.variations)).toBe(inline.confidence(r, expected));
     }
+    onThisThread.mockRestore();
     expect(pooled.threads).toBe(1);
     expect([pooled.name, pooled.cacheName, pooled.draftSize, pooled.languages]).toEqual([inline.name, inline.cacheName, inline.draftSize, inline.languages]);
   });
 
   it('rejects a request the engine cannot serve with the RangeError the engine throws', async () => {
+    await pooled.ready();
     const r = request({ language: 'japanese' });
     await expect(pooled.draftVariations(r, { first: 0, count: 1 }, live())).rejects.toThrow(RangeError);
     await expect(pooled.draftVariations(r, { first: 0, count: 1 }, live())).rejects.toThrow(/japanese is not supported/);
   });
 
   it('stops a range when the signal aborts, keeping in the sink what was drafted, and skips a queued range', async () => {
+    await pooled.ready();
     const r = request({ request_id: 'long', optimization_level: 'maximum_quality' });
     const running = new AbortController();
     const queued = new AbortController();
@@ -65,10 +78,19 @@ describe(PooledCaptionEngine.name, () => {
   });
 
   it('stops idle threads: none run at rest, and the next draft starts one again', async () => {
-    await pooled.draftVariations(request({ request_id: 'wake' }), { first: 0, count: 1 }, live());
+    await pooled.ready();
     await vi.waitFor(() => expect(pooled.threads).toBe(0), { timeout: 10_000, interval: 50 });
-    const drafts = await pooled.draftVariations(request({ request_id: 'again' }), { first: 0, count: 1 }, live());
-    expect(drafts.variations).toEqual([inline.generate(request({ request_id: 'again' }), 0)]);
+    // Cold again: this draft is made here while a thread loads, and the ones after it on the thread.
+    const onThisThread = vi.spyOn(inline, 'generate');
+    onThisThread.mockClear();
+    await pooled.draftVariations(request({ request_id: 'again' }), { first: 0, count: 1 }, live());
+    expect(onThisThread).toHaveBeenCalledTimes(1);
+    await pooled.ready();
+    onThisThread.mockClear();
+    const drafts = await pooled.draftVariations(request({ request_id: 'again' }), { first: 1, count: 1 }, live());
+    expect(onThisThread).not.toHaveBeenCalled();
+    onThisThread.mockRestore();
+    expect(drafts.variations).toEqual([inline.generate(request({ request_id: 'again' }), 1)]);
   });
 
   it('refuses a pool of no thread', () => {

@@ -1,5 +1,5 @@
 import { Piscina } from 'piscina';
-import type { CaptionGenerationRequest } from '../../dto/caption-generation-request.dto.js';
+import { withDefaults, type CaptionGenerationRequest } from '../../dto/caption-generation-request.dto.js';
 import type { CaptionVariation } from '../../dto/caption-generation-response.dto.js';
 import type { Language } from '../../dto/caption-options.js';
 import { CaptionEngine, type Drafts, type DraftRange, type RequestProblem } from '../caption-engine.js';
@@ -18,6 +18,8 @@ export interface DraftPoolOptions {
 /** Running from the TypeScript sources (tests, `npm run cluster`): threads compile the worker with SWC as the main thread does. */
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 const WORKER = new URL(FROM_SOURCE ? './draft.worker.ts' : './draft.worker.js', import.meta.url);
+/** What a thread drafts nothing of while it loads: its description warms the parser. */
+const WARM_UP = withDefaults({ content_description: 'Fresh bread from the corner bakery on a quiet morning' });
 const SWC_REGISTER = new URL('../../../../scripts/swc-register.mjs', import.meta.url);
 
 /**
@@ -26,12 +28,17 @@ const SWC_REGISTER = new URL('../../../../scripts/swc-register.mjs', import.meta
  * candidates, runs on a pool of up to `threads` threads, so the event loop that serves HTTP
  * (cached pages, streams, probes) is not held by caption generation. Threads start on the first
  * draft and stop after `idleTimeoutMs` without work; each builds its own engine from the server's
- * settings. A caller's abort stops the range before its next variation (what was made is still
+ * settings; while the first thread loads (its parsers take a second or so), drafts are made on
+ * this thread as without a pool, so a request after a quiet spell does not wait for it. A caller's abort stops the range before its next variation (what was made is still
  * handed to `sink`); errors the engine throws (a `RangeError` for a request it cannot serve) reach
  * the caller as they were thrown.
  */
 export class PooledCaptionEngine extends CaptionEngine {
   private pool?: Piscina<DraftTask, DraftTaskResult>;
+  /** A thread has loaded the engine and none stopped since: drafts go to the pool. */
+  private warm = false;
+  private warming?: Promise<void>;
+  private startError?: unknown;
   /** Key terms the threads read from each request's description, for {@link confidence} without parsing it again here. */
   private readonly keyTerms = new WeakMap<CaptionGenerationRequest, string[]>();
 
@@ -76,6 +83,10 @@ export class PooledCaptionEngine extends CaptionEngine {
 
   async draftVariations(request: CaptionGenerationRequest, range: DraftRange, signal: AbortSignal, sink: CaptionVariation[] = []): Promise<Drafts> {
     signal.throwIfAborted();
+    if (!this.warm) {
+      this.warmUp(request);
+      return this.engine.draftVariations(request, range, signal, sink);
+    }
     const cancel = new Int32Array(new SharedArrayBuffer(4));
     const stop = () => Atomics.store(cancel, 0, 1);
     signal.addEventListener('abort', stop, { once: true });
@@ -96,14 +107,42 @@ export class PooledCaptionEngine extends CaptionEngine {
   override async close(): Promise<void> {
     const pool = this.pool;
     this.pool = undefined;
+    this.warm = false;
+    await this.warming;
     await pool?.close();
   }
 
+  /** Resolves once drafts go to a thread, starting one if none runs (drafts made meanwhile stay on this thread). */
+  async ready(): Promise<void> {
+    if (this.warm) return;
+    this.warmUp(WARM_UP);
+    await this.warming;
+    if (!this.warm) throw new Error('no drafting thread could start', { cause: this.startError });
+  }
+
+  /** Starts a thread (once at a time) with a task that loads the engine and parses `request`'s description; warm when it is done. */
+  private warmUp(request: CaptionGenerationRequest): void {
+    if (this.warming) return;
+    const pool = this.poolNow();
+    this.warming = pool
+      .run({ request: { ...request }, first: 0, count: 0, cancel: new Int32Array(new SharedArrayBuffer(4)) })
+      .then(
+        () => {
+          this.warm = this.pool === pool && pool.threads.length > 0;
+        },
+        (err: unknown) => {
+          // A thread that cannot start: drafts stay on this thread, and the next one tries again.
+          this.startError = err;
+        },
+      )
+      .finally(() => (this.warming = undefined));
+  }
+
   private poolNow(): Piscina<DraftTask, DraftTaskResult> {
-    const workerData: DraftWorkerData = {
-      engine: { ...this.options.engine, hashtagBlocklist: this.options.engine.hashtagBlocklist ? [...this.options.engine.hashtagBlocklist] : undefined },
-    };
-    this.pool ??= new Piscina<DraftTask, DraftTaskResult>({
+    if (this.pool) return this.pool;
+    const { engine } = this.options;
+    const workerData: DraftWorkerData = { engine: { ...engine, hashtagBlocklist: engine.hashtagBlocklist ? [...engine.hashtagBlocklist] : undefined } };
+    const pool = new Piscina<DraftTask, DraftTaskResult>({
       filename: WORKER.href,
       name: 'default',
       minThreads: 0,
@@ -112,6 +151,14 @@ export class PooledCaptionEngine extends CaptionEngine {
       workerData,
       execArgv: FROM_SOURCE ? [...process.execArgv, '--import', SWC_REGISTER.href] : undefined,
     });
-    return this.pool;
+    // The last idle thread stopped: the next draft warms one up again rather than wait for it.
+    // (Piscina removes the thread from its list right after this event: looked at a microtask later.)
+    pool.on('workerDestroy', () =>
+      queueMicrotask(() => {
+        if (this.pool === pool && pool.threads.length === 0) this.warm = false;
+      }),
+    );
+    this.pool = pool;
+    return pool;
   }
 }
