@@ -16,7 +16,7 @@
 import 'reflect-metadata';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -90,9 +90,27 @@ function fresh(): string {
 
 interface App {
   base: string;
+  /** The server's process id: its main thread's CPU time is read from /proc. */
+  pid: number;
   /** POST (or GET) one of the server's bench routes (bench/support/history-live-server.ts). */
   bench<T = unknown>(path: string, method?: 'GET' | 'POST'): Promise<T>;
   close(): Promise<void>;
+}
+
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/**
+ * CPU ms (user + system) the server has used so far: its main thread (the event loop: HTTP, loader,
+ * history) and the whole process (drafting threads included), from /proc (Linux; NaN elsewhere).
+ * CPU time rather than wall time: it says what a caption costs the event loop even on a busy machine.
+ */
+function serverCpuMs(pid: number): { main: number; all: number } {
+  const read = (path: string) => {
+    if (!existsSync(path)) return NaN;
+    const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  };
+  return { main: read(`/proc/${pid}/task/${pid}/stat`), all: read(`/proc/${pid}/stat`) };
 }
 
 /** Waits for `line` on the child's stdout; rejects when it exits first. */
@@ -140,6 +158,7 @@ async function startApp(engine: Engine, dataDir: string, env: Record<string, str
   const base = `http://127.0.0.1:${port}/api/v14/lazy`;
   return {
     base,
+    pid: child.pid!,
     async bench<T>(path: string, method: 'GET' | 'POST' = 'GET'): Promise<T> {
       const res = await fetch(`${base}/bench/${path}`, { method });
       if (!res.ok) throw new Error(`${method} bench/${path}: ${res.status}`);
@@ -230,12 +249,17 @@ async function liveTable(engine: Engine): Promise<void> {
     await readFor(a.base, Math.min(5, SECONDS)); // warm-up
     const runs: Array<[number, Samples]> = [];
     const written: string[] = [];
+    const busy: string[] = [];
     for (const rate of [0, 10, 100]) {
       const stop = await startWriter(a.base, rate);
       const started = performance.now();
+      const cpu = serverCpuMs(a.pid);
       runs.push([rate, await readFor(a.base, SECONDS)]);
       const { ok, failed } = await stop();
-      if (rate > 0) written.push(`${rate}/s asked: ${f(ok / ((performance.now() - started) / 1000), 1)}/s answered 200${failed > 0 ? `, ${failed} failed` : ''}`);
+      const used = serverCpuMs(a.pid);
+      const s = (performance.now() - started) / 1000;
+      if (rate > 0) written.push(`${rate}/s asked: ${f(ok / s, 1)}/s answered 200${failed > 0 ? `, ${failed} failed` : ''}`);
+      busy.push(`${rate}/s ${f((used.main - cpu.main) / s / 10, 0)}% / ${f((used.all - cpu.all) / s / 10, 0)}%`);
     }
     const quiet = runs[0]![1];
     console.log(`\n${engine.name}: ${ROWS} rows, ${SECONDS} s per phase, page_size 50 (server: a child process; writer: ${written.join('; ')})`);
@@ -248,6 +272,7 @@ async function liveTable(engine: Engine): Promise<void> {
         console.log(`| ${kind} | ${rate} | ${x.ms.length} | ${f((100 * x.hits) / x.ms.length, 1)}% | ${f(pct(x.ms, 0.5))} | ${f(pct(x.ms, 0.5) / pct(quiet[kind].ms, 0.5))}× | ${goals[kind]} |`);
       }
     }
+    console.log(`server CPU by writer rate, % of one core, event loop / whole process (drafting threads included): ${busy.join('; ')}`);
     // The freshness check alone: 8 clients reading cached pages of one user, then of 8 users (8
     // scopes, each re-read once its copy is older than HISTORY_FRESHNESS_MS); every bucket read
     // (timed in the server) counted against the page requests.
@@ -277,8 +302,10 @@ async function liveTable(engine: Engine): Promise<void> {
 }
 
 async function captionsWithAndWithout(a: App): Promise<void> {
+  let perCaption = '';
   const rate = async () => {
     let n = 0;
+    const cpu = serverCpuMs(a.pid);
     const end = performance.now() + SECONDS * 1000;
     await Promise.all(
       Array.from({ length: 16 }, async () => {
@@ -288,13 +315,15 @@ async function captionsWithAndWithout(a: App): Promise<void> {
         }
       }),
     );
+    const used = serverCpuMs(a.pid);
+    perCaption ||= `server CPU per caption (3 variations, recording): ${f((used.main - cpu.main) / n)} ms on the event loop, ${f((used.all - cpu.all) / n)} ms in all`;
     return n / SECONDS;
   };
   const withRecording = await rate();
   await a.bench('recording?on=0', 'POST');
   const without = await rate();
   await a.bench('recording?on=1', 'POST');
-  console.log(`captions/s: ${f(withRecording, 0)} recording, ${f(without, 0)} not recording: ${f(withRecording / without)} (goal ≥ 0.8)`);
+  console.log(`captions/s: ${f(withRecording, 0)} recording, ${f(without, 0)} not recording: ${f(withRecording / without)} (goal ≥ 0.8); ${perCaption}`);
 }
 
 async function restart(engine: Engine, dataDir: string): Promise<void> {

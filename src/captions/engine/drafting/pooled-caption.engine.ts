@@ -28,10 +28,11 @@ const SWC_REGISTER = new URL('../../../../scripts/swc-register.mjs', import.meta
  * candidates, runs on a pool of up to `threads` threads, so the event loop that serves HTTP
  * (cached pages, streams, probes) is not held by caption generation. Threads start on the first
  * draft and stop after `idleTimeoutMs` without work; each builds its own engine from the server's
- * settings; while the first thread loads (its parsers take a second or so), drafts are made on
- * this thread as without a pool, so a request after a quiet spell does not wait for it. A caller's abort stops the range before its next variation (what was made is still
- * handed to `sink`); errors the engine throws (a `RangeError` for a request it cannot serve) reach
- * the caller as they were thrown.
+ * settings. While the first thread loads (its parsers take a second or so), drafts are made on
+ * this thread as without a pool, so a request after a quiet spell does not wait for it. A caller's
+ * abort stops the range before its next variation (what was made is still handed to `sink`);
+ * errors the engine throws (a `RangeError` for a request it cannot serve) reach the caller as they
+ * were thrown.
  */
 export class PooledCaptionEngine extends CaptionEngine {
   private pool?: Piscina<DraftTask, DraftTaskResult>;
