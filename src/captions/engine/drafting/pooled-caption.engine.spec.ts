@@ -93,6 +93,18 @@ describe(PooledCaptionEngine.name, () => {
     expect(drafts.variations).toEqual([inline.generate(request({ request_id: 'again' }), 1)]);
   });
 
+  it('starts threads again after close, in a new pool of the same process too', async () => {
+    // From the sources, a thread registers the SWC hooks: a new one after the last stopped must not take the process down.
+    for (const k of [1, 2]) {
+      const other = new PooledCaptionEngine(inline, { threads: 1, idleTimeoutMs: 60_000, engine: options });
+      await other.ready();
+      const r = request({ request_id: `cycle-${k}` });
+      expect((await other.draftVariations(r, { first: 0, count: 1 }, live())).variations).toEqual([inline.generate(r, 0)]);
+      await other.close();
+      expect(other.threads).toBe(0);
+    }
+  });
+
   it('refuses a pool of no thread', () => {
     expect(() => new PooledCaptionEngine(inline, { threads: 0, idleTimeoutMs: 1000, engine: {} })).toThrow(RangeError);
   });

@@ -21,6 +21,13 @@ const WORKER = new URL(FROM_SOURCE ? './draft.worker.ts' : './draft.worker.js', 
 /** What a thread drafts nothing of while it loads: its description warms the parser. */
 const WARM_UP = withDefaults({ content_description: 'Fresh bread from the corner bakery on a quiet morning' });
 const SWC_REGISTER = new URL('../../../../scripts/swc-register.mjs', import.meta.url);
+let hooks: Promise<unknown> | undefined;
+/**
+ * From the sources, the SWC hooks are registered on this thread too before a thread starts: with
+ * hooks registered only by worker threads, Node 20 loses its hooks thread when the last of them
+ * stops, and the next thread that registers them takes the process down (seen under Vitest).
+ */
+const sourceHooks = (): Promise<unknown> => (FROM_SOURCE ? (hooks ??= import(SWC_REGISTER.href)) : Promise.resolve());
 
 /**
  * The offline engine with its drafting on worker threads: the same engine (same name, cache
@@ -124,19 +131,19 @@ export class PooledCaptionEngine extends CaptionEngine {
   /** Starts a thread (once at a time) with a task that loads the engine and parses `request`'s description; warm when it is done. */
   private warmUp(request: CaptionGenerationRequest): void {
     if (this.warming) return;
-    const pool = this.poolNow();
-    this.warming = pool
-      .run({ request: { ...request }, first: 0, count: 0, cancel: new Int32Array(new SharedArrayBuffer(4)) })
-      .then(
-        () => {
-          this.warm = this.pool === pool && pool.threads.length > 0;
-        },
-        (err: unknown) => {
-          // A thread that cannot start: drafts stay on this thread, and the next one tries again.
-          this.startError = err;
-        },
-      )
-      .finally(() => (this.warming = undefined));
+    this.warming = (async () => {
+      try {
+        await sourceHooks();
+        const pool = this.poolNow();
+        await pool.run({ request: { ...request }, first: 0, count: 0, cancel: new Int32Array(new SharedArrayBuffer(4)) });
+        this.warm = this.pool === pool && pool.threads.length > 0;
+      } catch (err) {
+        // A thread that cannot start: drafts stay on this thread, and the next one tries again.
+        this.startError = err;
+      } finally {
+        this.warming = undefined;
+      }
+    })();
   }
 
   private poolNow(): Piscina<DraftTask, DraftTaskResult> {
@@ -150,7 +157,7 @@ export class PooledCaptionEngine extends CaptionEngine {
       maxThreads: this.options.threads,
       idleTimeout: this.options.idleTimeoutMs,
       workerData,
-      execArgv: FROM_SOURCE ? [...process.execArgv, '--import', SWC_REGISTER.href] : undefined,
+      execArgv: FROM_SOURCE ? ['--import', SWC_REGISTER.href] : undefined,
     });
     // The last idle thread stopped: the next draft warms one up again rather than wait for it.
     // (Piscina removes the thread from its list right after this event: looked at a microtask later.)
