@@ -8,6 +8,9 @@ import { OPTIMIZATION_LEVELS } from '../src/captions/dto/caption-options.js';
 import type { Language } from '../src/captions/dto/caption-options.js';
 import type { SyncCaptionEngine } from '../src/captions/engine/caption-engine.js';
 import { TemplateCaptionEngine } from '../src/captions/engine/template-caption.engine.js';
+import { PooledCaptionEngine } from '../src/captions/engine/drafting/pooled-caption.engine.js';
+import { CaptionEngineSelection } from '../src/captions/engine/engine-selection.js';
+import { EnvironmentVariables } from '../src/config/env.schema.js';
 import { loadOldEngine } from './support/old-caption-engine.js';
 import { createTestApp, type TestApp } from '../test/support/test-app.js';
 
@@ -92,7 +95,10 @@ describe('captions benchmark', () => {
   let base: string;
   beforeAll(async () => {
     // The rate limit (1200/min by default) would answer 429 to a load test: it is measured in the http bench.
-    t = await createTestApp({ env: { RATE_LIMIT_MAX: '0' } });
+    // Drafting threads as a server has them by default (CAPTION_WORKERS, else CPUs − 1), warmed before measuring.
+    t = await createTestApp({ env: { RATE_LIMIT_MAX: '0', CAPTION_WORKERS: process.env.CAPTION_WORKERS ?? String(new EnvironmentVariables().CAPTION_WORKERS) } });
+    const offline = t.app.get(CaptionEngineSelection).offline;
+    if (offline instanceof PooledCaptionEngine) await offline.ready();
     await t.app.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}/api/v14/lazy`;
   });

@@ -2,7 +2,10 @@
 // answers) PostgreSQL. Knobs: BENCH_LIVE_ROWS (seeded rows, default 1,000,000), BENCH_LIVE_SECONDS
 // (per measured phase, default 10), BENCH_DATABASE_URL (default TEST_DATABASE_URL or the local
 // server; `none` skips PostgreSQL), BENCH_LIVE_BATCH=1 (then also runs the batch bench, whose
-// items/s against the engine alone is the batch goal). The app runs in this process, over real HTTP.
+// items/s against the engine alone is the batch goal), CAPTION_WORKERS (the server's drafting
+// threads; unset: its default). The server runs as a child process (bench/support/
+// history-live-server.ts, from the sources), the writer as another (bench/support/caption-writer.mjs),
+// the readers here: as clients reach a real deployment, so a reader's latency is the server's.
 //
 // Per engine, readers run round-robin while a writer generates captions at 0 (quiet), 10 and
 // 100 requests a second: one user's pages, a closed past day, random deep pages by number, and a
@@ -11,19 +14,17 @@
 // against recording off, a restart (share of previously read pages served from disk), and on
 // PostgreSQL two replicas: ms from a write on A to its visibility on B.
 import 'reflect-metadata';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, it } from 'vitest';
 import { openHistoryDatabase } from '../src/history/history-database.js';
-import { HistoryRepository } from '../src/history/history.repository.js';
-import { HistoryService } from '../src/history/history.service.js';
 import { KyselyHistoryRepository } from '../src/history/kysely-history.repository.js';
 import { seedRows } from '../src/history/seed-rows.js';
-import { createTestApp } from '../test/support/test-app.js';
+import { freePort } from '../test/support/free-port.js';
 
 const ROWS = Number(process.env.BENCH_LIVE_ROWS ?? 1_000_000);
 const SECONDS = Number(process.env.BENCH_LIVE_SECONDS ?? 10);
@@ -88,20 +89,89 @@ function fresh(): string {
 }
 
 interface App {
-  app: NestExpressApplication;
   base: string;
+  /** The server's process id: its main thread's CPU time is read from /proc. */
+  pid: number;
+  /** POST (or GET) one of the server's bench routes (bench/support/history-live-server.ts). */
+  bench<T = unknown>(path: string, method?: 'GET' | 'POST'): Promise<T>;
   close(): Promise<void>;
 }
 
-async function startApp(engine: Engine, dataDir: string, env: Record<string, string> = {}): Promise<App> {
-  const t = await createTestApp({
-    dataDir,
-    env: { ...engine.env, LAZY_ENABLE_DISK_CACHE: 'true', RATE_LIMIT_MAX: '100000000', RATE_LIMIT_MAX_CONCURRENT: '100000', ...env },
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/**
+ * CPU ms (user + system) the server has used so far: its main thread (the event loop: HTTP, loader,
+ * history) and the whole process (drafting threads included), from /proc (Linux; NaN elsewhere).
+ * CPU time rather than wall time: it says what a caption costs the event loop even on a busy machine.
+ */
+function serverCpuMs(pid: number): { main: number; all: number } {
+  const read = (path: string) => {
+    if (!existsSync(path)) return NaN;
+    const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  };
+  return { main: read(`/proc/${pid}/task/${pid}/stat`), all: read(`/proc/${pid}/stat`) };
+}
+
+/** Waits for `line` on the child's stdout; rejects when it exits first. */
+function waitForLine(child: ChildProcess, prefix: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`no "${prefix}" within ${timeoutMs} ms: ${out}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split('\n').find((l) => l.startsWith(prefix));
+      if (line) {
+        clearTimeout(timer);
+        child.stdout!.off('data', onData);
+        resolve(line);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited (${code}) before "${prefix}": ${out}`));
+    });
   });
-  await t.app.listen(0, '127.0.0.1');
-  const { port } = t.app.getHttpServer().address() as { port: number };
-  // Not t.close(): that removes the data directory, which a restart reuses.
-  return { app: t.app, base: `http://127.0.0.1:${port}/api/v14/lazy`, close: () => t.app.close() };
+}
+
+async function startApp(engine: Engine, dataDir: string, env: Record<string, string> = {}): Promise<App> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', './scripts/swc-register.mjs', 'bench/support/history-live-server.ts'], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      SHUTDOWN_DELAY_MS: '0',
+      ...engine.env,
+      LAZY_ENABLE_DISK_CACHE: 'true',
+      RATE_LIMIT_MAX: '100000000',
+      RATE_LIMIT_MAX_CONCURRENT: '100000',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await waitForLine(child, 'LISTENING', 120_000);
+  const base = `http://127.0.0.1:${port}/api/v14/lazy`;
+  return {
+    base,
+    pid: child.pid!,
+    async bench<T>(path: string, method: 'GET' | 'POST' = 'GET'): Promise<T> {
+      const res = await fetch(`${base}/bench/${path}`, { method });
+      if (!res.ok) throw new Error(`${method} bench/${path}: ${res.status}`);
+      return (res.status === 204 ? undefined : await res.json()) as T;
+    },
+    // SIGTERM: the graceful shutdown writes the disk tier out, which a restart reads back.
+    async close() {
+      if (child.exitCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 interface PageBody {
@@ -129,18 +199,16 @@ async function writeCaption(base: string, userId: string): Promise<string> {
   return ((await res.json()) as { request_id: string }).request_id;
 }
 
-/** A writer at `rate` requests/s to random users until stopped. */
-function startWriter(base: string, rate: number): () => Promise<void> {
-  if (rate === 0) return async () => undefined;
-  const pending = new Set<Promise<unknown>>();
-  const timer = setInterval(() => {
-    const p = writeCaption(base, `user_${Math.floor(Math.random() * USERS)}`).catch(() => undefined);
-    pending.add(p);
-    void p.finally(() => pending.delete(p));
-  }, 1000 / rate);
+/** A writer process at `rate` requests/s to random users until stopped; stopping resolves to the captions answered 200, and the others. */
+async function startWriter(base: string, rate: number): Promise<() => Promise<{ ok: number; failed: number }>> {
+  if (rate === 0) return async () => ({ ok: 0, failed: 0 });
+  const child = spawn(process.execPath, ['bench/support/caption-writer.mjs', base, String(rate), String(USERS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await waitForLine(child, 'STARTED', 30_000);
   return async () => {
-    clearInterval(timer);
-    await Promise.all(pending);
+    const wrote = waitForLine(child, 'WROTE', 60_000);
+    child.kill('SIGTERM');
+    const [, ok, failed] = (await wrote).split(' ').map(Number);
+    return { ok: ok!, failed: failed! };
   };
 }
 
@@ -178,29 +246,23 @@ async function liveTable(engine: Engine): Promise<void> {
   const dataDir = engine.dataDir();
   const a = await startApp(engine, dataDir);
   try {
-    const repo = a.app.get(HistoryRepository);
-    // Freshness check: time spent reading buckets per page request (they are re-read once older than HISTORY_FRESHNESS_MS).
-    let bucketMs = 0;
-    let bucketReads = 0;
-    const read = repo.readBuckets.bind(repo);
-    repo.readBuckets = async (scope) => {
-      const t = performance.now();
-      try {
-        return await read(scope);
-      } finally {
-        bucketMs += performance.now() - t;
-        bucketReads++;
-      }
-    };
     await readFor(a.base, Math.min(5, SECONDS)); // warm-up
     const runs: Array<[number, Samples]> = [];
+    const written: string[] = [];
+    const busy: string[] = [];
     for (const rate of [0, 10, 100]) {
-      const stop = startWriter(a.base, rate);
+      const stop = await startWriter(a.base, rate);
+      const started = performance.now();
+      const cpu = serverCpuMs(a.pid);
       runs.push([rate, await readFor(a.base, SECONDS)]);
-      await stop();
+      const { ok, failed } = await stop();
+      const used = serverCpuMs(a.pid);
+      const s = (performance.now() - started) / 1000;
+      if (rate > 0) written.push(`${rate}/s asked: ${f(ok / s, 1)}/s answered 200${failed > 0 ? `, ${failed} failed` : ''}`);
+      busy.push(`${rate}/s ${f((used.main - cpu.main) / s / 10, 0)}% / ${f((used.all - cpu.all) / s / 10, 0)}%`);
     }
     const quiet = runs[0]![1];
-    console.log(`\n${engine.name}: ${ROWS} rows, ${SECONDS} s per phase, page_size 50`);
+    console.log(`\n${engine.name}: ${ROWS} rows, ${SECONDS} s per phase, page_size 50 (server: a child process; writer: ${written.join('; ')})`);
     console.log('| read | writer/s | pages | hit rate | p50 ms | p50 ÷ quiet | goal |');
     console.log('|---|---|---|---|---|---|---|');
     const goals: Record<Kind, string> = { 'own user': 'hits ≥ 90%', 'closed range': 'hits ≥ 95%', 'deep pages': 'p50 ≤ 1.5× quiet', 'cursor walk': 'hits ≥ 80%' };
@@ -210,13 +272,13 @@ async function liveTable(engine: Engine): Promise<void> {
         console.log(`| ${kind} | ${rate} | ${x.ms.length} | ${f((100 * x.hits) / x.ms.length, 1)}% | ${f(pct(x.ms, 0.5))} | ${f(pct(x.ms, 0.5) / pct(quiet[kind].ms, 0.5))}× | ${goals[kind]} |`);
       }
     }
+    console.log(`server CPU by writer rate, % of one core, event loop / whole process (drafting threads included): ${busy.join('; ')}`);
     // The freshness check alone: 8 clients reading cached pages of one user, then of 8 users (8
     // scopes, each re-read once its copy is older than HISTORY_FRESHNESS_MS); every bucket read
-    // counted against the page requests.
+    // (timed in the server) counted against the page requests.
     const freshness: string[] = [];
     for (const users of [1, 8]) {
-      bucketMs = 0;
-      bucketReads = 0;
+      await a.bench('freshness/reset', 'POST');
       let requests = 0;
       const until = performance.now() + SECONDS * 1000;
       await Promise.all(
@@ -227,15 +289,11 @@ async function liveTable(engine: Engine): Promise<void> {
           }
         }),
       );
-      freshness.push(`${users} user(s): ${bucketReads} bucket reads for ${requests} page requests, ${f(bucketMs / requests, 3)} ms per request`);
+      const { reads, ms } = await a.bench<{ reads: number; ms: number }>('freshness');
+      freshness.push(`${users} user(s): ${reads} bucket reads for ${requests} page requests, ${f(ms / requests, 3)} ms per request`);
     }
-    const one = [];
-    for (let i = 0; i < 200; i++) {
-      const t = performance.now();
-      await read('all');
-      one.push(performance.now() - t);
-    }
-    console.log(`freshness check (goal ≤ 0.2 ms per request on SQLite): ${freshness.join('; ')}; one read of the 'all' buckets p50 ${f(pct(one, 0.5), 3)} ms`);
+    const { p50 } = await a.bench<{ p50: number }>('bucket-read?n=200');
+    console.log(`freshness check (goal ≤ 0.2 ms per request on SQLite): ${freshness.join('; ')}; one read of the 'all' buckets p50 ${f(p50, 3)} ms`);
     await captionsWithAndWithout(a);
   } finally {
     await a.close();
@@ -244,8 +302,10 @@ async function liveTable(engine: Engine): Promise<void> {
 }
 
 async function captionsWithAndWithout(a: App): Promise<void> {
+  let perCaption = '';
   const rate = async () => {
     let n = 0;
+    const cpu = serverCpuMs(a.pid);
     const end = performance.now() + SECONDS * 1000;
     await Promise.all(
       Array.from({ length: 16 }, async () => {
@@ -255,15 +315,15 @@ async function captionsWithAndWithout(a: App): Promise<void> {
         }
       }),
     );
+    const used = serverCpuMs(a.pid);
+    perCaption ||= `server CPU per caption (3 variations, recording): ${f((used.main - cpu.main) / n)} ms on the event loop, ${f((used.all - cpu.all) / n)} ms in all`;
     return n / SECONDS;
   };
-  const history = a.app.get(HistoryService);
   const withRecording = await rate();
-  const record = history.record.bind(history);
-  history.record = async () => undefined;
+  await a.bench('recording?on=0', 'POST');
   const without = await rate();
-  history.record = record;
-  console.log(`captions/s: ${f(withRecording, 0)} recording, ${f(without, 0)} not recording: ${f(withRecording / without)} (goal ≥ 0.8)`);
+  await a.bench('recording?on=1', 'POST');
+  console.log(`captions/s: ${f(withRecording, 0)} recording, ${f(without, 0)} not recording: ${f(withRecording / without)} (goal ≥ 0.8); ${perCaption}`);
 }
 
 async function restart(engine: Engine, dataDir: string): Promise<void> {

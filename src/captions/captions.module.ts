@@ -5,6 +5,7 @@ import { CaptionsController } from './captions.controller.js';
 import { CaptionsService } from './captions.service.js';
 import { CaptionEngine } from './engine/caption-engine.js';
 import { CaptionEngineSelection } from './engine/engine-selection.js';
+import { PooledCaptionEngine } from './engine/drafting/pooled-caption.engine.js';
 import { TemplateCaptionEngine } from './engine/template-caption.engine.js';
 import { LazyLoaderModule } from '../lazy-loader/lazy-loader.module.js';
 
@@ -23,12 +24,20 @@ const offlineEngine: Provider = {
   },
 };
 
-/** `CAPTION_ENGINE`: the LLM engine (falling back to the offline one) when selected and configured. */
+/**
+ * `CAPTION_ENGINE`: the LLM engine (falling back to the offline one) when selected and configured.
+ * The offline engine drafts on `CAPTION_WORKERS` threads (none: on the event loop).
+ */
 const engineSelection: Provider = {
   provide: CaptionEngineSelection,
   inject: [AppConfig, TemplateCaptionEngine],
-  useFactory: async (config: AppConfig, offline: TemplateCaptionEngine): Promise<CaptionEngineSelection> => {
+  useFactory: async (config: AppConfig, template: TemplateCaptionEngine): Promise<CaptionEngineSelection> => {
     const { llm } = config;
+    const { workers, workerIdleMs, hashtagBlocklist, hashtagLimit } = config.captions;
+    const offline =
+      workers > 0
+        ? new PooledCaptionEngine(template, { threads: workers, idleTimeoutMs: workerIdleMs, engine: { hashtagBlocklist, maxHashtags: hashtagLimit } })
+        : template;
     const configured = llm.baseUrl !== undefined && llm.model !== undefined;
     const useLlm = configured && llm.engine !== 'template';
     // The LLM engine (and its HTTP client and circuit breaker libraries) is imported only when it

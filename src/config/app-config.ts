@@ -76,6 +76,9 @@ export class AppConfig {
     hashtagLimit: number;
     /** Tags never emitted, lower case with their `#` (empty: none blocked). */
     hashtagBlocklist: readonly string[];
+    /** Most threads drafting offline captions (0: on the event loop) and how long an idle one lives. */
+    workers: number;
+    workerIdleMs: number;
   };
   /** The LLM caption engine and how the engine is chosen (`llm.baseUrl` unset: no LLM). */
   readonly llm!: {
@@ -289,6 +292,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     captions: {
       hashtagLimit: vars.HASHTAG_LIMIT,
       hashtagBlocklist: Object.freeze((blocklist as { value: string[] }).value),
+      workers: vars.CAPTION_WORKERS,
+      workerIdleMs: vars.CAPTION_WORKER_IDLE_MS,
     },
     llm: {
       engine: vars.CAPTION_ENGINE as AppConfig['llm']['engine'],

@@ -10,6 +10,7 @@ import {
   Max,
   Min,
 } from 'class-validator';
+import { availableParallelism } from 'node:os';
 import { EnvBoolean, EnvNumber } from './env.decorators.js';
 import { MB } from './units.js';
 import { DEFAULT_HASHTAG_BLOCKLIST, DEFAULT_HASHTAG_LIMIT, HASHTAG_LIMIT_MAX } from './hashtag-rules.js';
@@ -166,6 +167,18 @@ export class EnvironmentVariables {
   /** Tags the engine never emits: comma-separated, any case, `#` optional; `none` for no blocklist. */
   @IsString()
   HASHTAG_BLOCKLIST = DEFAULT_HASHTAG_BLOCKLIST.join(',');
+
+  // --- caption engine (offline drafting threads) ---
+  /**
+   * Most worker threads drafting offline captions at once; 0 drafts on the event loop. Default: one
+   * less than the CPUs Node sees (at least 1), so a core stays for the event loop that serves HTTP.
+   */
+  @EnvNumber() @IsInt() @Min(0) @Max(64)
+  CAPTION_WORKERS = Math.max(1, availableParallelism() - 1);
+
+  /** A drafting thread idle this long stops (none run at rest; the next draft starts one again). */
+  @EnvNumber() @IsInt() @Min(100) @Max(3_600_000)
+  CAPTION_WORKER_IDLE_MS = 60_000;
 
   // --- caption engine (LLM) ---
   /** Which engine writes captions: `template` (offline), `llm`, or `auto` (the LLM when `LLM_BASE_URL` is set, else offline). */

@@ -24,7 +24,9 @@ export async function createTestApp(
 ): Promise<TestApp> {
   // `dataDir`: a directory the spec prepared (it is removed on close like a fresh one).
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'captions-e2e-'));
-  const config = loadConfig({ LOG_LEVEL: 'silent', NODE_ENV: 'test', SHUTDOWN_DELAY_MS: '0', ...options.env, DATA_DIR: dataDir });
+  // CAPTION_WORKERS=0: captions are drafted on this thread, where specs count and hold the engine's
+  // drafts (a spy on its `generate`); the drafting threads have specs of their own that set it.
+  const config = loadConfig({ LOG_LEVEL: 'silent', NODE_ENV: 'test', SHUTDOWN_DELAY_MS: '0', CAPTION_WORKERS: '0', ...options.env, DATA_DIR: dataDir });
   const moduleRef = await Test.createTestingModule({
     imports: [AppModule.register(config), ...(options.imports ?? [])],
     controllers: options.controllers ?? [],

@@ -84,6 +84,9 @@ export abstract class CaptionEngine {
 
   /** `confidence_score` (0–1) of a response made of `variations`. */
   abstract confidence(request: CaptionGenerationRequest, variations: CaptionVariation[]): number;
+
+  /** Lets go of what the engine holds (threads, connections) when the server stops; nothing by default. */
+  async close(): Promise<void> {}
 }
 
 /**

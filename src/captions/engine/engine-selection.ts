@@ -28,6 +28,11 @@ export class CaptionEngineSelection {
     private readonly llmConfigured: boolean,
   ) {}
 
+  /** Stops the engines' threads when the server stops (after the HTTP server closed: a stream in flight still drafts). */
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([this.offline.close(), this.llm?.close()]);
+  }
+
   /** The engine requests go to when nothing goes wrong (`model_used` of a normal response). */
   get primary(): CaptionEngine {
     return this.llm ?? this.offline;

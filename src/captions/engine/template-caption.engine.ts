@@ -68,7 +68,7 @@ export interface TemplateEngineOptions {
 export class TemplateCaptionEngine extends SyncCaptionEngine {
   readonly name = 'template-engine@2.0.0';
   readonly languages = Object.keys(BANKS) as Language[];
-  private readonly analyses = new WeakMap<CaptionGenerationRequest, CaptionAnalysis>();
+  private readonly prepared = new WeakMap<CaptionGenerationRequest, Prepared>();
   private readonly blocked: ReadonlySet<string>;
   private readonly cacheId: string;
   private readonly hookChars: number;
@@ -125,11 +125,10 @@ export class TemplateCaptionEngine extends SyncCaptionEngine {
     const problems = this.check(request);
     if (problems.length > 0) throw new RangeError(problems.map((p) => `${p.field} ${p.message}`).join('; '));
     const bank = bankOf(request.language)!;
-    const analysis = this.analysisOf(request, bank);
-    const seed = seedOf(request);
+    const prepared = this.prepare(request, bank);
     let best: CaptionVariation | undefined;
     for (let c = 0; c < CANDIDATES[request.optimization_level]; c++) {
-      const draft = this.draft(request, bank, analysis, seed, variationIndex, c);
+      const draft = this.draft(request, bank, prepared, variationIndex, c);
       if (!best || draft.quality_score > best.quality_score) best = draft;
     }
     return best!;
@@ -138,33 +137,50 @@ export class TemplateCaptionEngine extends SyncCaptionEngine {
   confidence(request: CaptionGenerationRequest, variations: CaptionVariation[]): number {
     const bank = bankOf(request.language);
     if (!bank) return 0;
-    const terms = this.analysisOf(request, bank).keyTerms.slice(0, 5);
-    if (terms.length === 0) return 0;
-    const text = variations.map((v) => v.caption.toLowerCase()).join('\n');
-    return Math.round((terms.filter((t) => text.includes(t)).length / terms.length) * 1000) / 1000;
+    return keyTermConfidence(this.keyTerms(request), variations);
   }
 
-  private analysisOf(request: CaptionGenerationRequest, bank: PhraseBank): CaptionAnalysis {
-    let a = this.analyses.get(request);
-    if (!a) {
-      a = analyse(request, bank);
-      this.analyses.set(request, a);
+  /** The description's key terms as this engine reads them (what {@link confidence} looks for). */
+  keyTerms(request: CaptionGenerationRequest): string[] {
+    const bank = bankOf(request.language);
+    return bank ? this.prepare(request, bank).analysis.keyTerms : [];
+  }
+
+  /**
+   * What every variation and candidate of one request shares, worked out once per request object:
+   * the analysis (the description parsed), the seed, the structure offset, and each word slot's
+   * first draw (a SHA-256 each: drawn per slot, not per slot per draft).
+   */
+  private prepare(request: CaptionGenerationRequest, bank: PhraseBank): Prepared {
+    let p = this.prepared.get(request);
+    if (!p) {
+      const seed = seedOf(request);
+      const slotDraws = new Map<string, number>();
+      p = {
+        analysis: analyse(request, bank),
+        seed,
+        structureDraw: new SeededRandom(seed, 'structure').next(),
+        slotDraw: (slot) => {
+          let draw = slotDraws.get(slot);
+          if (draw === undefined) {
+            draw = new SeededRandom(seed, slot).next();
+            slotDraws.set(slot, draw);
+          }
+          return draw;
+        },
+      };
+      this.prepared.set(request, p);
     }
-    return a;
+    return p;
   }
 
-  private draft(
-    request: CaptionGenerationRequest,
-    bank: PhraseBank,
-    analysis: CaptionAnalysis,
-    seed: string,
-    index: number,
-    candidate: number,
-  ): CaptionVariation {
+  private draft(request: CaptionGenerationRequest, bank: PhraseBank, prepared: Prepared, index: number, candidate: number): CaptionVariation {
+    const { analysis, seed } = prepared;
     const style = bank.styles[request.style];
     const rng = new SeededRandom(seed, index, candidate);
     // Variation i takes structure (offset + i): consecutive variations never share a structure.
-    const offset = new SeededRandom(seed, 'structure').int(style.structures.length);
+    // (`SeededRandom#int(n)` is floor(first draw × n): the draw is kept, the product taken here.)
+    const offset = Math.floor(prepared.structureDraw * style.structures.length);
     const structure = style.structures[(offset + index) % style.structures.length]!;
     const emojis = new EmojiSlot(request.include_emojis, style, analysis.topicEmojis, rng);
     // Wording rotates with the variation, and once more per round of structures, so consecutive
@@ -172,7 +188,7 @@ export class TemplateCaptionEngine extends SyncCaptionEngine {
     // differently: its picks move by 11, and no bank has 11 entries. Candidates vary emojis, CTA and extras.
     const round = Math.floor((offset + index) / style.structures.length);
     const pickWord = (slot: string, options: string[]) =>
-      options[(new SeededRandom(seed, slot).int(options.length) + index + round) % options.length]!;
+      options[(Math.floor(prepared.slotDraw(slot) * options.length) + index + round) % options.length]!;
     const fill = (template: string) => contract(renderTemplate(template, analysis, style, pickWord, emojis), bank);
 
     // The core is rendered first and always holds an emoji when they are on: other lines may be dropped.
@@ -263,6 +279,24 @@ export class TemplateCaptionEngine extends SyncCaptionEngine {
     }
     return voice && style.extras ? voiceLine.replace('{voice}', voice) : undefined;
   }
+}
+
+/** Per-request state shared by its drafts (see `TemplateCaptionEngine#prepare`). */
+interface Prepared {
+  analysis: CaptionAnalysis;
+  seed: string;
+  /** First draw of `SeededRandom(seed, 'structure')`. */
+  structureDraw: number;
+  /** First draw of `SeededRandom(seed, slot)`. */
+  slotDraw(slot: string): number;
+}
+
+/** Share (0–1, three decimals) of the first five key terms that the variations use. */
+export function keyTermConfidence(keyTerms: readonly string[], variations: readonly CaptionVariation[]): number {
+  const terms = keyTerms.slice(0, 5);
+  if (terms.length === 0) return 0;
+  const text = variations.map((v) => v.caption.toLowerCase()).join('\n');
+  return Math.round((terms.filter((t) => text.includes(t)).length / terms.length) * 1000) / 1000;
 }
 
 /** Hands out emojis for `{e}` slots: topic emojis first, never more than the style allows. */

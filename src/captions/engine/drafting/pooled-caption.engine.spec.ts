@@ -1,0 +1,111 @@
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { withDefaults, type CaptionGenerationRequest } from '../../dto/caption-generation-request.dto.js';
+import type { CaptionVariation } from '../../dto/caption-generation-response.dto.js';
+import { TemplateCaptionEngine } from '../template-caption.engine.js';
+import { PooledCaptionEngine } from './pooled-caption.engine.js';
+
+const request = (fields: Partial<CaptionGenerationRequest>) =>
+  withDefaults({ content_description: 'Golden hour picnic in the park with homemade lemonade and good friends', ...fields });
+const live = () => new AbortController().signal;
+
+describe(PooledCaptionEngine.name, () => {
+  const options = { hashtagBlocklist: ['#picnic', 'park'], maxHashtags: 5 };
+  const inline = new TemplateCaptionEngine(options);
+  const pooled = new PooledCaptionEngine(inline, { threads: 1, idleTimeoutMs: 1000, engine: options });
+  afterAll(() => pooled.close());
+
+  it('starts no thread before the first draft, drafts on this thread while one loads, then on it', async () => {
+    expect(pooled.threads).toBe(0);
+    const onThisThread = vi.spyOn(inline, 'generate');
+    onThisThread.mockClear();
+    const cold = request({ request_id: 'cold' });
+    expect((await pooled.draftVariations(cold, { first: 0, count: 2 }, live())).variations).toHaveLength(2);
+    expect(onThisThread).toHaveBeenCalledTimes(2);
+    await pooled.ready();
+    expect(pooled.threads).toBe(1);
+    onThisThread.mockClear();
+    for (const r of [
+      request({ request_id: 'a', brand_info: { name: 'Acme Co', voice: 'bold', keywords: ['acme'] } }),
+      request({ request_id: 'b', language: 'german', content_description: 'Picknick zur goldenen Stunde im Park mit Limonade', optimization_level: 'quality' }),
+    ]) {
+      const sink: CaptionVariation[] = [];
+      onThisThread.mockClear();
+      const drafts = await pooled.draftVariations(r, { first: 2, count: 4 }, live(), sink);
+      expect(onThisThread).not.toHaveBeenCalled();
+      const expected = [2, 3, 4, 5].map((i) => inline.generate(r, i));
+      expect(drafts.variations).toEqual(expected);
+      expect(sink).toEqual(expected);
+      expect(drafts.model).toBe(inline.name);
+      // Blocked tags stay blocked on the threads: they are built with the same settings.
+      expect(drafts.variations.flatMap((v) => v.hashtags)).not.toContain('#picnic');
+      expect(pooled.confidence(r, drafts.variations)).toBe(inline.confidence(r, expected));
+    }
+    onThisThread.mockRestore();
+    expect(pooled.threads).toBe(1);
+    expect([pooled.name, pooled.cacheName, pooled.draftSize, pooled.languages]).toEqual([inline.name, inline.cacheName, inline.draftSize, inline.languages]);
+  });
+
+  it('rejects a request the engine cannot serve with the RangeError the engine throws', async () => {
+    await pooled.ready();
+    const r = request({ language: 'japanese' });
+    await expect(pooled.draftVariations(r, { first: 0, count: 1 }, live())).rejects.toThrow(RangeError);
+    await expect(pooled.draftVariations(r, { first: 0, count: 1 }, live())).rejects.toThrow(/japanese is not supported/);
+  });
+
+  it('stops a range when the signal aborts, keeping in the sink what was drafted, and skips a queued range', async () => {
+    await pooled.ready();
+    const r = request({ request_id: 'long', optimization_level: 'maximum_quality' });
+    const running = new AbortController();
+    const queued = new AbortController();
+    const sink: CaptionVariation[] = [];
+    const queuedSink: CaptionVariation[] = [];
+    const first = pooled.draftVariations(r, { first: 0, count: 400 }, running.signal, sink);
+    // One thread: the second range waits in the queue behind the first.
+    const second = pooled.draftVariations(request({ request_id: 'queued' }), { first: 0, count: 5 }, queued.signal, queuedSink);
+    queued.abort(new Error('second client left'));
+    setTimeout(() => running.abort(new Error('client left')), 150);
+    await expect(first).rejects.toThrow('client left');
+    await expect(second).rejects.toThrow('second client left');
+    expect(sink.length).toBeLessThan(400);
+    expect(sink).toEqual(sink.map((_, i) => inline.generate(r, i)));
+    expect(queuedSink).toEqual([]);
+  });
+
+  it('rejects at once when the signal aborted before the call', async () => {
+    const ac = new AbortController();
+    ac.abort(new Error('gone'));
+    await expect(pooled.draftVariations(request({}), { first: 0, count: 1 }, ac.signal)).rejects.toThrow('gone');
+  });
+
+  it('stops idle threads: none run at rest, and the next draft starts one again', async () => {
+    await pooled.ready();
+    await vi.waitFor(() => expect(pooled.threads).toBe(0), { timeout: 10_000, interval: 50 });
+    // Cold again: this draft is made here while a thread loads, and the ones after it on the thread.
+    const onThisThread = vi.spyOn(inline, 'generate');
+    onThisThread.mockClear();
+    await pooled.draftVariations(request({ request_id: 'again' }), { first: 0, count: 1 }, live());
+    expect(onThisThread).toHaveBeenCalledTimes(1);
+    await pooled.ready();
+    onThisThread.mockClear();
+    const drafts = await pooled.draftVariations(request({ request_id: 'again' }), { first: 1, count: 1 }, live());
+    expect(onThisThread).not.toHaveBeenCalled();
+    onThisThread.mockRestore();
+    expect(drafts.variations).toEqual([inline.generate(request({ request_id: 'again' }), 1)]);
+  });
+
+  it('starts threads again after close, in a new pool of the same process too', async () => {
+    // From the sources, a thread registers the SWC hooks: a new one after the last stopped must not take the process down.
+    for (const k of [1, 2]) {
+      const other = new PooledCaptionEngine(inline, { threads: 1, idleTimeoutMs: 60_000, engine: options });
+      await other.ready();
+      const r = request({ request_id: `cycle-${k}` });
+      expect((await other.draftVariations(r, { first: 0, count: 1 }, live())).variations).toEqual([inline.generate(r, 0)]);
+      await other.close();
+      expect(other.threads).toBe(0);
+    }
+  });
+
+  it('refuses a pool of no thread', () => {
+    expect(() => new PooledCaptionEngine(inline, { threads: 0, idleTimeoutMs: 1000, engine: {} })).toThrow(RangeError);
+  });
+});

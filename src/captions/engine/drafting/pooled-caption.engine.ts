@@ -1,0 +1,172 @@
+import { Piscina } from 'piscina';
+import { withDefaults, type CaptionGenerationRequest } from '../../dto/caption-generation-request.dto.js';
+import type { CaptionVariation } from '../../dto/caption-generation-response.dto.js';
+import type { Language } from '../../dto/caption-options.js';
+import { CaptionEngine, type Drafts, type DraftRange, type RequestProblem } from '../caption-engine.js';
+import { keyTermConfidence, type TemplateCaptionEngine, type TemplateEngineOptions } from '../template-caption.engine.js';
+import type { DraftTask, DraftTaskResult, DraftWorkerData } from './draft-task.js';
+
+export interface DraftPoolOptions {
+  /** Most drafting threads at once (`CAPTION_WORKERS`). */
+  threads: number;
+  /** A thread idle this long is stopped (`CAPTION_WORKER_IDLE_MS`): none run at rest. */
+  idleTimeoutMs: number;
+  /** The settings `engine` was built with: each thread builds its own engine from them. */
+  engine: TemplateEngineOptions;
+}
+
+/** Running from the TypeScript sources (tests, `npm run cluster`): threads compile the worker with SWC as the main thread does. */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER = new URL(FROM_SOURCE ? './draft.worker.ts' : './draft.worker.js', import.meta.url);
+/** What a thread drafts nothing of while it loads: its description warms the parser. */
+const WARM_UP = withDefaults({ content_description: 'Fresh bread from the corner bakery on a quiet morning' });
+const SWC_REGISTER = new URL('../../../../scripts/swc-register.mjs', import.meta.url);
+let hooks: Promise<unknown> | undefined;
+/**
+ * From the sources, the SWC hooks are registered on this thread too before a thread starts: with
+ * hooks registered only by worker threads, Node 20 loses its hooks thread when the last of them
+ * stops, and the next thread that registers them takes the process down (seen under Vitest).
+ */
+const sourceHooks = (): Promise<unknown> => (FROM_SOURCE ? (hooks ??= import(SWC_REGISTER.href)) : Promise.resolve());
+
+/**
+ * The offline engine with its drafting on worker threads: the same engine (same name, cache
+ * name, languages, checks, and the same variations), but the CPU-bound part, drafting and scoring
+ * candidates, runs on a pool of up to `threads` threads, so the event loop that serves HTTP
+ * (cached pages, streams, probes) is not held by caption generation. Threads start on the first
+ * draft and stop after `idleTimeoutMs` without work; each builds its own engine from the server's
+ * settings. While the first thread loads (its parsers take a second or so), drafts are made on
+ * this thread as without a pool, so a request after a quiet spell does not wait for it. A caller's
+ * abort stops the range before its next variation (what was made is still handed to `sink`);
+ * errors the engine throws (a `RangeError` for a request it cannot serve) reach the caller as they
+ * were thrown.
+ */
+export class PooledCaptionEngine extends CaptionEngine {
+  private pool?: Piscina<DraftTask, DraftTaskResult>;
+  /** A thread has loaded the engine and none stopped since: drafts go to the pool. */
+  private warm = false;
+  private warming?: Promise<void>;
+  private startError?: unknown;
+  /** Key terms the threads read from each request's description, for {@link confidence} without parsing it again here. */
+  private readonly keyTerms = new WeakMap<CaptionGenerationRequest, string[]>();
+
+  constructor(
+    /** The engine on this thread: names, checks, and confidence of a response not drafted here. */
+    readonly engine: TemplateCaptionEngine,
+    private readonly options: DraftPoolOptions,
+  ) {
+    super();
+    if (!Number.isInteger(options.threads) || options.threads < 1) throw new RangeError(`threads must be an integer ≥ 1, not ${options.threads}`);
+  }
+
+  get name(): string {
+    return this.engine.name;
+  }
+
+  override get cacheName(): string {
+    return this.engine.cacheName;
+  }
+
+  override get draftSize(): number {
+    return this.engine.draftSize;
+  }
+
+  get languages(): readonly Language[] {
+    return this.engine.languages;
+  }
+
+  /** Drafting threads running now (0 at rest). */
+  get threads(): number {
+    return this.pool?.threads.length ?? 0;
+  }
+
+  check(request: CaptionGenerationRequest): RequestProblem[] {
+    return this.engine.check(request);
+  }
+
+  confidence(request: CaptionGenerationRequest, variations: CaptionVariation[]): number {
+    const terms = this.keyTerms.get(request);
+    return terms ? keyTermConfidence(terms, variations) : this.engine.confidence(request, variations);
+  }
+
+  async draftVariations(request: CaptionGenerationRequest, range: DraftRange, signal: AbortSignal, sink: CaptionVariation[] = []): Promise<Drafts> {
+    signal.throwIfAborted();
+    if (!this.warm) {
+      this.warmUp(request);
+      return this.engine.draftVariations(request, range, signal, sink);
+    }
+    const cancel = new Int32Array(new SharedArrayBuffer(4));
+    const stop = () => Atomics.store(cancel, 0, 1);
+    signal.addEventListener('abort', stop, { once: true });
+    let result: DraftTaskResult;
+    try {
+      // Structured clone sends the request's own fields (a DTO instance arrives as a plain object).
+      result = await this.poolNow().run({ request: { ...request }, first: range.first, count: range.count, cancel });
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
+    sink.push(...result.variations);
+    this.keyTerms.set(request, result.keyTerms);
+    if (result.stopped) signal.throwIfAborted();
+    return { variations: sink, model: this.name };
+  }
+
+  /** Stops the threads (waiting for the tasks they run); a later draft starts them again. */
+  override async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    this.warm = false;
+    await this.warming;
+    await pool?.close();
+  }
+
+  /** Resolves once drafts go to a thread, starting one if none runs (drafts made meanwhile stay on this thread). */
+  async ready(): Promise<void> {
+    if (this.warm) return;
+    this.warmUp(WARM_UP);
+    await this.warming;
+    if (!this.warm) throw new Error('no drafting thread could start', { cause: this.startError });
+  }
+
+  /** Starts a thread (once at a time) with a task that loads the engine and parses `request`'s description; warm when it is done. */
+  private warmUp(request: CaptionGenerationRequest): void {
+    if (this.warming) return;
+    this.warming = (async () => {
+      try {
+        await sourceHooks();
+        const pool = this.poolNow();
+        await pool.run({ request: { ...request }, first: 0, count: 0, cancel: new Int32Array(new SharedArrayBuffer(4)) });
+        this.warm = this.pool === pool && pool.threads.length > 0;
+      } catch (err) {
+        // A thread that cannot start: drafts stay on this thread, and the next one tries again.
+        this.startError = err;
+      } finally {
+        this.warming = undefined;
+      }
+    })();
+  }
+
+  private poolNow(): Piscina<DraftTask, DraftTaskResult> {
+    if (this.pool) return this.pool;
+    const { engine } = this.options;
+    const workerData: DraftWorkerData = { engine: { ...engine, hashtagBlocklist: engine.hashtagBlocklist ? [...engine.hashtagBlocklist] : undefined } };
+    const pool = new Piscina<DraftTask, DraftTaskResult>({
+      filename: WORKER.href,
+      name: 'default',
+      minThreads: 0,
+      maxThreads: this.options.threads,
+      idleTimeout: this.options.idleTimeoutMs,
+      workerData,
+      execArgv: FROM_SOURCE ? ['--import', SWC_REGISTER.href] : undefined,
+    });
+    // The last idle thread stopped: the next draft warms one up again rather than wait for it.
+    // (Piscina removes the thread from its list right after this event: looked at a microtask later.)
+    pool.on('workerDestroy', () =>
+      queueMicrotask(() => {
+        if (this.pool === pool && pool.threads.length === 0) this.warm = false;
+      }),
+    );
+    this.pool = pool;
+    return pool;
+  }
+}
