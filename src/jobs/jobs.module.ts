@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AppConfig } from '../config/app-config.js';
 import { CaptionsModule } from '../captions/captions.module.js';
 import { HISTORY_DATABASE, type HistoryDatabaseHandle } from '../history/history-database.js';
 import { HistoryModule } from '../history/history.module.js';
@@ -35,9 +36,9 @@ import { JobsService } from './jobs.service.js';
     {
       // BullMQ across every replica when there is a shared Redis; in this process otherwise.
       provide: BatchRunner,
-      inject: [ChunkWorker, JobsRepository, RedisConnection],
-      useFactory: (worker: ChunkWorker, repo: JobsRepository, redis: RedisConnection): BatchRunner =>
-        redis.enabled ? new BullmqRunner(worker, repo, redis) : new InProcessRunner(worker, repo),
+      inject: [ChunkWorker, JobsRepository, RedisConnection, AppConfig],
+      useFactory: (worker: ChunkWorker, repo: JobsRepository, redis: RedisConnection, config: AppConfig): BatchRunner =>
+        redis.enabled ? new BullmqRunner(worker, repo, redis, config) : new InProcessRunner(worker, repo),
     },
     JobsService,
     JobsReconciler,
