@@ -90,7 +90,7 @@ export class HealthService {
           status: 'degraded' as const,
           ...(view.figures ? { message: 'shared Redis unreachable: caches and rate limits fall back to this process, batch jobs wait' } : {}),
         };
-    return { ...result, info: { ...result.info, redis }, details: { ...result.details, redis } } as HealthCheckResult;
+    return { ...result, info: { ...result.info, redis }, details: { ...result.details, redis } };
   }
 
   /** The caption history database answers a trivial query. */
