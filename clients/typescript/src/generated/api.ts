@@ -845,7 +845,10 @@ export interface components {
             error: {
                 [key: string]: unknown;
             };
-            /** @description The checks that are up, by name (`database`, `disk_cache`, `memory`). */
+            /**
+             * @description The checks that are not down, by name (`database`, `disk_cache`, `memory`, and `redis` with
+             *     `REDIS_URL`: `up`, or `degraded` while unreachable; the service keeps serving with its fallbacks).
+             */
             info: {
                 [key: string]: unknown;
             };
