@@ -2,6 +2,8 @@ import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
 const SLOW = '**/*.slow.spec.ts';
+// Dependency-fault specs run by `npm run chaos` (vitest.chaos.config.ts), never here.
+const CHAOS = '**/*.chaos.spec.ts';
 // The LLM engine's contract suite needs a real model: it runs only when LLM_BASE_URL names one,
 // and is left out (not counted as skipped) otherwise, with a warning saying so.
 const LLM_CONTRACT = 'test/llm-contract.e2e.spec.ts';
@@ -27,10 +29,10 @@ export default defineConfig({
     env: { LOG_LEVEL: 'silent', NODE_ENV: 'test' },
     projects: [
       { extends: true, test: { name: 'unit', include: ['src/**/*.spec.ts'], exclude: [SLOW] } },
-      { extends: true, test: { name: 'e2e', include: ['test/**/*.spec.ts'], exclude: llmContract ? [SLOW] : [SLOW, LLM_CONTRACT] } },
+      { extends: true, test: { name: 'e2e', include: ['test/**/*.spec.ts'], exclude: llmContract ? [SLOW, CHAOS] : [SLOW, CHAOS, LLM_CONTRACT] } },
       // After the others, one file at a time: some measure latency and memory of a server process,
       // which other specs running beside them on a 2-core machine would distort.
-      { extends: true, test: { name: 'slow', include: [SLOW], testTimeout: 180_000, fileParallelism: false, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'slow', include: [SLOW], exclude: [CHAOS], testTimeout: 180_000, fileParallelism: false, sequence: { groupOrder: 1 } } },
     ],
   },
 });

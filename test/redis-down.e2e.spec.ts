@@ -53,6 +53,10 @@ describe('A shared Redis that goes down', () => {
 
     await redis.stop();
     await expect.poll(() => connection.ready).toBe(false);
+    // Readiness stays 200 and says Redis is degraded, rather than hiding it.
+    const degraded = await request(t.app.getHttpServer()).get(`${API}/health/ready`).timeout(HANG_GUARD_MS);
+    expect(degraded.status).toBe(200);
+    expect(degraded.body.details.redis).toMatchObject({ status: 'degraded', message: expect.stringContaining('fall back') });
     const before = await cacheFailures();
     const limitedBefore = await failuresOf('rate_limit');
     await serves(t);
@@ -70,6 +74,7 @@ describe('A shared Redis that goes down', () => {
 
     await redis.start();
     await expect.poll(() => connection.ready, { timeout: 15_000 }).toBe(true);
+    expect((await request(t.app.getHttpServer()).get(`${API}/health/ready`).timeout(HANG_GUARD_MS)).body.details.redis).toEqual({ status: 'up' });
     const after = await cacheFailures();
     await serves(t);
     expect(await cacheFailures()).toBe(after);

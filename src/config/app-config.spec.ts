@@ -15,8 +15,10 @@ describe(loadConfig.name, () => {
   it('bounds history exports and pages by number out of the box', () => {
     const sut = loadConfig({});
     expect(sut.exports).toEqual({ maxConcurrent: 4, maxPerClient: 2, idleTimeoutMs: 30_000, statementTimeoutMs: 30_000 });
-    expect(sut.history).toEqual({ maxOffset: 100_000, freshnessMs: 250, sqliteWalLimitBytes: 64 * 1024 * 1024, sqliteCheckpointIntervalMs: 60_000 });
+    expect(sut.history).toEqual({ maxOffset: 100_000, freshnessMs: 250, connectTimeoutMs: 3_000, sqliteWalLimitBytes: 64 * 1024 * 1024, sqliteCheckpointIntervalMs: 60_000 });
     expect(loadConfig({ HISTORY_FRESHNESS_MS: '0' }).history.freshnessMs).toBe(0);
+    expect(loadConfig({ DATABASE_CONNECT_TIMEOUT_MS: '500' }).history.connectTimeoutMs).toBe(500);
+    expect(() => loadConfig({ DATABASE_CONNECT_TIMEOUT_MS: '50' })).toThrow(/DATABASE_CONNECT_TIMEOUT_MS/);
     expect(() => loadConfig({ HISTORY_FRESHNESS_MS: '1001' })).toThrow(/HISTORY_FRESHNESS_MS/);
   });
 

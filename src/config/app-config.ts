@@ -103,6 +103,8 @@ export class AppConfig {
      * again: a write on another instance shows here within this bound (0: read on every request).
      */
     freshnessMs: number;
+    /** PostgreSQL: how long one connection attempt may take before the request that needed it gets a 503. */
+    connectTimeoutMs: number;
     /** SQLite: the size the write-ahead log is cut back to once checkpointed (`journal_size_limit`). */
     sqliteWalLimitBytes: number;
     /** SQLite: how often the write-ahead log is checkpointed, and truncated when no export reads. */
@@ -312,6 +314,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     history: {
       maxOffset: vars.HISTORY_MAX_OFFSET,
       freshnessMs: vars.HISTORY_FRESHNESS_MS,
+      connectTimeoutMs: vars.DATABASE_CONNECT_TIMEOUT_MS,
       sqliteWalLimitBytes: vars.SQLITE_WAL_LIMIT_MB * MB,
       sqliteCheckpointIntervalMs: vars.SQLITE_CHECKPOINT_INTERVAL_MS,
     },

@@ -66,6 +66,10 @@ export class EnvironmentVariables {
   })
   DATABASE_URL?: string;
 
+  /** PostgreSQL: one connection attempt that takes longer fails, and the request that needed it answers 503. */
+  @EnvNumber() @IsInt() @Min(100) @Max(60_000)
+  DATABASE_CONNECT_TIMEOUT_MS = 3_000;
+
   /**
    * The one Redis every replica shares: the keyed cache's shared tier, the rate limiter's buckets,
    * idempotency claims and batch job queues. Unset: each process keeps that state for itself.

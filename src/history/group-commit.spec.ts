@@ -33,6 +33,20 @@ describe(GroupCommitter.name, () => {
     expect(transactions).toEqual([['a'], ['b', 'c']]);
   });
 
+  it('writes rows submitted from the rejection handler of a failed write (the database down: the caller stores again)', async () => {
+    // The caller submits again a few microtask turns after its rejection (its own awaits): one of
+    // these lands between the drain's last look at the queue and the end of the drain. A retry left
+    // queued with no drain scheduled would never settle, and the spec would time out.
+    for (let turns = 0; turns < 8; turns++) {
+      const { sut, transactions } = fixture();
+      await sut.submit(['bad']).catch(async () => {
+        for (let i = 0; i < turns; i++) await Promise.resolve();
+        return sut.submit(['again']);
+      });
+      expect(transactions).toEqual([['bad'], ['again']]);
+    }
+  });
+
   it('cuts a group at maxRows without splitting a caller', async () => {
     const { sut, transactions } = fixture(3);
     await Promise.all([sut.submit(['a', 'b']), sut.submit(['c', 'd']), sut.submit(['e']), sut.submit(['f', 'g', 'h', 'i'])]);

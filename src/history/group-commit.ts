@@ -70,6 +70,10 @@ export class GroupCommitter<R> {
     // `finally` runs its callback asynchronously, so `running` is always cleared after it was set.
     return run().finally(() => {
       this.running = undefined;
+      // A caller that submitted between the loop's last look at the queue and now (a caller whose
+      // rows just failed, storing again from its rejection handler) found `running` set and did not
+      // schedule a drain: without this its rows would wait for the next submit, maybe forever.
+      if (this.queue.length > 0) this.kick();
     });
   }
 

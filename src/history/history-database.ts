@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import type pg from 'pg';
 import type Cursor from 'pg-cursor';
+import { guardedPool } from './database-unavailable.js';
 import type { Engine } from './history.migrations.js';
 import type { HistoryDatabase } from './history.types.js';
 
@@ -75,6 +76,8 @@ export interface WalCheckpoint {
 }
 
 export interface HistoryDatabaseOptions {
+  /** PostgreSQL only: how long one connection attempt may take before it fails (default 3 s). */
+  connectTimeoutMs?: number;
   /** PostgreSQL only: the schema to use (tests give each run its own). */
   schema?: string;
   /**
@@ -94,6 +97,7 @@ export interface HistoryDatabaseOptions {
 }
 
 const SQLITE_BUSY_TIMEOUT_MS = 5000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
 const DEFAULT_WAL_LIMIT_BYTES = 64 * MB;
 
 /** Opens the database named by `AppConfig.databaseUrl`: `sqlite:<file>` or `postgres://…`. */
@@ -245,14 +249,23 @@ function openPostgres(url: string, options: HistoryDatabaseOptions): HistoryData
   if (schema !== undefined && !/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`bad schema name ${schema}`);
   const { Pool } = requirePackage('pg') as typeof pg;
   const PgCursor = requirePackage('pg-cursor') as typeof Cursor;
+  // A database that does not answer (a cut network, a host gone) fails a connection attempt after
+  // `connectTimeoutMs` instead of holding the request until the client gives up.
+  const connectionTimeoutMillis = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const kysely = (pool: pg.Pool) => {
     // An idle client whose connection dies (database restart, network cut) is reported here; with no
     // listener the pool's 'error' event would crash the process. The pool drops that client, the next
     // query opens a new connection, and the readiness probe reports the outage meanwhile.
     pool.on('error', () => undefined);
+    // A client the pool has handed out has no listener of the pool's: a connection that dies while
+    // it is held between two queries (a transaction, an export's cursor between fetches, the
+    // database stopping with `pg_ctl stop -m fast`) would emit an unhandled 'error' and end the
+    // process. The query in flight fails on its own; the dead client is dropped when it is released.
+    pool.on('connect', (client) => client.on('error', () => undefined));
     return new Kysely<HistoryDatabase>({
       dialect: new PostgresDialect({
-        pool,
+        // A little past the driver's own timeout: the driver's error, when it comes, names the cause.
+        pool: guardedPool(pool, connectionTimeoutMillis + 500),
         cursor: PgCursor,
         onCreateConnection: schema
           ? async (c) => {
@@ -262,7 +275,7 @@ function openPostgres(url: string, options: HistoryDatabaseOptions): HistoryData
       }),
     });
   };
-  const db = kysely(new Pool({ connectionString: url, max: 10 }));
+  const db = kysely(new Pool({ connectionString: url, max: 10, connectionTimeoutMillis }));
   // Long reads that a slow client paces get connections of their own: were they taken from the
   // pool above, a few stalled exports would leave pages, writes and the readiness probe waiting.
   const streams = options.exports ?? { connections: 2, statementTimeoutMs: 0 };
@@ -270,6 +283,7 @@ function openPostgres(url: string, options: HistoryDatabaseOptions): HistoryData
     new Pool({
       connectionString: url,
       max: streams.connections,
+      connectionTimeoutMillis,
       ...(streams.statementTimeoutMs > 0 ? { statement_timeout: streams.statementTimeoutMs } : {}),
     }),
   );

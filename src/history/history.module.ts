@@ -25,6 +25,7 @@ import { LazyLoaderModule } from '../lazy-loader/lazy-loader.module.js';
       useFactory: async (config: AppConfig) => {
         const repo = new KyselyHistoryRepository(
           openHistoryDatabase(config.databaseUrl, {
+            connectTimeoutMs: config.history.connectTimeoutMs,
             exports: { connections: config.exports.maxConcurrent, statementTimeoutMs: config.exports.statementTimeoutMs },
             sqliteWalLimitBytes: config.history.sqliteWalLimitBytes,
           }),

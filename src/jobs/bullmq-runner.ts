@@ -3,6 +3,7 @@ import { Queue, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { setMaxListeners } from 'node:events';
 import { RedisConnection } from '../common/redis/redis-connection.js';
+import { AppConfig } from '../config/app-config.js';
 import { BatchRunner } from './batch-runner.js';
 import { CHUNK_ITEMS, ChunkWorker } from './chunk-worker.js';
 import { jobQueueDepth } from './jobs.metrics.js';
@@ -47,6 +48,7 @@ export class BullmqRunner extends BatchRunner implements OnApplicationBootstrap,
     private readonly chunks: ChunkWorker,
     private readonly repo: JobsRepository,
     private readonly redis: RedisConnection,
+    private readonly config: AppConfig,
   ) {
     super();
     setMaxListeners(0, this.controller.signal);
@@ -69,14 +71,31 @@ export class BullmqRunner extends BatchRunner implements OnApplicationBootstrap,
     return this.redis.key('bull');
   }
 
+  /**
+   * Queues every chunk of a batch. Never waits on a Redis that is down (BullMQ's own connections
+   * would, until it is back): it fails at once, or after `REDIS_COMMAND_TIMEOUT_MS` for a Redis that
+   * stops answering midway, and the batch is queued when Redis is back ({@link onApplicationBootstrap})
+   * or by the reconciler. The batch itself is already stored: nothing is lost.
+   */
   async schedule(batchId: string, total: number): Promise<void> {
+    if (!this.redis.ready) throw new Error('Redis is unreachable: the batch is queued once it is back');
     const n = Math.max(1, Math.ceil(total / CHUNK_ITEMS));
     const jobs = Array.from({ length: n }, (_, chunk) => ({
       name: 'chunk',
       data: { batchId, chunk },
       opts: { jobId: `${batchId}.${chunk}`, removeOnComplete: true, removeOnFail: true, attempts: 5, backoff: { type: 'exponential', delay: 1000 } },
     }));
-    for (let i = 0; i < jobs.length; i += 500) await this.queue.addBulk(jobs.slice(i, i + 500));
+    for (let i = 0; i < jobs.length; i += 500) await this.withinCommandTimeout(this.queue.addBulk(jobs.slice(i, i + 500)));
+  }
+
+  private withinCommandTimeout<T>(work: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('Redis did not answer in time: the batch is queued once it is back')), this.config.redis.commandTimeoutMs);
+    });
+    // The late answer, if any, is dropped: queueing again adds nothing (job ids).
+    work.catch(() => undefined);
+    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
   }
 
   async resume(): Promise<number> {
@@ -97,6 +116,17 @@ export class BullmqRunner extends BatchRunner implements OnApplicationBootstrap,
     });
     this.worker.on('error', (err) => this.logger.warn({ err }, 'Batch job worker error'));
     this.worker.on('failed', (job, err) => this.logger.error({ err, job: job?.id }, 'Batch job chunk failed'));
+    // Redis back after an outage (or reachable at last after a start without it): its queue may have
+    // lost jobs (a Redis without persistence starts empty) and batches created meanwhile were never
+    // queued. Queue every batch with items left at once rather than at the reconciler's next run;
+    // chunks already queued are not added twice, and finished items are never run again.
+    this.redis.client?.on('ready', () => {
+      if (this.stopping) return;
+      void this.resume().then(
+        (n) => this.logger.log(`Redis is back: ${n} batch(es) with items left queued again`),
+        (err: unknown) => this.logger.warn({ err }, 'Redis is back but the batches could not be queued again; the reconciler will'),
+      );
+    });
   }
 
   private async process(job: Job<ChunkJob>, token?: string): Promise<void> {

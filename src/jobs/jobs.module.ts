@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AppConfig } from '../config/app-config.js';
 import { CaptionsModule } from '../captions/captions.module.js';
 import { HISTORY_DATABASE, type HistoryDatabaseHandle } from '../history/history-database.js';
 import { HistoryModule } from '../history/history.module.js';
@@ -35,11 +36,11 @@ import { JobsService } from './jobs.service.js';
       // BullMQ across every replica when there is a shared Redis; in this process otherwise. BullMQ
       // is imported only then: a process without Redis never holds its code (about 4 MB).
       provide: BatchRunner,
-      inject: [ChunkWorker, JobsRepository, RedisConnection],
-      useFactory: async (worker: ChunkWorker, repo: JobsRepository, redis: RedisConnection): Promise<BatchRunner> => {
+      inject: [ChunkWorker, JobsRepository, RedisConnection, AppConfig],
+      useFactory: async (worker: ChunkWorker, repo: JobsRepository, redis: RedisConnection, config: AppConfig): Promise<BatchRunner> => {
         if (!redis.enabled) return new InProcessRunner(worker, repo);
         const { BullmqRunner } = await import('./bullmq-runner.js');
-        return new BullmqRunner(worker, repo, redis);
+        return new BullmqRunner(worker, repo, redis, config);
       },
     },
     JobsService,

@@ -69,7 +69,9 @@ export class HealthController {
   /**
    * Readiness: the database, the disk cache (open, writable, room left) and memory (resident
    * memory under the lazy loader's limit) are usable. 503 `unhealthy` naming each failed check in
-   * `details`; 503 `not_ready` from the moment a graceful shutdown begins.
+   * `details`; 503 `not_ready` from the moment a graceful shutdown begins. With `REDIS_URL`, `redis`
+   * is reported too (`up`, or `degraded` while unreachable) but never fails readiness: the service
+   * keeps serving with its fallbacks.
    */
   @Get('ready')
   @Header('Cache-Control', 'no-store')

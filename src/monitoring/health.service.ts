@@ -6,6 +6,7 @@ import { HistoryRepository } from '../history/history.repository.js';
 import type { LoaderMonitor } from '../lazy-loader/loader-ports.js';
 import { LazyLoaderService } from '../lazy-loader/lazy-loader.service.js';
 import { ShutdownState } from '../common/lifecycle/shutdown-state.js';
+import { RedisConnection } from '../common/redis/redis-connection.js';
 import { MB } from '../config/units.js';
 /** A check slower than this counts as down: a probe must answer quickly. */
 const CHECK_TIMEOUT_MS = 2000;
@@ -45,6 +46,7 @@ export class HealthService {
     @Inject(LazyLoaderService) private readonly loader: LoaderMonitor,
     private readonly history: HistoryRepository,
     private readonly shutdown: ShutdownState,
+    private readonly redis: RedisConnection,
   ) {}
 
   /**
@@ -59,7 +61,7 @@ export class HealthService {
       ]);
     }
     try {
-      const result = await this.health.check([() => this.database(), () => this.diskCache(view), () => this.memory(view)]);
+      const result = this.withRedis(await this.health.check([() => this.database(), () => this.diskCache(view), () => this.memory(view)]), view);
       this.noteHealthy(true);
       return view.figures ? result : statusOnly(result);
     } catch (err) {
@@ -72,6 +74,23 @@ export class HealthService {
       this.noteHealthy(false, details.map((d) => `${d.field}: ${d.message}`).join('; '));
       throw new ApiError(503, 'unhealthy', `Unhealthy: ${details.map((d) => d.field).join(', ')}`, details);
     }
+  }
+
+  /**
+   * The shared Redis (only with `REDIS_URL`), reported but never failing readiness: while it is down
+   * every replica serves with its fallbacks (cache misses, a per-process rate limit, batch jobs
+   * waiting), so taking replicas out would turn a degraded service into no service. `up` while
+   * connected, else `degraded`; alert on `redis_connected == 0`.
+   */
+  private withRedis(result: HealthCheckResult, view: ReadinessView): HealthCheckResult {
+    if (!this.redis.enabled) return result;
+    const redis = this.redis.ready
+      ? { status: 'up' as const }
+      : {
+          status: 'degraded' as const,
+          ...(view.figures ? { message: 'shared Redis unreachable: caches and rate limits fall back to this process, batch jobs wait' } : {}),
+        };
+    return { ...result, info: { ...result.info, redis }, details: { ...result.details, redis } };
   }
 
   /** The caption history database answers a trivial query. */

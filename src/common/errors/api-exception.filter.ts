@@ -2,7 +2,6 @@ import { Catch, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs
 import type { Request, Response } from 'express';
 import { requestIdOf } from '../http/request-id.js';
 import { recordClientClosed } from '../security/client-errors.js';
-import { ApiError } from './api-error.js';
 import { errorBody, mapError } from './error-body.js';
 
 /** The one exception filter: every error, from any route, leaves with the contract's body. */
@@ -33,7 +32,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
       if (!res.writableEnded) res.end();
       return;
     }
-    if (exception instanceof ApiError && exception.headers) res.set(exception.headers);
+    if (mapped.headers) res.set(mapped.headers);
     // A route may have declared another type for its success (`@Header('Content-Type', …)`).
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.status(mapped.status).json(errorBody(mapped, requestIdOf(req)));

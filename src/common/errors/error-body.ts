@@ -27,6 +27,8 @@ export interface MappedError {
   unexpected: boolean;
   /** True when the client left before the answer: there is no one to answer, and nothing to log as an error. */
   clientClosed?: boolean;
+  /** Response headers the error asks for (`Retry-After`). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -75,6 +77,7 @@ export function mapError(exception: unknown): MappedError {
       message: exception.message,
       details: exception.details,
       unexpected: false,
+      ...(exception.headers ? { headers: exception.headers } : {}),
     };
   }
   if (exception instanceof HttpException) {
@@ -91,6 +94,10 @@ export function mapError(exception: unknown): MappedError {
     if (Number.isInteger(status) && status >= 400 && status < 600) {
       const parsed = fromBodyParser(err, status);
       if (parsed) return parsed;
+      // A load that failed because a dependency is down (the database refusing the write of a
+      // drafted caption) answers as that dependency's 503, naming it, rather than as a load failure.
+      const cause = (exception as { cause?: unknown }).cause;
+      if (err.expose === true && status >= 500 && cause instanceof ApiError && cause.getStatus() === 503) return mapError(cause);
       if (err.expose === true) {
         const code = typeof err.code === 'string' ? err.code : (CODE_BY_STATUS[status] ?? 'internal_error');
         return { status, code, message: String(err.message), unexpected: false };

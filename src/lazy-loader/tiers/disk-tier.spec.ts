@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { chmodSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { tempDir } from '../testing/temp-loader.js';
@@ -185,6 +185,28 @@ describe(DiskTier.name, () => {
     expect(await sut.get('a')).toBeUndefined();
     expect([sut.writeErrors, sut.misses]).toEqual([1, 1]);
     expect((await sut.health()).ok).toBe(false);
+  });
+
+  it('opens at the next health check once a directory it could not open at start is usable, without a restart', async () => {
+    const dir = join(tmp.dir, 'later');
+    // A file where the directory should be: the tier cannot open (as on a volume not mounted yet, or read-only).
+    writeFileSync(dir, '');
+    const late = open({ dir });
+    try {
+      expect(late.isOpen).toBe(false);
+      await late.set('k', json([1]));
+      expect(late.writeErrors).toBe(1);
+      expect((await late.health()).ok).toBe(false);
+      rmSync(dir);
+      expect((await late.health()).detail.open).toBe(true);
+      await late.set('k', json([1]));
+      expect(late.writeErrors).toBe(1);
+      expect((await late.get('k'))?.items).toEqual([1]);
+      late.close();
+      expect((await late.health()).detail.open).toBe(false);
+    } finally {
+      late.close();
+    }
   });
 
   it('is a counted skip in a read-only directory, and still serves what it has', async () => {

@@ -113,6 +113,9 @@ export class DiskTier {
     this.open();
   }
 
+  /** Closed for good ({@link close}): never reopened. */
+  private closed = false;
+
   get isOpen(): boolean {
     return this.db !== null;
   }
@@ -353,8 +356,20 @@ export class DiskTier {
     return { expired };
   }
 
-  /** For the readiness probe: open, directory writable, enough free space. */
+  /**
+   * For the readiness probe: open, directory writable, enough free space. A tier that could not
+   * open (its volume read-only or missing at start) tries again here, so it comes back once the
+   * volume does, without a restart; the probe's period paces the attempts.
+   */
   async health(): Promise<DiskHealth> {
+    if (!this.db && !this.closed) {
+      try {
+        this.open();
+      } catch (err) {
+        // A symbolic link put in the tier's place since start: the tier stays closed.
+        this.fail(err);
+      }
+    }
     let writable = false;
     let freeMb: number | null = null;
     let error = this.lastError;
@@ -374,6 +389,7 @@ export class DiskTier {
   }
 
   close(): void {
+    this.closed = true;
     this.flushTouches();
     this.db?.close();
     this.db = null;

@@ -19,7 +19,8 @@ export class HealthResponseDto {
 
 /** One readiness check. */
 export class CheckResultDto {
-  status!: 'up' | 'down';
+  /** `degraded`: only `redis`, which is reported but never makes readiness fail. */
+  status!: 'up' | 'down' | 'degraded';
 }
 
 /**
@@ -28,7 +29,10 @@ export class CheckResultDto {
  */
 export class ReadinessResponseDto {
   status!: 'ok';
-  /** The checks that are up, by name (`database`, `disk_cache`, `memory`). */
+  /**
+   * The checks that are not down, by name (`database`, `disk_cache`, `memory`, and `redis` with
+   * `REDIS_URL`: `up`, or `degraded` while unreachable; the service keeps serving with its fallbacks).
+   */
   info!: Record<string, CheckResultDto>;
   /** The checks that are down (empty when ready). */
   error!: Record<string, CheckResultDto>;

@@ -283,7 +283,9 @@ export interface paths {
          * Readiness probe
          * @description Readiness: the database, the disk cache (open, writable, room left) and memory (resident
          *     memory under the lazy loader's limit) are usable. 503 `unhealthy` naming each failed check in
-         *     `details`; 503 `not_ready` from the moment a graceful shutdown begins.
+         *     `details`; 503 `not_ready` from the moment a graceful shutdown begins. With `REDIS_URL`, `redis`
+         *     is reported too (`up`, or `degraded` while unreachable) but never fails readiness: the service
+         *     keeps serving with its fallbacks.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -845,7 +847,10 @@ export interface components {
             error: {
                 [key: string]: unknown;
             };
-            /** @description The checks that are up, by name (`database`, `disk_cache`, `memory`). */
+            /**
+             * @description The checks that are not down, by name (`database`, `disk_cache`, `memory`, and `redis` with
+             *     `REDIS_URL`: `up`, or `degraded` while unreachable; the service keeps serving with its fallbacks).
+             */
             info: {
                 [key: string]: unknown;
             };
