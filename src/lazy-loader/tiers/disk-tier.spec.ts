@@ -194,12 +194,12 @@ describe(DiskTier.name, () => {
     const late = open({ dir });
     try {
       expect(late.isOpen).toBe(false);
-      await late.set('k', json([1]));
+      await late.set('k', packed([1]), heapBytesOf([1]));
       expect(late.writeErrors).toBe(1);
       expect((await late.health()).ok).toBe(false);
       rmSync(dir);
       expect((await late.health()).detail.open).toBe(true);
-      await late.set('k', json([1]));
+      await late.set('k', packed([1]), heapBytesOf([1]));
       expect(late.writeErrors).toBe(1);
       expect((await late.get('k'))?.items).toEqual([1]);
       late.close();
