@@ -6,10 +6,18 @@ const KEY_STORAGE = 'captions-api-key';
 /** The API's base path, put into the page by the server. */
 export const API = document.querySelector('meta[name="api-base"]')?.getAttribute('content') ?? '/api/v14/lazy';
 
+/** The server says whether its API wants a key (API_KEYS set). */
+export const AUTH_REQUIRED = document.querySelector('meta[name="api-auth"]')?.getAttribute('content') === 'true';
+
 const keyListeners = new Set();
 
 export function apiKey() {
   return sessionStorage.getItem(KEY_STORAGE) ?? '';
+}
+
+/** True while the API wants a key and none is set: views then wait instead of calling. */
+export function needsKey() {
+  return AUTH_REQUIRED && !apiKey();
 }
 
 export function setApiKey(key) {

@@ -1,6 +1,6 @@
 // The page's entry: the API key form, the view switcher (the URL's hash names the view), and the
 // first request that tells whether the service wants a key.
-import { apiKey, onKeyChange, onUnauthorized, request, setApiKey } from './api.js';
+import { apiKey, needsKey, onKeyChange, onUnauthorized, request, setApiKey } from './api.js';
 import { initBatches, resetBatches, showBatches } from './batches.js';
 import { initCaptions, showCaptions } from './captions.js';
 import { initHistory, resetHistory, showHistory } from './history.js';
@@ -39,6 +39,10 @@ function keyNeeded(needed) {
 
 /** Asks a protected route: 401 means the service wants a key (or a better one). */
 async function checkAccess() {
+  if (needsKey()) {
+    keyNeeded(true);
+    return false;
+  }
   try {
     await request('/stats', { headers: { Accept: 'application/json' } });
     keyNeeded(false);

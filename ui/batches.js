@@ -1,7 +1,7 @@
 // Batch jobs: an NDJSON upload (a file, streamed as the body, or pasted lines) to POST /batches,
 // its progress followed live from the SSE events (read through fetch, so the key header goes
 // along), cancel, the results download, and the list of past batches.
-import { ApiError, downloadLink, getJson, request, sseEvents } from './api.js';
+import { ApiError, downloadLink, getJson, needsKey, request, sseEvents } from './api.js';
 import { formatDate, h, numberFormat, showMessage } from './dom.js';
 
 const $ = (id) => document.getElementById(id);
@@ -110,6 +110,10 @@ async function refreshList() {
 }
 
 export function showBatches() {
+  if (needsKey()) {
+    $('batch-rows').replaceChildren(h('tr', {}, h('td', { colSpan: 5 }, 'Enter the API key to list the batches.')));
+    return;
+  }
   if (!listed) void refreshList();
 }
 

@@ -1,7 +1,7 @@
 // Caption studio: a form with every field of POST /stream-captions, built from the service's own
 // OpenAPI document (so its options and limits are the server's, HASHTAG_LIMIT included), and the
 // variations shown one card each as the NDJSON stream delivers them.
-import { ApiError, getJson, ndjsonItems, request } from './api.js';
+import { ApiError, getJson, ndjsonItems, needsKey, request } from './api.js';
 import { h, labelOf, showMessage } from './dom.js';
 
 const STREAM_PATH = '/stream-captions';
@@ -148,15 +148,17 @@ function showErrors(form, err) {
 function card(item) {
   const n = item.variation_index + 1;
   const text = item.hashtags?.length ? `${item.caption}\n\n${item.hashtags.join(' ')}` : item.caption;
-  const copy = h('button', { type: 'button', className: 'copy', 'aria-label': `Copy variation ${n}` }, 'Copy');
+  // The visible word changes ("Copied"); the hidden part keeps each button's name unique.
+  const word = h('span', {}, 'Copy');
+  const copy = h('button', { type: 'button', className: 'copy' }, word, h('span', { className: 'visually-hidden' }, ` variation ${n}`));
   copy.addEventListener('click', async () => {
     try {
       await navigator.clipboard.writeText(text);
-      copy.textContent = 'Copied';
+      word.textContent = 'Copied';
     } catch {
-      copy.textContent = 'Copy failed';
+      word.textContent = 'Copy failed';
     }
-    setTimeout(() => (copy.textContent = 'Copy'), 2000);
+    setTimeout(() => (word.textContent = 'Copy'), 2000);
   });
   const scores = h(
     'dl',
@@ -229,6 +231,10 @@ async function generate(event) {
 /** Builds the form once the document can be read (with the key, when keys are on). */
 export async function showCaptions() {
   if (built) return;
+  if (needsKey()) {
+    $('caption-form-loading').textContent = 'Enter the API key to load the form.';
+    return;
+  }
   try {
     await buildForm();
   } catch (err) {

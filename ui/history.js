@@ -1,7 +1,7 @@
 // History: the caption history walked by cursor, page after page as the reader scrolls. The list
 // is windowed: rows have one fixed height, the spacer is as tall as every row loaded, and only the
 // rows in view (and a few around them) exist in the DOM, so 100,000 rows scroll as easily as 100.
-import { ApiError, downloadLink, getJson } from './api.js';
+import { ApiError, downloadLink, getJson, needsKey } from './api.js';
 import { formatDate, h, numberFormat, showMessage } from './dom.js';
 
 const ROW_HEIGHT = 44;
@@ -92,8 +92,12 @@ function scheduleRender() {
 
 function layout() {
   $('history-spacer').style.height = `${state.rows.length * ROW_HEIGHT}px`;
+  // The sentinel covers the last PREFETCH_ROWS rows loaded: a reader who arrives anywhere in them
+  // (scrolling, or jumping there with the scrollbar or End) is near the end.
   const sentinelRow = Math.max(0, state.rows.length - PREFETCH_ROWS);
-  $('history-sentinel').style.transform = `translateY(${sentinelRow * ROW_HEIGHT}px)`;
+  const sentinel = $('history-sentinel');
+  sentinel.style.transform = `translateY(${sentinelRow * ROW_HEIGHT}px)`;
+  sentinel.style.height = `${(state.rows.length - sentinelRow) * ROW_HEIGHT}px`;
   const total = state.total === null ? '' : `${numberFormat.format(state.total)} caption${state.total === 1 ? '' : 's'}`;
   $('history-total').textContent = state.rows.length === 0 && state.total === 0 ? 'No captions match.' : `${total} · ${numberFormat.format(state.rows.length)} loaded`;
   scheduleRender();
@@ -154,6 +158,10 @@ function restart() {
 }
 
 export function showHistory() {
+  if (needsKey()) {
+    $('history-total').textContent = 'Enter the API key to read the history.';
+    return;
+  }
   if (!state.started && !state.loading) restart();
   else scheduleRender();
 }

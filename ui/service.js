@@ -1,6 +1,6 @@
 // Service: health, readiness and /stats, polled while this view is open, with a small SVG chart
 // (drawn by hand) per figure over the last five minutes.
-import { API, getJson } from './api.js';
+import { API, getJson, needsKey } from './api.js';
 import { h, labelOf } from './dom.js';
 
 const POLL_MS = 2000;
@@ -73,6 +73,11 @@ async function probe(path, el) {
 
 async function poll() {
   await Promise.all([probe('/health', $('probe-health')), probe('/health/ready', $('probe-ready'))]);
+  if (needsKey()) {
+    $('stats-list').replaceChildren(h('dt', {}, 'Stats'), h('dd', {}, 'Enter the API key to read /stats.'));
+    draw();
+    return;
+  }
   try {
     const stats = await getJson('/stats', { headers: { Accept: 'application/json' } });
     samples.push({ at: Date.now(), stats });

@@ -48,7 +48,7 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
   if (config.ui.enabled) {
     const dir = findUiDirectory();
     if (!dir) throw new Error('UI_ENABLED is true but the UI files (ui/index.html) are not next to the build: run `npm run build`, or set UI_ENABLED=false');
-    app.use(uiMiddleware(loadUiBundle(dir)));
+    app.use(uiMiddleware(loadUiBundle(dir, { authRequired: config.security.apiKeys.length > 0 })));
   }
   const auth = apiKeyMiddleware(config.security.apiKeys, PUBLIC_PATHS);
   if (auth) app.use(auth);

@@ -71,9 +71,11 @@ function asset(body: Buffer, type: string): Asset {
 /**
  * Reads the UI's files and puts the content hash into `index.html`: `%ASSET_BASE%` becomes
  * `/ui/<hash>/` and `%API_BASE%` the API's base path, so the page names its assets by content
- * and ES modules importing each other relatively stay under the same hash.
+ * and ES modules importing each other relatively stay under the same hash. `%AUTH_REQUIRED%`
+ * tells the page whether the API wants a key, so it asks for one before its first call instead
+ * of learning it from a 401.
  */
-export function loadUiBundle(dir: string): UiBundle {
+export function loadUiBundle(dir: string, opts: { authRequired: boolean }): UiBundle {
   const files = filesUnder(dir);
   const hasher = createHash('sha256');
   const contents = new Map<string, Buffer>();
@@ -89,7 +91,8 @@ export function loadUiBundle(dir: string): UiBundle {
     .get('index.html')!
     .toString('utf8')
     .replaceAll('%ASSET_BASE%', `${UI_ASSETS_PATH}/${hash}/`)
-    .replaceAll('%API_BASE%', `/${API_PREFIX}`);
+    .replaceAll('%API_BASE%', `/${API_PREFIX}`)
+    .replaceAll('%AUTH_REQUIRED%', String(opts.authRequired));
   return { hash, index: asset(Buffer.from(html, 'utf8'), TYPES['.html']!), assets };
 }
 
