@@ -17,10 +17,10 @@ export interface PageProblems {
   csp: string[];
 }
 
-declare global {
-  interface Window {
-    __cspViolations?: string[];
-  }
+/** The page's globals the checks below use (the specs compile without the DOM's types). */
+interface PageGlobals {
+  __cspViolations?: string[];
+  document: { addEventListener(type: 'securitypolicyviolation', listener: (e: { violatedDirective: string; blockedURI: string }) => void): void };
 }
 
 /**
@@ -35,11 +35,12 @@ export async function watchedPage(context: BrowserContext): Promise<{ page: Page
   });
   page.on('pageerror', (e) => problems.errors.push(e.message));
   await page.addInitScript(() => {
-    window.__cspViolations = [];
-    document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations!.push(`${e.violatedDirective} ${e.blockedURI}`));
+    const g = globalThis as unknown as PageGlobals;
+    const seen: string[] = (g.__cspViolations = []);
+    g.document.addEventListener('securitypolicyviolation', (e) => seen.push(`${e.violatedDirective} ${e.blockedURI}`));
   });
   const cspViolations = async () => {
-    const seen = await page.evaluate(() => window.__cspViolations ?? []);
+    const seen = await page.evaluate(() => (globalThis as unknown as PageGlobals).__cspViolations ?? []);
     problems.csp.push(...seen.filter((v) => !problems.csp.includes(v)));
     return problems.csp;
   };
@@ -63,7 +64,8 @@ interface AxeViolation {
 export async function seriousA11yViolations(page: Page): Promise<string[]> {
   await page.evaluate(axeSource);
   const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: unknown) => Promise<{ violations: AxeViolation[] }> } }).axe;
+    // Runs in the page (the specs compile without the DOM's types).
+    const { axe, document } = globalThis as unknown as { axe: { run: (ctx: unknown, opts: unknown) => Promise<{ violations: AxeViolation[] }> }; document: unknown };
     const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } });
     return result.violations;
   });

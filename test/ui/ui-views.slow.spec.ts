@@ -120,7 +120,7 @@ describe('browser client (built server, Chromium)', () => {
     expect(await first.locator('.hashtags li').count()).toBe(5);
     await first.getByRole('button', { name: 'Copy variation 1' }).click();
     await expect.poll(() => first.locator('button.copy').textContent()).toBe('Copied variation 1');
-    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    const copied = await page.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText());
     expect(copied).toContain(await first.locator('.caption-text').textContent());
     await maybeScreenshot(page, 'captions');
     await expectCleanPage('captions');
@@ -213,7 +213,7 @@ describe('browser client (built server, Chromium)', () => {
     await page.getByRole('button', { name: 'Start batch' }).click();
     await expect.poll(() => page.locator('#batch-counts').textContent(), { timeout: 30_000 }).toBe('Ended: 6 of 6 ended · 6 succeeded');
     const progress = page.locator('#batch-progress');
-    expect(await progress.evaluate((p: HTMLProgressElement) => [p.value, p.max])).toEqual([6, 6]);
+    expect(await progress.evaluate((p) => [(p as unknown as { value: number }).value, (p as unknown as { max: number }).max])).toEqual([6, 6]);
     const link = page.getByRole('link', { name: 'Download results' });
     await link.waitFor();
     const download = page.waitForEvent('download');
