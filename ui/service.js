@@ -48,14 +48,17 @@ function buildCharts() {
 function draw() {
   const now = Date.now();
   while (samples.length && samples[0].at < now - WINDOW_MS) samples.shift();
+  // The x axis spans what has been sampled, up to the window: a chart opened a moment ago already
+  // uses its whole width.
+  const span = Math.max(2 * POLL_MS, Math.min(WINDOW_MS, now - (samples[0]?.at ?? now)));
   for (const c of charts) {
     const values = samples.map((p) => c.s.scale(p.stats[c.s.key] ?? 0));
     const max = c.s.max(values);
-    c.line.setAttribute('points', samples.map((p, i) => `${(WIDTH - ((now - p.at) / WINDOW_MS) * WIDTH).toFixed(1)},${(HEIGHT - (values[i] / max) * HEIGHT).toFixed(1)}`).join(' '));
+    c.line.setAttribute('points', samples.map((p, i) => `${(WIDTH - ((now - p.at) / span) * WIDTH).toFixed(1)},${(HEIGHT - (values[i] / max) * HEIGHT).toFixed(1)}`).join(' '));
     const last = values.at(-1);
     const text = last === undefined ? 'no sample yet' : `${Number.isInteger(last) ? last : last.toFixed(1)}${c.s.unit ? ` ${c.s.unit}` : ''} now`;
     c.value.textContent = `${text} (scale 0–${max}${c.s.unit ? ` ${c.s.unit}` : ''})`;
-    c.root.setAttribute('aria-label', `${c.s.title}: ${text}; ${samples.length} samples over the last ${Math.round(WINDOW_MS / 60000)} minutes, scale up to ${max}${c.s.unit ? ` ${c.s.unit}` : ''}`);
+    c.root.setAttribute('aria-label', `${c.s.title}: ${text}; ${samples.length} samples over the last ${Math.round(span / 1000)} seconds, scale up to ${max}${c.s.unit ? ` ${c.s.unit}` : ''}`);
   }
 }
 

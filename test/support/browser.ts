@@ -75,9 +75,9 @@ export async function seriousA11yViolations(page: Page): Promise<string[]> {
 }
 
 /** Saves a screenshot to docs/screenshots/<name>.png when UI_SCREENSHOTS is set (how the committed ones are made). */
-export async function maybeScreenshot(page: Page, name: string): Promise<void> {
+export async function maybeScreenshot(page: Page, name: string, opts: { fullPage?: boolean } = {}): Promise<void> {
   if (!process.env.UI_SCREENSHOTS) return;
   const dir = resolve(import.meta.dirname, '../../docs/screenshots');
   mkdirSync(dir, { recursive: true });
-  await page.screenshot({ path: resolve(dir, `${name}.png`), fullPage: true });
+  await page.screenshot({ path: resolve(dir, `${name}.png`), fullPage: opts.fullPage ?? true });
 }

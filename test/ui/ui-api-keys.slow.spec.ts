@@ -75,7 +75,7 @@ describe('browser client with API keys on (built server, Chromium)', () => {
     // An export with a key is fetched with it, then saved.
     const download = page.waitForEvent('download');
     await page.getByRole('link', { name: 'NDJSON' }).click();
-    const lines = readFileSync((await (await download).path())!, 'utf8').trim().split('\n');
+    const lines = readFileSync((await (await download).path()), 'utf8').trim().split('\n');
     expect(lines).toHaveLength(5);
     await expectCleanPage('history with the key');
 
@@ -86,7 +86,7 @@ describe('browser client with API keys on (built server, Chromium)', () => {
     await expect.poll(() => page.locator('#batch-counts').textContent(), { timeout: 30_000 }).toBe('Ended: 3 of 3 ended · 3 succeeded');
     const results = page.waitForEvent('download');
     await page.getByRole('link', { name: 'Download results' }).click();
-    expect(readFileSync((await (await results).path())!, 'utf8').trim().split('\n')).toHaveLength(3);
+    expect(readFileSync((await (await results).path()), 'utf8').trim().split('\n')).toHaveLength(3);
     await expectCleanPage('batches with the key');
 
     await page.goto(`${server.url}/#service`);

@@ -122,7 +122,8 @@ describe('browser client (built server, Chromium)', () => {
     await expect.poll(() => first.locator('button.copy').textContent()).toBe('Copied variation 1');
     const copied = await page.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText());
     expect(copied).toContain(await first.locator('.caption-text').textContent());
-    await maybeScreenshot(page, 'captions');
+    await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
+    await maybeScreenshot(page, 'captions', { fullPage: false });
     await expectCleanPage('captions');
   });
 
