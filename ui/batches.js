@@ -59,6 +59,7 @@ async function follow(batch) {
 
 async function submit(event) {
   event.preventDefault();
+  const form = event.currentTarget;
   showMessage($('batch-error'), '');
   const file = $('batch-file').files[0];
   const pasted = $('batch-lines').value.trim();
@@ -67,11 +68,13 @@ async function submit(event) {
     $('batch-file').focus();
     return;
   }
-  const button = event.currentTarget.querySelector('button[type="submit"]');
+  const button = form.querySelector('button[type="submit"]');
   button.disabled = true;
   try {
     const res = await request('/batches', { method: 'POST', headers: { 'Content-Type': 'application/x-ndjson' }, body: file ?? `${pasted}\n` });
     const batch = await res.json();
+    // Sent: the next batch starts from an empty form, never from this one's file.
+    form.reset();
     void refreshList();
     void follow(batch);
   } catch (err) {

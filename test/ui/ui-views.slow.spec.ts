@@ -228,6 +228,34 @@ describe('browser client (built server, Chromium)', () => {
     await expectCleanPage('batches');
   });
 
+  it('batch jobs: cancel ends the items not yet started', async () => {
+    // Every draft is held: the first items stay running while the others wait their turn.
+    const held = deferred();
+    llm.fallback = { reply: (req) => goodReply(req), until: held.promise };
+    try {
+      const count = 12;
+      const lines = Array.from({ length: count }, (_, i) => JSON.stringify({ custom_id: `c-${i}`, content_description: `Street food stall number ${i} at night` }));
+      await page.getByLabel(/paste the lines/).fill(lines.join('\n'));
+      const requestsBefore = llm.requests.length;
+      await page.getByRole('button', { name: 'Start batch' }).click();
+      await until('the first items to be drafting', () => llm.requests.length > requestsBefore);
+      await page.getByRole('button', { name: 'Cancel batch' }).click();
+      await expect.poll(() => page.locator('#batch-counts').textContent()).toMatch(/^Canceling: /);
+      held.resolve();
+      await expect.poll(() => page.locator('#batch-counts').textContent(), { timeout: 30_000 }).toMatch(new RegExp(`^Ended: ${count} of ${count} ended · `));
+      const text = (await page.locator('#batch-counts').textContent())!;
+      const succeeded = Number(/(\d+) succeeded/.exec(text)![1]);
+      const canceled = Number(/(\d+) canceled/.exec(text)?.[1] ?? 0);
+      expect(canceled).toBeGreaterThan(0);
+      expect(succeeded + canceled).toBe(count);
+      expect(await page.getByRole('button', { name: 'Cancel batch' }).isDisabled()).toBe(true);
+      await expectCleanPage('batches after cancel');
+    } finally {
+      held.resolve();
+      llm.fallback = { reply: (req) => goodReply(req) };
+    }
+  });
+
   it('service: probes, /stats, and a chart that grows with each poll', async () => {
     await page.goto(`${server.url}/#service`);
     await expect.poll(() => page.locator('#probe-health').textContent()).toBe('200 healthy');
