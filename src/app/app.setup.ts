@@ -11,7 +11,7 @@ import { apiKeyMiddleware } from '../common/security/api-key.middleware.js';
 import { installClientErrorHandler } from '../common/security/client-errors.js';
 import { corsOptions } from '../common/security/cors.js';
 import { RateLimiter } from '../common/security/rate-limit/rate-limiter.js';
-import { AppConfig } from '../config/app-config.js';
+import { AppConfig, ConfigError } from '../config/app-config.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { ShutdownState, shutdownGateMiddleware } from '../common/lifecycle/shutdown-state.js';
 import { findUiDirectory, loadUiBundle, uiMiddleware } from './web-ui.js';
@@ -47,7 +47,7 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
   if (limit) app.use(limit);
   if (config.ui.enabled) {
     const dir = findUiDirectory();
-    if (!dir) throw new Error('UI_ENABLED is true but the UI files (ui/index.html) are not next to the build: run `npm run build`, or set UI_ENABLED=false');
+    if (!dir) throw new ConfigError(['UI_ENABLED=true: the browser client\'s files (ui/index.html) are not beside the build; run `npm run build`, or set UI_ENABLED=false']);
     app.use(uiMiddleware(loadUiBundle(dir, { authRequired: config.security.apiKeys.length > 0 })));
   }
   const auth = apiKeyMiddleware(config.security.apiKeys, PUBLIC_PATHS);
