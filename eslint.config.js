@@ -55,6 +55,16 @@ export default tseslint.config(
   // Plain JavaScript (scripts, this file, crash-test children) is outside the TypeScript project.
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   {
+    // The browser client: plain ES modules run by the browser, no build step.
+    files: ['ui/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'navigator', 'sessionStorage', 'fetch', 'URL', 'URLSearchParams', 'AbortController', 'TextDecoder', 'Intl', 'IntersectionObserver', 'requestAnimationFrame', 'performance', 'setTimeout', 'setInterval', 'clearInterval', 'console'].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
+  {
     // Specs, benchmarks and scripts read untyped JSON bodies (supertest, fetch, child output) all day;
     // the promise rules above still apply to them.
     files: ['test/**', 'bench/**', 'scripts/**', '**/*.spec.ts', '**/*.mjs', '*.js', 'src/lazy-loader/testing/**'],

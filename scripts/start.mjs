@@ -1,4 +1,5 @@
-// `npm start`: build when dist/ is missing or older than any source file, then run the server in
+// `npm start`: build when dist/ is missing or older than any source file (the browser client's
+// files under ui/ included, since the build copies them), then run the server in
 // this same process (so SIGTERM/SIGINT reach Nest's shutdown hooks directly).
 // `--build-only` stops after the build (used by `npm run seed`).
 import { spawnSync } from 'node:child_process';
@@ -15,8 +16,8 @@ const newest = (dir) =>
 const built = 'dist/main.js';
 const stale =
   !existsSync(built) ||
-  Math.max(newest('src'), statSync('package.json').mtimeMs, statSync('tsconfig.json').mtimeMs) >
-    statSync(built).mtimeMs;
+  Math.max(newest('src'), statSync('package.json').mtimeMs, statSync('tsconfig.json').mtimeMs) > statSync(built).mtimeMs ||
+  (existsSync('ui') && (!existsSync('dist/ui') || newest('ui') > newest('dist/ui')));
 
 if (stale) {
   const r = spawnSync('npx', ['nest', 'build'], { stdio: 'inherit' });

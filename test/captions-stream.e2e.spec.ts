@@ -126,7 +126,7 @@ describe(`${CaptionsController.name} streaming`, () => {
     const items = (await res.json()) as Array<Record<string, unknown>>;
     expect(items.map((i) => i.variation_index)).toEqual([0, 1, 2, 3, 4, 5, 6]);
     for (const item of items) {
-      expect(Object.keys(item).sort()).toEqual(['caption', 'hashtags', 'processing_time', 'quality_score', 'timestamp', 'variation_index']);
+      expect(Object.keys(item).sort()).toEqual(['caption', 'engagement_prediction', 'hashtags', 'model_used', 'processing_time', 'quality_score', 'readability_score', 'timestamp', 'variation_index']);
       expect(item.hashtags).toHaveLength(5);
     }
     expect(new Set(items.map((i) => i.caption)).size).toBe(7);

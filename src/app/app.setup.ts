@@ -11,9 +11,10 @@ import { apiKeyMiddleware } from '../common/security/api-key.middleware.js';
 import { installClientErrorHandler } from '../common/security/client-errors.js';
 import { corsOptions } from '../common/security/cors.js';
 import { RateLimiter } from '../common/security/rate-limit/rate-limiter.js';
-import { AppConfig } from '../config/app-config.js';
+import { AppConfig, ConfigError } from '../config/app-config.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { ShutdownState, shutdownGateMiddleware } from '../common/lifecycle/shutdown-state.js';
+import { findUiDirectory, loadUiBundle, uiMiddleware } from './web-ui.js';
 
 export { API_PREFIX } from './app.routes.js';
 
@@ -26,7 +27,8 @@ export { API_PREFIX } from './app.routes.js';
  * Order: timing first (so refused requests are timed too), the request id, the shutdown gate,
  * CORS (a preflight carries no credentials), security headers, the rate limit (every request
  * pays a unit at the door, so 401, 404, 400 and 413 answers count, and failed authentications are
- * seen), API keys (before the body is read), then the body parser. A route's cost beyond the
+ * seen), the browser client's static files (public: the page asks for a key itself, with its own
+ * stricter Content-Security-Policy), API keys (before the body is read), then the body parser. A route's cost beyond the
  * first unit is charged by a guard, after routing.
  */
 export function configureApp(app: NestExpressApplication): NestExpressApplication {
@@ -46,6 +48,11 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
   app.use(helmet());
   const limit = app.get(RateLimiter).middleware({ exempt: PROBE_PATHS, unmetered: [METRICS_PATH] });
   if (limit) app.use(limit);
+  if (config.ui.enabled) {
+    const dir = findUiDirectory();
+    if (!dir) throw new ConfigError(['UI_ENABLED=true: the browser client\'s files (ui/index.html) are not beside the build; run `npm run build`, or set UI_ENABLED=false']);
+    app.use(uiMiddleware(loadUiBundle(dir, { authRequired: config.security.apiKeys.length > 0 })));
+  }
   const auth = apiKeyMiddleware(config.security.apiKeys, PUBLIC_PATHS);
   if (auth) app.use(auth);
   app.use(jsonBodyParser(config.server.bodyLimitBytes));

@@ -84,7 +84,7 @@ describe(CaptionsService.name, () => {
     const res = await sut.generate(r);
     expect(items.map((i) => i.variation_index)).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(items.map((i) => i.caption)).toEqual(res.variations.map((v) => v.caption));
-    expect(Object.keys(items[0]!).sort()).toEqual(['caption', 'hashtags', 'processing_time', 'quality_score', 'timestamp', 'variation_index']);
+    expect(Object.keys(items[0]!).sort()).toEqual(['caption', 'engagement_prediction', 'hashtags', 'model_used', 'processing_time', 'quality_score', 'readability_score', 'timestamp', 'variation_index']);
   });
 
   it('refuses a language only a language model writes, with no LLM configured: 422 naming LLM_BASE_URL and the offline languages', async () => {

@@ -144,7 +144,7 @@ export class CaptionsService {
    */
   streamVariations(request: CaptionGenerationRequest, count: number, opts: StreamOptions): Observable<CaptionStreamItem> {
     this.assertSupported(request);
-    const { engine } = this.engines.resolve(request);
+    const { engine, fallback_reason } = this.engines.resolve(request);
     const source = this.sourceFor(engine, request, request.request_id ?? randomUUID(), { count });
     return defer(() => {
       const started = performance.now();
@@ -160,6 +160,10 @@ export class CaptionsService {
             caption: v.caption,
             hashtags: v.hashtags,
             quality_score: v.quality_score,
+            engagement_prediction: v.engagement_prediction,
+            readability_score: v.readability_score,
+            model_used: v.drafted_by ?? engine.name,
+            ...((v.fallback_reason ?? fallback_reason) ? { fallback_reason: v.fallback_reason ?? fallback_reason } : {}),
             processing_time: (performance.now() - started) / 1000,
             timestamp: Date.now() / 1000,
           }),

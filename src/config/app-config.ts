@@ -150,6 +150,10 @@ export class AppConfig {
     /** Swagger UI at `/docs`: on by default, off in production unless asked for. */
     swaggerEnabled: boolean;
   };
+  /** The browser client served at `/`. */
+  readonly ui!: {
+    enabled: boolean;
+  };
   readonly security!: {
     apiKeys: string[];
     /** Production without API keys was asked for explicitly (`ALLOW_ANONYMOUS`). */
@@ -347,6 +351,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       metricsPort: vars.METRICS_PORT,
       swaggerEnabled: vars.SWAGGER_ENABLED ?? vars.NODE_ENV !== 'production',
     },
+    ui: { enabled: vars.UI_ENABLED },
     security: {
       apiKeys: splitList(vars.API_KEYS),
       allowAnonymous: vars.ALLOW_ANONYMOUS,

@@ -346,4 +346,9 @@ export class EnvironmentVariables {
 
   @EnvBoolean() @IsOptional() @IsBoolean()
   SWAGGER_ENABLED?: boolean;
+
+  // --- browser client ---
+  /** The web client at `/` (static files, no build step); `false` for an API-only deployment. */
+  @EnvBoolean() @IsBoolean()
+  UI_ENABLED = true;
 }

@@ -17,8 +17,11 @@ export interface SeenRequest {
 
 /** What the fixture answers one request with. */
 export type Step =
-  /** 200 with this message content: one JSON body, or SSE `data:` chunks and `[DONE]` when the request streams. */
-  | { reply: string | ((req: SeenRequest) => string); delayMs?: number }
+  /**
+   * 200 with this message content: one JSON body, or SSE `data:` chunks and `[DONE]` when the
+   * request streams; sent once `until` resolves (a spec holds one draft while it looks at the others).
+   */
+  | { reply: string | ((req: SeenRequest) => string); delayMs?: number; until?: Promise<void> }
   /** An HTTP error status with an OpenAI-style error body. */
   | { status: number; message?: string; headers?: Record<string, string> }
   /** Starts the answer (headers and, when streaming, part of the content), then sends nothing more. */
@@ -62,6 +65,8 @@ export function goodReply(req: SeenRequest, opts: { language?: FixtureLanguage }
  */
 export class FakeChatCompletions {
   readonly requests: SeenRequest[] = [];
+  /** Requests whose client left before the answer was complete (a cancelled draft). */
+  abandoned = 0;
   private readonly script: Step[] = [];
   private readonly open = new Set<ServerResponse>();
   private server?: Server;
@@ -105,7 +110,10 @@ export class FakeChatCompletions {
     this.requests.push(seen);
     const step = this.script.shift() ?? this.fallback;
     this.open.add(res);
-    res.once('close', () => this.open.delete(res));
+    res.once('close', () => {
+      this.open.delete(res);
+      if (!res.writableFinished) this.abandoned += 1;
+    });
     if ('status' in step) {
       res.writeHead(step.status, { 'content-type': 'application/json', ...step.headers });
       res.end(JSON.stringify({ error: { message: step.message ?? `status ${step.status}`, type: 'fixture' } }));
@@ -113,6 +121,8 @@ export class FakeChatCompletions {
     }
     const content = 'stall' in step ? step.stall : typeof step.reply === 'function' ? step.reply(seen) : step.reply;
     if ('reply' in step && step.delayMs) await new Promise((r) => setTimeout(r, step.delayMs));
+    if ('reply' in step && step.until) await step.until;
+    if (res.destroyed) return;
     const base = { id: 'chatcmpl-fixture', created: Math.floor(Date.now() / 1000), model: seen.body.model };
     const usage = { prompt_tokens: 100, completion_tokens: Math.ceil(content.length / 4), total_tokens: 100 + Math.ceil(content.length / 4) };
     if (!seen.body.stream) {

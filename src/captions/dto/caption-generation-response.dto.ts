@@ -59,6 +59,14 @@ export class CaptionStreamItem {
   caption!: string;
   hashtags!: string[];
   quality_score!: number;
+  /** 0–1, as in `CaptionVariation`. */
+  engagement_prediction!: number;
+  /** 0–100, as in `CaptionVariation`. */
+  readability_score!: number;
+  /** The engine (and model) that wrote this variation: with `fallback_reason`, the offline engine standing in. */
+  model_used!: string;
+  /** Present only when a configured LLM engine could not serve this variation and the offline engine wrote it. */
+  fallback_reason?: FallbackReason;
   /** Seconds from the start of the stream to this item. */
   processing_time!: number;
   /** Unix seconds when the item was made. */

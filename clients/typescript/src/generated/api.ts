@@ -664,10 +664,18 @@ export interface components {
         };
         CaptionStreamItem: {
             caption: string;
+            /** @description 0–1, as in `CaptionVariation`. */
+            engagement_prediction: number;
+            /** @description Present only when a configured LLM engine could not serve this variation and the offline engine wrote it. */
+            fallback_reason?: components["schemas"]["FallbackReason"];
             hashtags: string[];
+            /** @description The engine (and model) that wrote this variation: with `fallback_reason`, the offline engine standing in. */
+            model_used: string;
             /** @description Seconds from the start of the stream to this item. */
             processing_time: number;
             quality_score: number;
+            /** @description 0–100, as in `CaptionVariation`. */
+            readability_score: number;
             /** @description Unix seconds when the item was made. */
             timestamp: number;
             variation_index: number;
