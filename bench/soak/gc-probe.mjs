@@ -2,6 +2,8 @@
 // part of the service: over the IPC channel the soak runner opened, `{ probe: id }` forces a full
 // garbage collection and answers with the heap that survived it, so "post-GC heap" is a measured
 // figure of live objects, not a guess from a sawtooth. Without `--expose-gc` it answers an error.
+import { performance } from 'node:perf_hooks';
+
 process.on('message', (msg) => {
   if (!msg || typeof msg !== 'object' || typeof msg.probe !== 'number') return;
   if (typeof globalThis.gc !== 'function') {

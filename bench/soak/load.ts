@@ -21,7 +21,7 @@ export interface LoadPlan {
   label?: string;
 }
 
-export type LoadRoute = 'captions' | 'history' | 'export' | 'batch' | 'health';
+export type LoadRoute = 'captions' | 'history' | 'export' | 'batch' | 'stats';
 
 const API = '/api/v14/lazy';
 const SUBJECTS = ['a sunset hike in the mountains', 'homemade pasta on a rainy evening', 'our new studio opening downtown', 'a first marathon finish line', 'morning coffee at the market'];
@@ -49,8 +49,14 @@ function requestsFor(route: LoadRoute): Parameters<typeof autocannon>[0]['reques
         },
       ];
     case 'export':
-      // The rows of the last 30 seconds: a steady size, where a whole-table export would grow with the run.
-      return [{ method: 'GET', setupRequest: (r) => ({ ...r, path: `${API}/caption-history/export?format=ndjson&date_from=${new Date(Date.now() - 30_000).toISOString()}` }) }];
+      // One user's rows of the last minute: a steady size (a few hundred rows), where a whole-table
+      // export would grow with the run; each opens and closes a read connection and a cursor.
+      return [
+        {
+          method: 'GET',
+          setupRequest: (r) => ({ ...r, path: `${API}/caption-history/export?format=${n % 2 ? 'ndjson' : 'csv'}&user_id=soak_user_${n++ % 50}&date_from=${new Date(Date.now() - 60_000).toISOString()}` }),
+        },
+      ];
     case 'batch':
       return [
         {
@@ -60,8 +66,9 @@ function requestsFor(route: LoadRoute): Parameters<typeof autocannon>[0]['reques
           setupRequest: (r) => ({ ...r, body: JSON.stringify({ requests: Array.from({ length: 5 }, () => ({ ...captionBody(), variation_count: 1 })), max_concurrent: 5 }) }),
         },
       ];
-    case 'health':
-      return [{ method: 'GET', setupRequest: (r) => ({ ...r, path: n++ % 2 ? `${API}/health` : `${API}/stats` }) }];
+    case 'stats':
+      // The monitoring reads a dashboard makes (the probes are sampled by the runner, at a probe's pace).
+      return [{ method: 'GET', setupRequest: (r) => ({ ...r, path: n++ % 2 ? `${API}/cache/status` : `${API}/stats` }) }];
   }
 }
 

@@ -42,6 +42,9 @@ export class ServerProcess {
   port = 0;
   dataDir = '';
   stderr = '';
+  /** The server's log lines (warn and above), counted by level and message. */
+  readonly logCounts = new Map<string, number>();
+  private partial = '';
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -90,6 +93,9 @@ export class ServerProcess {
     this.child.stderr!.on('data', (c: Buffer) => {
       // Kept short: only the tail says why a server stopped.
       this.stderr = (this.stderr + c.toString('utf8')).slice(-20_000);
+      const lines = (this.partial + c.toString('utf8')).split('\n');
+      this.partial = lines.pop() ?? '';
+      for (const line of lines) this.countLine(line);
     });
     this.child.on('message', (m: { probe?: number } & (GcProbe | { error: string })) => {
       if (typeof m?.probe !== 'number') return;
@@ -109,6 +115,18 @@ export class ServerProcess {
       if (Date.now() > deadline) throw new Error(`server not ready within 60 s:\n${this.stderr}`);
       await new Promise((done) => setTimeout(done, 200));
     }
+  }
+
+  private countLine(line: string): void {
+    if (!line.trim()) return;
+    let key = line.slice(0, 120);
+    try {
+      const j = JSON.parse(line) as { level?: number | string; msg?: string; context?: string };
+      key = `${String(j.level)} ${j.context ?? ''}: ${j.msg ?? ''}`.slice(0, 160);
+    } catch {
+      // not a JSON log line: counted by its start
+    }
+    this.logCounts.set(key, (this.logCounts.get(key) ?? 0) + 1);
   }
 
   /** Still running. */

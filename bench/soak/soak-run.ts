@@ -27,6 +27,9 @@ export interface MemoryMinute {
   gcMs: number;
   /** RSS right after that GC (MiB). */
   postGcRssMiB: number;
+  /** V8's heap reserved (before the GC), and memory outside it (Buffers, native) after it (MiB). */
+  heapTotalMiB: number;
+  externalMiB: number;
   openFds: number;
   activeStreams: number;
   historyFileMiB: number;
@@ -42,13 +45,15 @@ export interface SoakResult {
   postGcHeap: { warmupMiB: number; endMiB: number; maxMiB: number; growth: number };
   after: { activeStreams: number; openFds: number; idleFds: number };
   goals: Array<{ goal: string; met: boolean; figure: string }>;
+  /** The server's warnings and errors, counted by message. */
+  serverLog: Record<string, number>;
 }
 
 /** Shares of the mixed load's connections per route (the rest of `connections` goes to history pages). */
 const LANE_SHARES: Array<[LoadRoute, number]> = [
   ['captions', 0.3],
   ['batch', 0.08],
-  ['health', 0.1],
+  ['stats', 0.1],
 ];
 /** Exports a client may run at once (EXPORT_MAX_PER_CLIENT's default): more would be refused with 429 by design. */
 const EXPORT_LANES = 2;
@@ -58,7 +63,7 @@ export function lanesFor(connections: number): Partial<Record<LoadRoute, number>
   let left = connections - lanes.export!;
   for (const [route, share] of LANE_SHARES) {
     lanes[route] = Math.min(left, Math.max(1, Math.round(connections * share)));
-    left -= lanes[route]!;
+    left -= lanes[route];
   }
   lanes.history = left;
   return lanes;
@@ -72,7 +77,7 @@ async function stats(server: ServerProcess): Promise<{ active_streams: number }>
 /** Runs the load child; resolves with every minute row it reported. */
 export function runLoad(plan: LoadPlan, onRows: (rows: RouteMinute[]) => void): Promise<void> {
   const child = spawn(process.execPath, ['--import', './scripts/swc-register.mjs', 'bench/soak/load.ts', JSON.stringify(plan)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  createInterface({ input: child.stdout! }).on('line', (line) => {
+  createInterface({ input: child.stdout }).on('line', (line) => {
     try {
       const m = JSON.parse(line) as { type: string; rows?: RouteMinute[] };
       if (m.type === 'minute' && m.rows) onRows(m.rows);
@@ -98,6 +103,21 @@ export async function runSoak(server: ServerProcess, o: SoakOptions, log: (line:
   streams.start();
   const load = runLoad({ url: server.url, apiKey: SOAK_API_KEY, t0, seconds: o.minutes * 60, lanes: lanesFor(o.connections) }, (rows) => loadRows.push(...rows));
 
+  // The readiness probe, at a kubelet's pace (every 5 s, answered within 5 s), counted like any route.
+  let probing = true;
+  const probe = (async () => {
+    while (probing) {
+      const t = performance.now();
+      try {
+        const r = await fetch(`${server.url}${API}/health/ready`, { signal: AbortSignal.timeout(5000) });
+        const body = await r.text();
+        rec.record('probe /health/ready', performance.now() - t, r.status, undefined, Date.now(), r.status === 200 ? undefined : body.slice(0, 300));
+      } catch (err) {
+        rec.record('probe /health/ready', performance.now() - t, 0, (err as Error).message);
+      }
+      await sleep(5000);
+    }
+  })();
   const rssSamples: Array<[number, number]> = [];
   const memory: MemoryMinute[] = [];
   const sampler = setInterval(() => rssSamples.push([(Date.now() - t0) / 60_000, server.rssBytes() / MiB]), o.sampleSeconds * 1000);
@@ -115,6 +135,8 @@ export async function runSoak(server: ServerProcess, o: SoakOptions, log: (line:
       postGcHeapMiB: round(gc.after.heapUsed / MiB),
       gcMs: round(gc.gcMs),
       postGcRssMiB: round(gc.after.rss / MiB),
+      heapTotalMiB: round(gc.before.heapTotal / MiB),
+      externalMiB: round(gc.after.external / MiB),
       openFds: server.openFds(),
       activeStreams: s.active_streams,
       historyFileMiB: round(server.historyFileBytes() / MiB),
@@ -126,7 +148,8 @@ export async function runSoak(server: ServerProcess, o: SoakOptions, log: (line:
   }
   clearInterval(sampler);
   log('stopping: waiting for the streams in flight and the load generator');
-  await Promise.all([streams.stop(), load]);
+  probing = false;
+  await Promise.all([streams.stop(), load, probe]);
   // Every stream ended: the server must hold none open, and its sockets must be back near idle.
   const deadline = Date.now() + 30_000;
   let after = await stats(server);
@@ -161,5 +184,6 @@ export async function runSoak(server: ServerProcess, o: SoakOptions, log: (line:
     postGcHeap: { warmupMiB: warm, endMiB: end, maxMiB: maxAfter, growth: round(growth, 4) },
     after: { activeStreams: after.active_streams, openFds: fdsAfter, idleFds },
     goals,
+    serverLog: Object.fromEntries(server.logCounts),
   };
 }

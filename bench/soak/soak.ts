@@ -17,7 +17,7 @@ const { values } = parseArgs({
     minutes: { type: 'string', default: '10' },
     'warmup-minutes': { type: 'string', default: '2' },
     streams: { type: 'string', default: '200' },
-    variations: { type: 'string', default: '100' },
+    variations: { type: 'string', default: '50' },
     connections: { type: 'string', default: '100' },
     'sample-seconds': { type: 'string', default: '5' },
     'database-url': { type: 'string' },
@@ -75,10 +75,11 @@ function printSoak(r: SoakResult): void {
   out.push(`\nSoak: ${r.options.minutes} min, ${r.options.streams} streams (${r.options.variations} variations each) + ${r.options.connections}-connection mixed load\n`);
   out.push(table(['minute', 'route', 'count', 'non-2xx', 'errors', 'p50 ms', 'p99 ms'], r.routes.map((x) => [x.minute, x.route, x.count, x.non2xx, x.errors, x.p50, x.p99])));
   out.push('');
-  out.push(table(['minute', 'RSS mean MiB', 'RSS max MiB', 'heap used MiB', 'post-GC heap MiB', 'post-GC RSS MiB', 'GC ms', 'open fds', 'open streams', 'history file MiB'], r.memory.map((m) => [m.minute, m.rssMeanMiB, m.rssMaxMiB, m.heapUsedMiB, m.postGcHeapMiB, m.postGcRssMiB, m.gcMs, m.openFds, m.activeStreams, m.historyFileMiB])));
+  out.push(table(['minute', 'RSS mean MiB', 'RSS max MiB', 'heap used MiB', 'post-GC heap MiB', 'post-GC RSS MiB', 'heap total MiB', 'external MiB', 'GC ms', 'open fds', 'open streams', 'history file MiB'], r.memory.map((m) => [m.minute, m.rssMeanMiB, m.rssMaxMiB, m.heapUsedMiB, m.postGcHeapMiB, m.postGcRssMiB, m.heapTotalMiB, m.externalMiB, m.gcMs, m.openFds, m.activeStreams, m.historyFileMiB])));
   out.push('');
   out.push(`after the load: ${r.after.activeStreams} streams open, ${r.after.openFds} fds (idle before: ${r.after.idleFds})`);
   for (const g of r.goals) out.push(`${g.met ? 'MET   ' : 'MISSED'} ${g.goal}: ${g.figure}`);
+  for (const [line, n] of Object.entries(r.serverLog).sort((a, b) => b[1] - a[1]).slice(0, 10)) out.push(`  server log x${n}: ${line}`);
   const failing = r.routes.filter((x) => x.errors || x.non2xx);
   for (const x of failing.slice(0, 10)) out.push(`  minute ${x.minute} ${x.route}: ${JSON.stringify(x.statuses)} ${x.samples.join('; ')}`);
   process.stdout.write(`${out.join('\n')}\n`);

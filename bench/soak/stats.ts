@@ -61,7 +61,8 @@ export class MinuteRecorder {
     return Math.floor((at - this.t0) / 60_000) + 1;
   }
 
-  record(route: string, latencyMs: number, status: number, error?: string, at = Date.now()): void {
+  /** One answer (`status` 0 when none came); `error` when it failed, `detail` to say why a non-2xx came. */
+  record(route: string, latencyMs: number, status: number, error?: string, at = Date.now(), detail?: string): void {
     const key = `${this.minuteOf(at)}\t${route}`;
     let b = this.buckets.get(key);
     if (!b) this.buckets.set(key, (b = { latencies: [], non2xx: 0, errors: 0, statuses: {}, samples: [] }));
@@ -72,7 +73,7 @@ export class MinuteRecorder {
       if (b.samples.length < 5) b.samples.push(error);
     } else if (status < 200 || status > 299) {
       b.non2xx += 1;
-      if (b.samples.length < 5) b.samples.push(`status ${status}`);
+      if (b.samples.length < 5) b.samples.push(detail ? `status ${status}: ${detail}` : `status ${status}`);
     }
   }
 
