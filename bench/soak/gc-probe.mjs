@@ -22,5 +22,7 @@ process.on('message', (msg) => {
     after: { rss: after.rss, heapUsed: after.heapUsed, heapTotal: after.heapTotal, external: after.external, arrayBuffers: after.arrayBuffers },
   });
 });
+// The runner went away (crashed, killed): shut the server down as SIGTERM would, not leave it behind.
+process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 // The channel must not keep the process alive by itself once the server has closed.
 process.channel?.unref();

@@ -72,6 +72,9 @@ function requestsFor(route: LoadRoute): Parameters<typeof autocannon>[0]['reques
   }
 }
 
+// The runner went away: nothing left to report to.
+process.stdout.on('error', () => process.exit(1));
+
 async function main(): Promise<void> {
   const plan = JSON.parse(process.argv[2]!) as LoadPlan;
   const rec = new MinuteRecorder(plan.t0);

@@ -161,7 +161,8 @@ export class ServerProcess {
 
   /** The heap as the server's own `/metrics` reports it (prom-client's `nodejs_heap_size_used_bytes`). */
   async metricsHeapUsed(): Promise<number> {
-    const r = await fetch(`${this.url}/metrics`, { headers: { 'x-api-key': SOAK_API_KEY }, signal: AbortSignal.timeout(10_000) });
+    const r = await fetch(`${this.url}/metrics`, { headers: { 'x-api-key': SOAK_API_KEY }, signal: AbortSignal.timeout(30_000) });
+    if (r.status !== 200) throw new Error(`/metrics answered ${r.status}`);
     const text = await r.text();
     return Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1]);
   }

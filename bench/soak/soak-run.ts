@@ -124,9 +124,21 @@ export async function runSoak(server: ServerProcess, o: SoakOptions, log: (line:
   for (let minute = 1; minute <= o.minutes; minute++) {
     await sleep(Math.max(0, t0 + minute * 60_000 - Date.now()));
     const inMinute = rssSamples.filter(([m]) => m > minute - 1 && m <= minute).map(([, v]) => v);
-    const heapUsed = await server.metricsHeapUsed();
-    const gc = await server.gcProbe();
-    const s = await stats(server);
+    // The scrape is timed like a route: under full load it is one more request waiting its turn.
+    const ts = performance.now();
+    let heapUsed = NaN;
+    try {
+      heapUsed = await server.metricsHeapUsed();
+      rec.record('scrape /metrics', performance.now() - ts, 200);
+    } catch (err) {
+      rec.record('scrape /metrics', performance.now() - ts, 0, (err as Error).message);
+    }
+    const nan = { rss: NaN, heapUsed: NaN, heapTotal: NaN, external: NaN, arrayBuffers: NaN };
+    const gc = await server.gcProbe(60_000).catch((err: Error) => {
+      log(`GC probe failed: ${err.message}`);
+      return { gcMs: NaN, before: nan, after: nan };
+    });
+    const s = await stats(server).catch(() => ({ active_streams: NaN }));
     const row: MemoryMinute = {
       minute,
       rssMeanMiB: round(inMinute.reduce((a, b) => a + b, 0) / inMinute.length),
