@@ -101,6 +101,7 @@ export class HistoryController {
         csvColumns: CSV_COLUMNS,
         headers: { 'Content-Disposition': `attachment; filename="caption-history.${format}"` },
         idleTimeoutMs: this.config.exports.idleTimeoutMs,
+        minBytesPerSecond: this.config.exports.minBytesPerSecond,
       });
       await stream.send(running.rows);
     } finally {
