@@ -39,7 +39,7 @@ export interface SlowClientResult {
   options: SlowClientOptions;
   healthy: Array<{ phase: string; route: string; count: number; non2xx: number; errors: number; p50: number; p99: number }>;
   tricklers: { total: number; deadlineS: number; kinds: Array<{ kind: Kind; opened: number; closedByServer: number; stillOpen: number; closedAfterS: { min: number; median: number; max: number }; how: Record<string, number>; bytesRead?: number }> };
-  rss: { idleMiB: number; baselinePeakMiB: number; peakMiB: number };
+  rss: { idleMiB: number; baselinePeakMiB: number; peakMiB: number; baselinePostGcHeapMiB: number; postGcHeapWithTricklersMiB: number };
   fds: { idle: number; peak: number; after: number };
   goals: Array<{ goal: string; met: boolean; figure: string }>;
 }
@@ -58,14 +58,21 @@ const CONNECTIONS_CHECKING_INTERVAL_MS = 30_000;
  */
 const BASELINE_FLOOR_MS = 50;
 /**
- * What the tricklers may add to the server's peak RSS over the baseline phase's peak. Per
- * connection the server holds a socket, the HTTP parser's state and, for a slow body, what came of
- * it (a few KB); each export reader one read-only SQLite connection (2 MiB page cache), a chunk of
- * 200 rows and the writes waiting for `drain` (about 3 MiB): ~500 × 16 KiB + 4 × 3 MiB ≈ 20 MiB,
- * bounded at 64 MiB for allocator and GC slack. An export buffered for its slow reader (hundreds
- * of MB for a million rows) would break it.
+ * What the open tricklers may pin: the server's post-GC heap with all of them open, over the
+ * baseline's. Per connection the server holds a socket, the HTTP parser's state and, for a slow
+ * body, what came of it (a few KB); each export reader a chunk of 200 rows and the writes waiting
+ * for `drain` (under 100 KB of strings): ~500 × 16 KiB + 4 × 0.1 MiB ≈ 8 MiB, bounded at 32 MiB.
+ * An export buffered for its slow reader (a million rows: some 350 MB of text) would break it.
  */
-const RSS_BOUND_MIB = 64;
+const PINNED_BOUND_MIB = 32;
+/**
+ * The peak RSS with tricklers over the baseline phase's peak. Not what is pinned (see above) but
+ * what passes through: each export reader's stream produces rows at full speed until the socket
+ * buffers (several MB on loopback) are full, and that garbage grows V8's heap before a collection
+ * frees it. Measured +128 MiB once with 4 readers on 300,000 rows; bounded at 192 MiB, which an
+ * export buffered whole (about 350 MB of text for a million rows) would still break.
+ */
+const RSS_BOUND_MIB = 192;
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
@@ -121,13 +128,19 @@ function slowBody(port: number, addr: string): Trickler {
   });
 }
 
-/** A whole-table export, read at 1 KB/s: the socket is paused and 1 KB taken off it each second. */
+/**
+ * A whole-table export, read at 1 KB/s: the socket is paused and 1 KB taken off it each second.
+ * Node reads the kernel only when its own buffer runs low (up to 64 KB a read), so a reset from
+ * the server would be noticed a minute late: an empty line (CRLF, which HTTP lets a client send
+ * between requests) written each second makes the kernel report it at once.
+ */
 function slowReader(port: number, addr: string, key: string): Trickler {
   const req = `GET ${API}/caption-history/export?format=ndjson HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: ${key}\r\nAccept-Encoding: identity\r\n\r\n`;
   return open(port, 'slow reader (1 KB/s export)', addr, req, (t) => {
     t.socket.pause();
     t.timer = setInterval(() => {
       const c = t.socket.read(Math.min(READ_BYTES_PER_S, t.socket.readableLength || READ_BYTES_PER_S)) as Buffer | null;
+      if (t.socket.writable) t.socket.write('\r\n');
       if (!c) return;
       if (t.received.length < 1) t.received.push(c);
       t.receivedBytes += c.length;
@@ -177,14 +190,20 @@ export async function runSlowClients(o: SlowClientOptions, log: (l: string) => v
     const idleFds = server.openFds();
     log(`server pid ${server.pid}, idle RSS ${round(idleRss / MiB)} MiB; baseline: healthy load alone for ${o.phaseSeconds} s`);
     const healthy = (label: string) => ({ url: server.url, apiKey: SOAK_API_KEY, t0: Date.now(), seconds: o.phaseSeconds, lanes: { captions: 4, history: 6 }, ratePerLane: 20, label });
+    // A warm-up first (not judged): the heap grows to its working size under the first load, and
+    // that growth would otherwise be charged to the tricklers.
+    await runLoad(healthy('warm-up:'), () => undefined);
+    rssPeak = 0;
     const baselineRows: RouteMinute[] = [];
     await runLoad(healthy('baseline:'), (rows) => baselineRows.push(...rows));
     const baselinePeak = rssPeak;
+    const baseHeap = await server.gcProbe(60_000);
 
     const readers = Math.min(READERS, o.tricklers);
     const bodies = Math.floor((o.tricklers - readers) / 2);
     const headers = o.tricklers - readers - bodies;
     log(`opening ${headers} slow-header, ${bodies} slow-body and ${readers} slow-reader connections`);
+    rssPeak = 0;
     const all: Trickler[] = [];
     let opened = 0;
     const port = server.port;
@@ -199,7 +218,10 @@ export async function runSlowClients(o: SlowClientOptions, log: (l: string) => v
     log(`${opened} tricklers connected; healthy load again for ${o.phaseSeconds} s`);
     const trickleRows: RouteMinute[] = [];
     await runLoad(healthy('with tricklers:'), (rows) => trickleRows.push(...rows));
-    const peakDuring = rssPeak;
+    const openNow = all.filter((t) => t.closedAt === undefined).length;
+    const pinned = await server.gcProbe(60_000);
+    log(`post-GC heap with ${openNow} tricklers still open: ${round(pinned.after.heapUsed / MiB)} MiB (baseline ${round(baseHeap.after.heapUsed / MiB)} MiB)`);
+
 
     log(`waiting up to ${deadlineMs / 1000} s from each opening for the server to close every trickler`);
     const lastOpened = Math.max(...all.map((t) => t.openedAt));
@@ -211,6 +233,8 @@ export async function runSlowClients(o: SlowClientOptions, log: (l: string) => v
     }
     await sleep(1000);
     const fdsAfter = server.openFds();
+    // The peak from the first trickler to the last one closed (the healthy load ran in the first part).
+    const peakDuring = rssPeak;
 
     const kinds = (['slow headers', 'slow body', 'slow reader (1 KB/s export)'] as Kind[]).map((kind) => {
       const mine = all.filter((t) => t.kind === kind);
@@ -241,6 +265,11 @@ export async function runSlowClients(o: SlowClientOptions, log: (l: string) => v
       { goal: 'healthy clients: no errors, no non-2xx', met: healthyErrors === 0, figure: `${healthyErrors}` },
       ...ratioGoals,
       { goal: `every trickler closed by the server within ${deadlineMs / 1000} s`, met: stillOpen.length === 0, figure: `${all.length - stillOpen.length} of ${all.length}` },
+      {
+        goal: `server post-GC heap with the tricklers open <= baseline's + ${PINNED_BOUND_MIB} MiB`,
+        met: (pinned.after.heapUsed - baseHeap.after.heapUsed) / MiB <= PINNED_BOUND_MIB,
+        figure: `${round(pinned.after.heapUsed / MiB)} MiB vs ${round(baseHeap.after.heapUsed / MiB)} MiB, ${openNow} tricklers open`,
+      },
       { goal: `server peak RSS with tricklers <= baseline peak + ${RSS_BOUND_MIB} MiB`, met: growth <= RSS_BOUND_MIB, figure: `${round(peakDuring / MiB)} MiB vs ${round(baselinePeak / MiB)} MiB (+${round(growth)})` },
       { goal: 'server sockets back to idle afterwards (within 10 fds)', met: fdsAfter <= idleFds + 10, figure: `${fdsAfter} fds, ${idleFds} idle` },
     ];
@@ -249,7 +278,7 @@ export async function runSlowClients(o: SlowClientOptions, log: (l: string) => v
       options: o,
       healthy: [...base, ...during],
       tricklers: { total: all.length, deadlineS: deadlineMs / 1000, kinds },
-      rss: { idleMiB: round(idleRss / MiB), baselinePeakMiB: round(baselinePeak / MiB), peakMiB: round(rssPeak / MiB) },
+      rss: { idleMiB: round(idleRss / MiB), baselinePeakMiB: round(baselinePeak / MiB), peakMiB: round(peakDuring / MiB), baselinePostGcHeapMiB: round(baseHeap.after.heapUsed / MiB), postGcHeapWithTricklersMiB: round(pinned.after.heapUsed / MiB) },
       fds: { idle: idleFds, peak: fdPeak, after: fdsAfter },
       goals,
     };
