@@ -5,7 +5,14 @@
 import { performance } from 'node:perf_hooks';
 
 process.on('message', (msg) => {
-  if (!msg || typeof msg !== 'object' || typeof msg.probe !== 'number') return;
+  if (!msg || typeof msg !== 'object') return;
+  // `{ peek: id }`: the memory as it is, no collection (sampled every few seconds).
+  if (typeof msg.peek === 'number') {
+    const m = process.memoryUsage();
+    process.send?.({ peek: msg.peek, rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external });
+    return;
+  }
+  if (typeof msg.probe !== 'number') return;
   if (typeof globalThis.gc !== 'function') {
     process.send?.({ probe: msg.probe, error: 'the server was not started with --expose-gc' });
     return;

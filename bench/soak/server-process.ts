@@ -23,6 +23,13 @@ export interface ServerOptions {
   dataDir?: string;
 }
 
+export interface Peek {
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+}
+
 export interface GcProbe {
   gcMs: number;
   before: NodeJS.MemoryUsage;
@@ -37,6 +44,7 @@ export interface GcProbe {
 export class ServerProcess {
   private child!: ChildProcess;
   private nextProbe = 1;
+  private readonly peeks = new Map<number, (m: Peek) => void>();
   private readonly waiting = new Map<number, (m: GcProbe | { error: string }) => void>();
   private ownDataDir = false;
   port = 0;
@@ -97,7 +105,12 @@ export class ServerProcess {
       this.partial = lines.pop() ?? '';
       for (const line of lines) this.countLine(line);
     });
-    this.child.on('message', (m: { probe?: number } & (GcProbe | { error: string })) => {
+    this.child.on('message', (m: { probe?: number; peek?: number } & (GcProbe | { error: string })) => {
+      if (typeof m?.peek === 'number') {
+        this.peeks.get(m.peek)?.(m as unknown as Peek);
+        this.peeks.delete(m.peek);
+        return;
+      }
       if (typeof m?.probe !== 'number') return;
       this.waiting.get(m.probe)?.(m);
       this.waiting.delete(m.probe);
@@ -165,6 +178,22 @@ export class ServerProcess {
     if (r.status !== 200) throw new Error(`/metrics answered ${r.status}`);
     const text = await r.text();
     return Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1]);
+  }
+
+  /** The server's `process.memoryUsage()` as it is (no collection); rejects after `timeoutMs`. */
+  peek(timeoutMs = 10_000): Promise<Peek> {
+    const id = this.nextProbe++;
+    return new Promise<Peek>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.peeks.delete(id);
+        reject(new Error(`memory peek unanswered after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.peeks.set(id, (m) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
+      this.child.send({ peek: id });
+    });
   }
 
   /** Forces a full GC in the server and returns the heap before and after it. */

@@ -20,6 +20,7 @@ const { values } = parseArgs({
     variations: { type: 'string', default: '50' },
     connections: { type: 'string', default: '100' },
     'sample-seconds': { type: 'string', default: '5' },
+    'rss-goal': { type: 'string', default: 'all' },
     'database-url': { type: 'string' },
     'redis-url': { type: 'string' },
     'slow-clients': { type: 'boolean', default: false },
@@ -118,6 +119,7 @@ async function main(): Promise<number> {
     variations: num('variations', 1),
     connections: num('connections', 5),
     sampleSeconds: num('sample-seconds', 1),
+    rssGoal: values['rss-goal'] === 'native' ? ('native' as const) : ('all' as const),
   };
   checkFileLimit((options.streams + options.connections) * 3 + 200);
   const result = await withSchema(databaseUrl, async (schema) => {
