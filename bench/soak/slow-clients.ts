@@ -16,6 +16,8 @@ export interface SlowClientOptions {
   rows: number;
   /** Seconds of healthy load measured without, then with, the tricklers. */
   phaseSeconds: number;
+  /** Requests a second per healthy route (20 by default): more samples make a steadier p99. */
+  rate?: number;
   /** The server's REQUEST_TIMEOUT_MS (its default when absent). */
   requestTimeoutMs?: number;
 }
@@ -189,7 +191,7 @@ export async function runSlowClients(o: SlowClientOptions, log: (l: string) => v
     const idleRss = server.rssBytes();
     const idleFds = server.openFds();
     log(`server pid ${server.pid}, idle RSS ${round(idleRss / MiB)} MiB; baseline: healthy load alone for ${o.phaseSeconds} s`);
-    const healthy = (label: string) => ({ url: server.url, apiKey: SOAK_API_KEY, t0: Date.now(), seconds: o.phaseSeconds, lanes: { captions: 4, history: 6 }, ratePerLane: 20, label });
+    const healthy = (label: string) => ({ url: server.url, apiKey: SOAK_API_KEY, t0: Date.now(), seconds: o.phaseSeconds, lanes: { captions: 4, history: 6 }, ratePerLane: o.rate ?? 20, label });
     // A warm-up first (not judged): the heap grows to its working size under the first load, and
     // that growth would otherwise be charged to the tricklers.
     await runLoad(healthy('warm-up:'), () => undefined);

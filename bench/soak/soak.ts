@@ -27,6 +27,7 @@ const { values } = parseArgs({
     tricklers: { type: 'string', default: '500' },
     rows: { type: 'string', default: '1000000' },
     'phase-seconds': { type: 'string', default: '20' },
+    rate: { type: 'string', default: '20' },
     'request-timeout-ms': { type: 'string' },
     out: { type: 'string' },
   },
@@ -79,7 +80,7 @@ function printSoak(r: SoakResult): void {
   out.push(table(['minute', 'RSS mean MiB', 'RSS max MiB', 'heap used MiB', 'post-GC heap MiB', 'post-GC RSS MiB', 'heap total MiB', 'external MiB', 'GC ms', 'open fds', 'open streams', 'history file MiB'], r.memory.map((m) => [m.minute, m.rssMeanMiB, m.rssMaxMiB, m.heapUsedMiB, m.postGcHeapMiB, m.postGcRssMiB, m.heapTotalMiB, m.externalMiB, m.gcMs, m.openFds, m.activeStreams, m.historyFileMiB])));
   out.push('');
   out.push(`after the load: ${r.after.activeStreams} streams open, ${r.after.openFds} fds (idle before: ${r.after.idleFds})`);
-  for (const g of r.goals) out.push(`${g.met ? 'MET   ' : 'MISSED'} ${g.goal}: ${g.figure}`);
+  for (const g of r.goals) out.push(`${g.judged === false ? 'NOTED ' : g.met ? 'MET   ' : 'MISSED'} ${g.goal}: ${g.figure}`);
   for (const [line, n] of Object.entries(r.serverLog).sort((a, b) => b[1] - a[1]).slice(0, 10)) out.push(`  server log x${n}: ${line}`);
   const failing = r.routes.filter((x) => x.errors || x.non2xx);
   for (const x of failing.slice(0, 10)) out.push(`  minute ${x.minute} ${x.route}: ${JSON.stringify(x.statuses)} ${x.samples.join('; ')}`);
@@ -105,7 +106,7 @@ async function main(): Promise<number> {
     const tricklers = num('tricklers', 4);
     checkFileLimit(tricklers * 2 + 200);
     const result = await runSlowClients(
-      { tricklers, rows: num('rows', 1), phaseSeconds: num('phase-seconds', 5), requestTimeoutMs: values['request-timeout-ms'] ? num('request-timeout-ms', 1000) : undefined },
+      { tricklers, rows: num('rows', 1), phaseSeconds: num('phase-seconds', 5), rate: num('rate', 1), requestTimeoutMs: values['request-timeout-ms'] ? num('request-timeout-ms', 1000) : undefined },
       log,
     );
     printSlow(result);
@@ -119,7 +120,7 @@ async function main(): Promise<number> {
     variations: num('variations', 1),
     connections: num('connections', 5),
     sampleSeconds: num('sample-seconds', 1),
-    rssGoal: values['rss-goal'] === 'native' ? ('native' as const) : ('all' as const),
+    rssGoal: values['rss-goal'] === 'off' ? ('off' as const) : ('all' as const),
   };
   checkFileLimit((options.streams + options.connections) * 3 + 200);
   const result = await withSchema(databaseUrl, async (schema) => {
@@ -134,7 +135,7 @@ async function main(): Promise<number> {
   });
   printSoak(result);
   if (values.out) writeFileSync(values.out, JSON.stringify(result, null, 2));
-  return result.goals.every((g) => g.met) ? 0 : 1;
+  return result.goals.every((g) => g.met || g.judged === false) ? 0 : 1;
 }
 
 process.exitCode = await main();
