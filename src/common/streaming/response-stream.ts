@@ -32,7 +32,8 @@ export interface ResponseStreamOptions<T> extends FramingOptions<T> {
    * With `idleTimeoutMs`: ends the stream, destroying its connection, when over a whole window of
    * `idleTimeoutMs` the client took fewer than this many bytes a second while the stream waited for
    * it (outcome `too_slow`, logged and counted). A client that drains a little now and then is not
-   * idle, yet at 1 KB/s a million-row export holds its slot, cursor and socket for days.
+   * idle, yet at a few KB/s a million-row export would hold its slot, cursor and socket for a day
+   * or more. (Slower still, the pending writes take longer than `idleTimeoutMs` to drain: idle.)
    * Unset or 0: no minimum.
    */
   minBytesPerSecond?: number;
