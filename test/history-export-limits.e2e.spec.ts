@@ -122,6 +122,58 @@ describe('history export idle timeout (e2e)', () => {
   });
 });
 
+describe('history export read too slowly (e2e)', () => {
+  let t: TestApp;
+  let port: number;
+  let history: HistoryService;
+
+  beforeAll(async () => {
+    // Windows of 2 s: a client must take 8 MiB in each one in which the export waits for it.
+    ({ t, port, history } = await seeded({ EXPORT_IDLE_TIMEOUT_MS: '2000', EXPORT_MIN_BYTES_PER_SECOND: String(4 * 1024 * 1024) }));
+  });
+  afterAll(async () => t.close());
+
+  it('ends an export whose client reads, but slower than the minimum rate, and frees its slot', async () => {
+    const before = await endings('too_slow');
+    const idleBefore = await endings('idle_timeout');
+    const server = t.app.getHttpServer();
+    const accepted = once(server, 'request') as Promise<[IncomingMessage]>;
+    const slow = await openExport(port);
+    // About 1.3 MB/s, in small bites often: the server's writes drain well within each window, so
+    // the client is never idle, and only the rate rule can end it.
+    let read = 0;
+    const reader = setInterval(() => {
+      const chunk = slow.res.read(Math.min(64 * 1024, slow.res.readableLength || 64 * 1024)) as Buffer | null;
+      if (chunk) read += chunk.length;
+    }, 50);
+    try {
+      expect(slow.status).toBe(200);
+      const [serverReq] = await accepted;
+      await orFailAfter(once(serverReq.socket, 'close'), 15_000, 'the server kept the slow export open');
+      await vi.waitFor(() => expect(history.exportSlots.active).toBe(0));
+      expect(await endings('too_slow')).toBe(before + 1);
+      expect(await endings('idle_timeout')).toBe(idleBefore);
+      expect(read).toBeGreaterThan(0);
+    } finally {
+      clearInterval(reader);
+      slow.req.destroy();
+    }
+  });
+
+  it('lets a client that reads at full speed finish the same export', async () => {
+    const before = await endings('too_slow');
+    const fast = await openExport(port);
+    expect(fast.status).toBe(200);
+    let lines = 0;
+    fast.res.on('data', (c: Buffer) => {
+      for (let i = c.indexOf(10); i !== -1; i = c.indexOf(10, i + 1)) lines += 1;
+    });
+    await orFailAfter(once(fast.res, 'end'), 30_000, 'the fast export did not end');
+    expect(lines).toBe(ROWS);
+    expect(await endings('too_slow')).toBe(before);
+  });
+});
+
 describe('SQLite write-ahead log after exports (e2e)', () => {
   let t: TestApp;
   let port: number;

@@ -14,7 +14,9 @@ describe(loadConfig.name, () => {
 
   it('bounds history exports and pages by number out of the box', () => {
     const sut = loadConfig({});
-    expect(sut.exports).toEqual({ maxConcurrent: 4, maxPerClient: 2, idleTimeoutMs: 30_000, statementTimeoutMs: 30_000 });
+    expect(sut.exports).toEqual({ maxConcurrent: 4, maxPerClient: 2, idleTimeoutMs: 30_000, minBytesPerSecond: 4096, statementTimeoutMs: 30_000 });
+    expect(loadConfig({ EXPORT_MIN_BYTES_PER_SECOND: '0' }).exports.minBytesPerSecond).toBe(0);
+    expect(() => loadConfig({ EXPORT_MIN_BYTES_PER_SECOND: '-1' })).toThrow(/EXPORT_MIN_BYTES_PER_SECOND/);
     expect(sut.history).toEqual({ maxOffset: 100_000, freshnessMs: 250, connectTimeoutMs: 3_000, sqliteWalLimitBytes: 64 * 1024 * 1024, sqliteCheckpointIntervalMs: 60_000 });
     expect(loadConfig({ HISTORY_FRESHNESS_MS: '0' }).history.freshnessMs).toBe(0);
     expect(loadConfig({ DATABASE_CONNECT_TIMEOUT_MS: '500' }).history.connectTimeoutMs).toBe(500);

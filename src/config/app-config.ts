@@ -115,6 +115,8 @@ export class AppConfig {
     maxConcurrent: number;
     maxPerClient: number;
     idleTimeoutMs: number;
+    /** Least rate a client waited on must read at, judged over each `idleTimeoutMs` window (0: none). */
+    minBytesPerSecond: number;
     statementTimeoutMs: number;
   };
   readonly batch!: {
@@ -326,6 +328,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxConcurrent: vars.EXPORT_MAX_CONCURRENT,
       maxPerClient: vars.EXPORT_MAX_PER_CLIENT,
       idleTimeoutMs: vars.EXPORT_IDLE_TIMEOUT_MS,
+      minBytesPerSecond: vars.EXPORT_MIN_BYTES_PER_SECOND,
       statementTimeoutMs: vars.EXPORT_STATEMENT_TIMEOUT_MS,
     },
     batch: {

@@ -254,6 +254,10 @@ export class EnvironmentVariables {
   @EnvNumber() @IsInt() @Min(100) @Max(3_600_000)
   EXPORT_IDLE_TIMEOUT_MS = 30_000;
 
+  /** Over each EXPORT_IDLE_TIMEOUT_MS window in which a stream waited for its client, the client must take this many bytes a second; 0: no minimum. */
+  @EnvNumber() @IsInt() @Min(0) @Max(100 * MB)
+  EXPORT_MIN_BYTES_PER_SECOND = 4096;
+
   @EnvNumber() @IsInt() @Min(100) @Max(3_600_000)
   EXPORT_STATEMENT_TIMEOUT_MS = 30_000;
 

@@ -72,7 +72,8 @@ export class HistoryController {
     formats: ['ndjson', 'csv', 'json'],
     description:
       'Every matching row, newest first, streamed in constant memory; `format`, else `Accept`, picks the format. A client ' +
-      'that takes nothing for `EXPORT_IDLE_TIMEOUT_MS` has its connection closed.',
+      'that takes nothing for `EXPORT_IDLE_TIMEOUT_MS`, or reads slower than `EXPORT_MIN_BYTES_PER_SECOND` over such a ' +
+      'window, has its connection closed.',
     headers: ['Content-Disposition'],
   })
   @ApiResponse({
@@ -97,6 +98,7 @@ export class HistoryController {
         csvRow: recordCsv,
         headers: { 'Content-Disposition': `attachment; filename="caption-history.${format}"` },
         idleTimeoutMs: this.config.exports.idleTimeoutMs,
+        minBytesPerSecond: this.config.exports.minBytesPerSecond,
       });
       await stream.sendBatches(running.rows);
     } finally {

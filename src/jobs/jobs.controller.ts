@@ -124,6 +124,7 @@ export class JobsController {
       compress: true,
       headers: { 'Content-Disposition': `attachment; filename="${id}-results.ndjson"` },
       idleTimeoutMs: this.config.exports.idleTimeoutMs,
+      minBytesPerSecond: this.config.exports.minBytesPerSecond,
     });
     await stream.send(lines(() => stream.ready()));
   }

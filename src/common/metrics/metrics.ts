@@ -26,7 +26,7 @@ export const activeStreams = new Gauge({
   registers: [metricsRegistry],
 });
 
-/** Streamed responses by how they ended (completed, client_closed, failed, shutdown, idle_timeout). */
+/** Streamed responses by how they ended (completed, client_closed, failed, shutdown, idle_timeout, too_slow). */
 export const streamEndings = new Counter({
   name: 'http_streams_ended_total',
   help: 'Streamed responses by how they ended',

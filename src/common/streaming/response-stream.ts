@@ -10,7 +10,7 @@ import { LoopShare } from './loop-share.js';
 import { MEDIA_TYPES, negotiateEncoding, type ContentEncoding, type StreamFormat } from './negotiation.js';
 import { framingFor, type Framing, type FramingOptions } from './stream-serializers.js';
 
-export type StreamOutcome = 'completed' | 'client_closed' | 'failed' | 'shutdown' | 'idle_timeout';
+export type StreamOutcome = 'completed' | 'client_closed' | 'failed' | 'shutdown' | 'idle_timeout' | 'too_slow';
 
 export interface ResponseStreamOptions<T> extends FramingOptions<T> {
   format: StreamFormat;
@@ -28,6 +28,15 @@ export interface ResponseStreamOptions<T> extends FramingOptions<T> {
    * Unset: a stalled client is waited for as long as it keeps the connection open.
    */
   idleTimeoutMs?: number;
+  /**
+   * With `idleTimeoutMs`: ends the stream, destroying its connection, when over a whole window of
+   * `idleTimeoutMs` the client took fewer than this many bytes a second while the stream waited for
+   * it (outcome `too_slow`, logged and counted). A client that drains a little now and then is not
+   * idle, yet at a few KB/s a million-row export would hold its slot, cursor and socket for a day
+   * or more. (Slower still, the pending writes take longer than `idleTimeoutMs` to drain: idle.)
+   * Unset or 0: no minimum.
+   */
+  minBytesPerSecond?: number;
 }
 
 /**
@@ -82,6 +91,8 @@ export class ResponseStream<T> {
   private outcome: StreamOutcome = 'completed';
   private settle?: () => void;
   private drained?: Promise<void>;
+  private rateTimer?: NodeJS.Timeout;
+  private rateMark = 0;
 
   /** Aborted when the client disconnects or stalls past `idleTimeoutMs`, or the server shuts down. */
   readonly signal = this.controller.signal;
@@ -122,6 +133,7 @@ export class ResponseStream<T> {
     });
     open.add(this as ResponseStream<unknown>);
     activeStreams.inc({ route: options.route });
+    this.watchRate();
     res.flushHeaders();
     this.enqueue(this.framing.open());
   }
@@ -169,6 +181,43 @@ export class ResponseStream<T> {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Bytes the kernel has taken from this response's socket (what sits in Node's buffers excluded). */
+  private bytesTaken(): number {
+    const socket = this.res.socket;
+    return socket ? (socket.bytesWritten ?? 0) - socket.writableLength : 0;
+  }
+
+  /**
+   * Every `idleTimeoutMs`, while the stream waits for the client: it must have taken at least
+   * `minBytesPerSecond` over the window, or the stream is cut. A window in which the stream was not
+   * waiting for the client (its source was slow, not the reader) judges nothing.
+   */
+  private watchRate(): void {
+    const min = this.options.minBytesPerSecond ?? 0;
+    const windowMs = this.options.idleTimeoutMs;
+    if (!(min > 0) || windowMs === undefined) return;
+    this.rateMark = this.bytesTaken();
+    this.rateTimer = setInterval(() => {
+      const taken = this.bytesTaken() - this.rateMark;
+      this.rateMark += taken;
+      if (this.ended || !this.out.writableNeedDrain) return;
+      if (taken < (min * windowMs) / 1000) this.endTooSlow(taken, windowMs);
+    }, windowMs);
+    this.rateTimer.unref();
+  }
+
+  private endTooSlow(taken: number, windowMs: number): void {
+    this.abort('too_slow');
+    logger.warn(
+      { route: this.options.route, window_ms: windowMs, bytes_taken: taken, min_bytes_per_second: this.options.minBytesPerSecond, items_sent: this.count },
+      'Stream ended: the client reads slower than the minimum rate',
+    );
+    this.compressor?.destroy();
+    const socket = this.res.socket;
+    if (socket) socket.resetAndDestroy();
+    else this.res.destroy();
   }
 
   /** A client that takes nothing holds a database cursor, memory and a socket: let it go. */
@@ -412,6 +461,7 @@ export class ResponseStream<T> {
   }
 
   private release(): void {
+    clearInterval(this.rateTimer);
     if (!open.delete(this as ResponseStream<unknown>)) return;
     activeStreams.dec({ route: this.options.route });
     streamEndings.inc({ route: this.options.route, outcome: this.outcome });

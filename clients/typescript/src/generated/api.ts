@@ -1985,7 +1985,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every matching row, newest first, streamed in constant memory; `format`, else `Accept`, picks the format. A client that takes nothing for `EXPORT_IDLE_TIMEOUT_MS` has its connection closed. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
+            /** @description Every matching row, newest first, streamed in constant memory; `format`, else `Accept`, picks the format. A client that takes nothing for `EXPORT_IDLE_TIMEOUT_MS`, or reads slower than `EXPORT_MIN_BYTES_PER_SECOND` over such a window, has its connection closed. A failure after the first byte cannot change the status: the stream then ends with an error item `{error, message, timestamp}` (SSE: `event: error`). */
             200: {
                 headers: {
                     "Content-Disposition": components["headers"]["Content-Disposition"];
