@@ -26,7 +26,7 @@ describe('captions drafted on worker threads (CAPTION_WORKERS=1)', () => {
     const inline = t.app.get(TemplateCaptionEngine);
     const r = withDefaults(body);
     expect(res.body.variations).toEqual([0, 1, 2].map((i) => inline.generate(r, i)));
-    expect(res.body.confidence_score).toBe(inline.confidence(r, res.body.variations));
+    expect(res.body.confidence_score).toBe(await inline.confidence(r, res.body.variations));
     expect(res.body.model_used).toBe(inline.name);
     expect(pooled.threads).toBe(1);
     // Answered from the cache the second time: the same key as the engine on the main thread.

@@ -22,9 +22,10 @@ describe(BatchDrafter.name, () => {
   let sut: BatchDrafter;
   let engine: TemplateCaptionEngine;
   beforeAll(async () => {
-    // The drafter over the real captions module (engine, lazy loader, history), no HTTP.
+    // The drafter over the real captions module (engine, lazy loader, history), no HTTP. Drafting on
+    // this thread (no worker threads): the specs count the engine's own `generate` calls.
     dataDir = mkdtempSync(join(tmpdir(), 'batch-drafter-'));
-    const config = loadConfig({ LOG_LEVEL: 'silent', NODE_ENV: 'test', DATA_DIR: dataDir });
+    const config = loadConfig({ LOG_LEVEL: 'silent', NODE_ENV: 'test', DATA_DIR: dataDir, CAPTION_WORKERS: '0' });
     const moduleRef = await Test.createTestingModule({
       imports: [ConfigModule.forRoot(config), KeyedCacheModule, ScheduleModule.forRoot(), CaptionsModule],
       providers: [BatchDrafter],

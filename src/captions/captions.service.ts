@@ -112,7 +112,7 @@ export class CaptionsService {
       cache_hit: cacheHit,
       model_used: model,
       ...(fallback_reason ? { fallback_reason } : {}),
-      confidence_score: writer.confidence(request, variations),
+      confidence_score: await writer.confidence(request, variations),
       best_variation_index: best,
       average_quality_score: Math.round(average * 10) / 10,
       generated_at: new Date().toISOString(),

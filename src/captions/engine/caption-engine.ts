@@ -82,8 +82,11 @@ export abstract class CaptionEngine {
    */
   abstract draftVariations(request: CaptionGenerationRequest, range: DraftRange, signal: AbortSignal, sink?: CaptionVariation[]): Promise<Drafts>;
 
-  /** `confidence_score` (0–1) of a response made of `variations`. */
-  abstract confidence(request: CaptionGenerationRequest, variations: CaptionVariation[]): number;
+  /**
+   * `confidence_score` (0–1) of a response made of `variations`; a promise when the engine must
+   * first load what reads the description (a response served from the cache before any draft).
+   */
+  abstract confidence(request: CaptionGenerationRequest, variations: CaptionVariation[]): number | Promise<number>;
 
   /** Lets go of what the engine holds (threads, connections) when the server stops; nothing by default. */
   async close(): Promise<void> {}

@@ -1,5 +1,5 @@
-import { eld } from 'eld/extrasmall';
 import type { Language } from '../dto/caption-options.js';
+import { nlpLibraries, type NlpLibraries } from './nlp-libraries.js';
 
 /** ISO 639-1 code of each request language. */
 export const LANGUAGE_CODES: Record<Language, string> = {
@@ -16,10 +16,15 @@ export const LANGUAGE_CODES: Record<Language, string> = {
 };
 const BY_CODE = new Map(Object.entries(LANGUAGE_CODES).map(([language, code]) => [code, language as Language]));
 
-// eld's smallest database, loaded from the package at startup (no network), restricted to the
+// eld's smallest database, loaded from the package on first use (no network), restricted to the
 // request languages: a caption is judged against the ten it could be in, never against Bulgarian.
-const detector = eld.newInstance();
-detector.setLanguageSubset([...BY_CODE.keys()]);
+let detector: ReturnType<NlpLibraries['eld']['newInstance']> | undefined;
+function detectorNow(): NonNullable<typeof detector> {
+  if (detector) return detector;
+  detector = nlpLibraries().eld.newInstance();
+  detector.setLanguageSubset([...BY_CODE.keys()]);
+  return detector;
+}
 
 /** Fewer letters than this say too little to judge a language by. */
 const MIN_LETTERS = 30;
@@ -33,6 +38,6 @@ const MIN_LETTERS = 30;
 export function detectLanguage(text: string): Language | undefined {
   const plain = text.replace(/[#@]\S+|https?:\/\/\S+/gu, ' ');
   if ((plain.match(/\p{L}/gu)?.length ?? 0) < MIN_LETTERS) return undefined;
-  const result = detector.detect(plain);
+  const result = detectorNow().detect(plain);
   return result.isReliable() ? BY_CODE.get(result.language) : undefined;
 }

@@ -1,7 +1,7 @@
-import nlp from 'compromise';
 import { LRUCache } from 'lru-cache';
 import type { PhraseBank } from './phrase-bank.js';
 import { stripEmoji, words } from './text-analysis.js';
+import { nlpLibraries } from './nlp-libraries.js';
 
 /** A sentence a reader would stop at, and why. */
 export interface SentenceProblem {
@@ -35,7 +35,7 @@ const FINITE = (t: Term) => has(t, 'PastTense') || (has(t, 'PresentTense') && !h
 /** English problems, by compromise's tags: a finite verb right after a noun slot's phrase, a bare singular count noun after a preposition. */
 function englishProblems(sentence: string): SentenceProblem['problem'][] {
   const problems: SentenceProblem['problem'][] = [];
-  const terms = (nlp(sentence).json() as Array<{ terms: Term[] }>).flatMap((s) => s.terms);
+  const terms = (nlpLibraries().nlp(sentence).json() as Array<{ terms: Term[] }>).flatMap((s) => s.terms);
   if (!terms.some((t) => has(t, 'Verb')) && words(sentence).length >= VERBLESS_MAX_WORDS) problems.push('no-verb');
   const opener = terms.findIndex((t) => CLAUSE_OPENERS.has(t.text.toLowerCase()));
   if (opener >= 0 && !terms.slice(opener + 1).some((t) => has(t, 'Verb'))) problems.push('no-verb');

@@ -4,10 +4,11 @@ import type { CaptionGenerationRequest } from '../dto/caption-generation-request
 import type { CaptionVariation } from '../dto/caption-generation-response.dto.js';
 import type { Language, OptimizationLevel } from '../dto/caption-options.js';
 import { analyse, type CaptionAnalysis } from './caption-analysis.js';
-import { SyncCaptionEngine, type RequestProblem } from './caption-engine.js';
+import { SyncCaptionEngine, type DraftRange, type Drafts, type RequestProblem } from './caption-engine.js';
 import { assessCaption, engagementPrediction } from './caption-scoring.js';
 import { hashtagSet, pickHashtags, SHORT_TAG_COST } from './hashtag-picker.js';
 import { OFFLINE_BANKS } from './languages/offline-banks.js';
+import { loadNlpLibraries, nlpLoaded } from './nlp-libraries.js';
 import type { PhraseBank, StyleBank } from './phrase-bank.js';
 import { canonicalJson, SeededRandom } from './seeded-random.js';
 import { charCount, emojiCount, openingSentence, stripEmoji, words } from './text-analysis.js';
@@ -134,9 +135,17 @@ export class TemplateCaptionEngine extends SyncCaptionEngine {
     return best!;
   }
 
-  confidence(request: CaptionGenerationRequest, variations: CaptionVariation[]): number {
+  /** Loads the language libraries on the first draft (not at start), then drafts as {@link SyncCaptionEngine} does. */
+  override async draftVariations(request: CaptionGenerationRequest, range: DraftRange, signal: AbortSignal, sink?: CaptionVariation[]): Promise<Drafts> {
+    await loadNlpLibraries();
+    return super.draftVariations(request, range, signal, sink);
+  }
+
+  confidence(request: CaptionGenerationRequest, variations: CaptionVariation[]): number | Promise<number> {
     const bank = bankOf(request.language);
     if (!bank) return 0;
+    // A response read from the cache before any draft: the libraries load without holding the event loop.
+    if (!nlpLoaded()) return loadNlpLibraries().then(() => keyTermConfidence(this.keyTerms(request), variations));
     return keyTermConfidence(this.keyTerms(request), variations);
   }
 

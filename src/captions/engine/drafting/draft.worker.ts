@@ -5,12 +5,14 @@
  */
 import { workerData } from 'node:worker_threads';
 import type { CaptionVariation } from '../../dto/caption-generation-response.dto.js';
+import { loadNlpLibraries } from '../nlp-libraries.js';
 import { TemplateCaptionEngine } from '../template-caption.engine.js';
 import type { DraftTask, DraftTaskResult, DraftWorkerData } from './draft-task.js';
 
 let engine: TemplateCaptionEngine | undefined;
 
-export default function draft({ request, first, count, cancel }: DraftTask): DraftTaskResult {
+export default async function draft({ request, first, count, cancel }: DraftTask): Promise<DraftTaskResult> {
+  await loadNlpLibraries();
   engine ??= new TemplateCaptionEngine((workerData as DraftWorkerData).engine);
   const variations: CaptionVariation[] = [];
   for (let i = first; i < first + count; i++) {

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { withDefaults, type CaptionGenerationRequest } from '../../dto/caption-generation-request.dto.js';
 import type { CaptionVariation } from '../../dto/caption-generation-response.dto.js';
+import { nlpLoaded } from '../nlp-libraries.js';
 import { TemplateCaptionEngine } from '../template-caption.engine.js';
 import { PooledCaptionEngine } from './pooled-caption.engine.js';
 
@@ -14,15 +15,22 @@ describe(PooledCaptionEngine.name, () => {
   const pooled = new PooledCaptionEngine(inline, { threads: 1, idleTimeoutMs: 1000, engine: options });
   afterAll(() => pooled.close());
 
-  it('starts no thread before the first draft, drafts on this thread while one loads, then on it', async () => {
+  it('starts no thread before the first draft, waits for one to load rather than load the parsers here, then drafts on it', async () => {
     expect(pooled.threads).toBe(0);
     const onThisThread = vi.spyOn(inline, 'generate');
     onThisThread.mockClear();
     const cold = request({ request_id: 'cold' });
-    expect((await pooled.draftVariations(cold, { first: 0, count: 2 }, live())).variations).toHaveLength(2);
-    expect(onThisThread).toHaveBeenCalledTimes(2);
-    await pooled.ready();
+    const coldDrafts = await pooled.draftVariations(cold, { first: 0, count: 2 }, live());
+    expect(coldDrafts.variations).toHaveLength(2);
+    expect(onThisThread).not.toHaveBeenCalled();
     expect(pooled.threads).toBe(1);
+    // Neither the drafts nor the confidence of a response read from the cache made this thread load compromise or eld.
+    const fromCache = request({ request_id: 'cold' });
+    const confidence = await pooled.confidence(fromCache, coldDrafts.variations);
+    expect(nlpLoaded()).toBe(false);
+    expect(confidence).toBe(await inline.confidence(cold, [0, 1].map((i) => inline.generate(cold, i))));
+    expect(nlpLoaded()).toBe(true);
+    await pooled.ready();
     onThisThread.mockClear();
     for (const r of [
       request({ request_id: 'a', brand_info: { name: 'Acme Co', voice: 'bold', keywords: ['acme'] } }),
@@ -38,7 +46,7 @@ describe(PooledCaptionEngine.name, () => {
       expect(drafts.model).toBe(inline.name);
       // Blocked tags stay blocked on the threads: they are built with the same settings.
       expect(drafts.variations.flatMap((v) => v.hashtags)).not.toContain('#picnic');
-      expect(pooled.confidence(r, drafts.variations)).toBe(inline.confidence(r, expected));
+      expect(await pooled.confidence(r, drafts.variations)).toBe(await inline.confidence(r, expected));
     }
     onThisThread.mockRestore();
     expect(pooled.threads).toBe(1);
@@ -80,7 +88,7 @@ describe(PooledCaptionEngine.name, () => {
   it('stops idle threads: none run at rest, and the next draft starts one again', async () => {
     await pooled.ready();
     await vi.waitFor(() => expect(pooled.threads).toBe(0), { timeout: 10_000, interval: 50 });
-    // Cold again: this draft is made here while a thread loads, and the ones after it on the thread.
+    // Cold again, with the parsers loaded here by now (the expectations above): this draft is made here while a thread loads, and the ones after it on the thread.
     const onThisThread = vi.spyOn(inline, 'generate');
     onThisThread.mockClear();
     await pooled.draftVariations(request({ request_id: 'again' }), { first: 0, count: 1 }, live());

@@ -3,6 +3,7 @@ import { withDefaults, type CaptionGenerationRequest } from '../../dto/caption-g
 import type { CaptionVariation } from '../../dto/caption-generation-response.dto.js';
 import type { Language } from '../../dto/caption-options.js';
 import { CaptionEngine, type Drafts, type DraftRange, type RequestProblem } from '../caption-engine.js';
+import { nlpLoaded } from '../nlp-libraries.js';
 import { keyTermConfidence, type TemplateCaptionEngine, type TemplateEngineOptions } from '../template-caption.engine.js';
 import type { DraftTask, DraftTaskResult, DraftWorkerData } from './draft-task.js';
 
@@ -35,8 +36,10 @@ const sourceHooks = (): Promise<unknown> => (FROM_SOURCE ? (hooks ??= import(SWC
  * candidates, runs on a pool of up to `threads` threads, so the event loop that serves HTTP
  * (cached pages, streams, probes) is not held by caption generation. Threads start on the first
  * draft and stop after `idleTimeoutMs` without work; each builds its own engine from the server's
- * settings. While the first thread loads (its parsers take a second or so), drafts are made on
- * this thread as without a pool, so a request after a quiet spell does not wait for it. A caller's
+ * settings. A draft with no thread running waits for one to load (under half a second from the
+ * build) rather than draft here: the language libraries then never load on this thread, which
+ * keeps the server's idle memory low (docs/captions-engine.md); only if a thread cannot start are
+ * drafts made here, as without a pool. A caller's
  * abort stops the range before its next variation (what was made is still handed to `sink`);
  * errors the engine throws (a `RangeError` for a request it cannot serve) reach the caller as they
  * were thrown.
@@ -84,16 +87,23 @@ export class PooledCaptionEngine extends CaptionEngine {
     return this.engine.check(request);
   }
 
-  confidence(request: CaptionGenerationRequest, variations: CaptionVariation[]): number {
+  /**
+   * From the key terms the thread that drafted `request` read; for a response read from the cache,
+   * a thread reads them (so this thread never loads the parsers), or this thread when none can start.
+   */
+  async confidence(request: CaptionGenerationRequest, variations: CaptionVariation[]): Promise<number> {
     const terms = this.keyTerms.get(request);
-    return terms ? keyTermConfidence(terms, variations) : this.engine.confidence(request, variations);
+    if (terms) return keyTermConfidence(terms, variations);
+    if (!this.engine.languages.includes(request.language) || !(await this.onThread())) return this.engine.confidence(request, variations);
+    const result = await this.poolNow().run({ request: { ...request }, first: 0, count: 0, cancel: new Int32Array(new SharedArrayBuffer(4)) });
+    return keyTermConfidence(result.keyTerms, variations);
   }
 
   async draftVariations(request: CaptionGenerationRequest, range: DraftRange, signal: AbortSignal, sink: CaptionVariation[] = []): Promise<Drafts> {
     signal.throwIfAborted();
     if (!this.warm) {
-      this.warmUp(request);
-      return this.engine.draftVariations(request, range, signal, sink);
+      if (!(await this.onThread(request))) return this.engine.draftVariations(request, range, signal, sink);
+      signal.throwIfAborted();
     }
     const cancel = new Int32Array(new SharedArrayBuffer(4));
     const stop = () => Atomics.store(cancel, 0, 1);
@@ -126,6 +136,19 @@ export class PooledCaptionEngine extends CaptionEngine {
     this.warmUp(WARM_UP);
     await this.warming;
     if (!this.warm) throw new Error('no drafting thread could start', { cause: this.startError });
+  }
+
+  /**
+   * Whether work goes to a thread. Cold (no thread runs), it waits for one to load rather than
+   * draft here, so this thread never loads the language libraries (about 50 MB); only when this
+   * thread holds them already (a thread could not start before) does it draft here meanwhile.
+   */
+  private async onThread(request: CaptionGenerationRequest = WARM_UP): Promise<boolean> {
+    if (this.warm) return true;
+    this.warmUp(request);
+    if (nlpLoaded()) return false;
+    await this.warming;
+    return this.warm;
   }
 
   /** Starts a thread (once at a time) with a task that loads the engine and parses `request`'s description; warm when it is done. */

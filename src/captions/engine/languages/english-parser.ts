@@ -1,4 +1,3 @@
-import nlp from 'compromise';
 import {
   NUMBER_TOKEN,
   parsedPart,
@@ -7,6 +6,7 @@ import {
   type NounPhrase,
   type ParsedDescription,
 } from '../description-parser.js';
+import { nlpLibraries } from '../nlp-libraries.js';
 
 interface Term {
   text: string;
@@ -52,7 +52,7 @@ function misreadNoun(t: Term, run: Term[], next: Term | undefined, possessive: b
  */
 export function parseEnglish(description: string): ParsedDescription {
   const text = parsedPart(description);
-  const sentences = nlp(text).json() as Array<{ terms: Term[] }>;
+  const sentences = nlpLibraries().nlp(text).json() as Array<{ terms: Term[] }>;
   const phrases: NounPhrase[] = [];
   const nouns: string[] = [];
   const verbs: string[] = [];

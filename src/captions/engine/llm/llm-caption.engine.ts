@@ -4,6 +4,7 @@ import type { CaptionGenerationRequest } from '../../dto/caption-generation-requ
 import type { CaptionVariation } from '../../dto/caption-generation-response.dto.js';
 import { LANGUAGES, type Language } from '../../dto/caption-options.js';
 import { CaptionEngine, type DraftRange, type Drafts, type FallbackReason, type RequestProblem } from '../caption-engine.js';
+import { loadNlpLibraries } from '../nlp-libraries.js';
 import { canonicalJson } from '../seeded-random.js';
 import { checkDraft, HASHTAG_SEPARATOR, MIN_CAPTION_CHARS, parseReply, type CheckedDraft } from './draft-check.js';
 import { LlmClient, type LlmClientOptions } from './llm-client.js';
@@ -127,6 +128,8 @@ export class LlmCaptionEngine extends CaptionEngine {
    * @throws the failure, as an error with `status` 503 and `code` `llm_unavailable`, when the offline engine cannot write the request's language.
    */
   override async draftVariations(request: CaptionGenerationRequest, range: DraftRange, signal: AbortSignal, sink?: CaptionVariation[]): Promise<Drafts> {
+    // Scoring a reply parses it (and checks its language): the libraries load on the first draft, not at start.
+    await loadNlpLibraries();
     if (range.count === 0) return { variations: [], model: this.name };
     const deadline = AbortSignal.timeout(this.options.totalTimeoutMs);
     const both = AbortSignal.any([signal, deadline]);
