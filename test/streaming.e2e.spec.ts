@@ -61,6 +61,17 @@ class StreamTestController {
     await stream.send(items$);
   }
 
+  /** SSE whose one event comes after `delayMs`: a slow source, as a batch queued behind others. */
+  @Post('slow-sse')
+  async slowSse(@Req() req: Request, @Res() res: Response, @Query('delayMs') delayMs = '300', @Query('heartbeatMs') heartbeatMs = '40') {
+    const stream = new ResponseStream<{ i: number }>(req, res, { format: negotiateFormat(req, ['ndjson', 'sse']), route: 'test', sseEvent: 'variation', heartbeatMs: Number(heartbeatMs) });
+    async function* late() {
+      await new Promise((resolve) => setTimeout(resolve, Number(delayMs)));
+      yield { i: 0 };
+    }
+    await stream.send(late());
+  }
+
   @Post('iterable')
   async iterable(@Req() req: Request, @Res() res: Response, @Query('n') n = '100000') {
     const stream = new ResponseStream<{ i: number; pad: string }>(req, res, { format: 'ndjson', route: 'test' });
@@ -173,6 +184,17 @@ describe(ResponseStream.name, () => {
     const sse = await (await post('observable?n=2', { accept: 'text/event-stream', 'accept-encoding': 'identity' })).text();
     expect(sse).toContain('event: variation\ndata: {"i":1}\n\n');
     expect(sse).toMatch(/event: done\ndata: \{"count":2,"processing_time":[0-9.]+\}\n\n$/);
+  });
+
+  it('keeps a quiet SSE stream alive with comment lines, and sends none in NDJSON or when turned off', async () => {
+    const sse = await (await post('slow-sse', { accept: 'text/event-stream', 'accept-encoding': 'identity' })).text();
+    const firstEvent = sse.indexOf('event: variation');
+    expect(sse.slice(0, firstEvent)).toContain(': keep-alive\n\n');
+    expect(sse.slice(firstEvent)).toMatch(/^event: variation\ndata: \{"i":0\}\n\n/);
+    const off = await (await post('slow-sse?heartbeatMs=0', { accept: 'text/event-stream', 'accept-encoding': 'identity' })).text();
+    expect(off).not.toContain('keep-alive');
+    const nd = await (await post('slow-sse', { accept: 'application/x-ndjson', 'accept-encoding': 'identity' })).text();
+    expect(nd).toBe('{"i":0}\n');
   });
 
   it('answers 406 for an Accept it cannot produce', async () => {

@@ -37,7 +37,16 @@ export interface ResponseStreamOptions<T> extends FramingOptions<T> {
    * Unset or 0: no minimum.
    */
   minBytesPerSecond?: number;
+  /**
+   * SSE only: after this many milliseconds without a write, a comment line (`: keep-alive`) is
+   * sent, so a proxy's read timeout (nginx: 60 s) or a client's does not end a stream whose events
+   * are slow to come (a batch queued behind others). Default {@link SSE_HEARTBEAT_MS}; 0: none.
+   */
+  heartbeatMs?: number;
 }
+
+/** Silence after which an SSE stream sends a comment line: well under common proxy timeouts. */
+export const SSE_HEARTBEAT_MS = 15_000;
 
 /**
  * Bytes per write of {@link ResponseStream.sendBatches}: few writes (each a syscall, a chunk
@@ -93,6 +102,8 @@ export class ResponseStream<T> {
   private drained?: Promise<void>;
   private rateTimer?: NodeJS.Timeout;
   private rateMark = 0;
+  private heartbeatTimer?: NodeJS.Timeout;
+  private lastWriteAt = performance.now();
 
   /** Aborted when the client disconnects or stalls past `idleTimeoutMs`, or the server shuts down. */
   readonly signal = this.controller.signal;
@@ -134,6 +145,7 @@ export class ResponseStream<T> {
     open.add(this as ResponseStream<unknown>);
     activeStreams.inc({ route: options.route });
     this.watchRate();
+    this.keepAlive();
     res.flushHeaders();
     this.enqueue(this.framing.open());
   }
@@ -206,6 +218,20 @@ export class ResponseStream<T> {
       if (taken < (min * windowMs) / 1000) this.endTooSlow(taken, windowMs);
     }, windowMs);
     this.rateTimer.unref();
+  }
+
+  /** SSE: a comment line after `heartbeatMs` of silence; nothing while the client is not reading. */
+  private keepAlive(): void {
+    const everyMs = this.options.format === 'sse' ? (this.options.heartbeatMs ?? SSE_HEARTBEAT_MS) : 0;
+    if (!(everyMs > 0)) return;
+    this.heartbeatTimer = setInterval(() => {
+      if (this.ended || this.out.destroyed || this.out.writableNeedDrain) return;
+      if (performance.now() - this.lastWriteAt < everyMs) return;
+      this.out.write(': keep-alive\n\n');
+      this.compressor?.flush();
+      this.lastWriteAt = performance.now();
+    }, Math.max(10, Math.floor(everyMs / 2)));
+    this.heartbeatTimer.unref();
   }
 
   private endTooSlow(taken: number, windowMs: number): void {
@@ -384,7 +410,10 @@ export class ResponseStream<T> {
       wrote = true;
     }
     // A compressor holds bytes until flushed: flush per write so no item waits on compression.
-    if (wrote) this.compressor?.flush();
+    if (wrote) {
+      this.compressor?.flush();
+      this.lastWriteAt = performance.now();
+    }
   }
 
   private elapsedSeconds(): number {
@@ -462,6 +491,7 @@ export class ResponseStream<T> {
 
   private release(): void {
     clearInterval(this.rateTimer);
+    clearInterval(this.heartbeatTimer);
     if (!open.delete(this as ResponseStream<unknown>)) return;
     activeStreams.dec({ route: this.options.route });
     streamEndings.inc({ route: this.options.route, outcome: this.outcome });
