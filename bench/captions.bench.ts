@@ -95,7 +95,7 @@ describe('captions benchmark', () => {
   let base: string;
   beforeAll(async () => {
     // The rate limit (1200/min by default) would answer 429 to a load test: it is measured in the http bench.
-    // Drafting threads as a server has them by default (CAPTION_WORKERS, else CPUs − 1), warmed before measuring.
+    // Drafting as a server has it by default (CAPTION_WORKERS, else its default), warmed before measuring.
     t = await createTestApp({ env: { RATE_LIMIT_MAX: '0', CAPTION_WORKERS: process.env.CAPTION_WORKERS ?? String(new EnvironmentVariables().CAPTION_WORKERS) } });
     const offline = t.app.get(CaptionEngineSelection).offline;
     if (offline instanceof PooledCaptionEngine) await offline.ready();

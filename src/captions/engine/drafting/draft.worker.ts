@@ -11,9 +11,27 @@ import type { DraftTask, DraftTaskResult, DraftWorkerData } from './draft-task.j
 
 let engine: TemplateCaptionEngine | undefined;
 
-export default async function draft({ request, first, count, cancel }: DraftTask): Promise<DraftTaskResult> {
+/**
+ * Requests of recent tasks by content. Each task brings a fresh copy of its request (structured
+ * clone), and the engine keeps a request's parse by object identity: without this, every task of a
+ * stream (often one variation each) parsed the description again.
+ */
+const recent = new Map<string, DraftTask['request']>();
+const RECENT_REQUESTS = 256;
+
+function sameRequest(request: DraftTask['request']): DraftTask['request'] {
+  const key = JSON.stringify(request);
+  const known = recent.get(key);
+  if (known) return known;
+  recent.set(key, request);
+  if (recent.size > RECENT_REQUESTS) recent.delete(recent.keys().next().value!);
+  return request;
+}
+
+export default async function draft({ request: sent, first, count, cancel }: DraftTask): Promise<DraftTaskResult> {
   await loadNlpLibraries();
   engine ??= new TemplateCaptionEngine((workerData as DraftWorkerData).engine);
+  const request = sameRequest(sent);
   const variations: CaptionVariation[] = [];
   for (let i = first; i < first + count; i++) {
     if (Atomics.load(cancel, 0) !== 0) return { variations, keyTerms: engine.keyTerms(request), stopped: true };
