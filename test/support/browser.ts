@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 
 /** Debian's Chromium (`apt-get install chromium`); CHROMIUM_PATH overrides it. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -80,4 +81,15 @@ export async function maybeScreenshot(page: Page, name: string, opts: { fullPage
   const dir = resolve(import.meta.dirname, '../../docs/screenshots');
   mkdirSync(dir, { recursive: true });
   await page.screenshot({ path: resolve(dir, `${name}.png`), fullPage: opts.fullPage ?? true });
+}
+
+/**
+ * Fails on any console error, uncaught exception, CSP violation or serious accessibility problem
+ * of the page as it is now (`view` names it in the failure).
+ */
+export async function expectCleanPage(watched: { page: Page; problems: PageProblems; cspViolations: () => Promise<string[]> }, view: string): Promise<void> {
+  expect(await watched.cspViolations(), `CSP violations on ${view}`).toEqual([]);
+  expect(watched.problems.console, `console errors on ${view}`).toEqual([]);
+  expect(watched.problems.errors, `uncaught errors on ${view}`).toEqual([]);
+  expect(await seriousA11yViolations(watched.page), `accessibility on ${view}`).toEqual([]);
 }

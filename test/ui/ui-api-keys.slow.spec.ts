@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, maybeScreenshot, seriousA11yViolations, watchedPage, type PageProblems } from '../support/browser.js';
+import { expectCleanPage as expectPageClean, launchChromium, maybeScreenshot, watchedPage, type PageProblems } from '../support/browser.js';
 import { BuiltServer, ensureBuilt } from '../support/built-server.js';
 
 const KEY = 'ui-spec-key-7f3a9c2e41';
@@ -16,12 +16,7 @@ describe('browser client with API keys on (built server, Chromium)', () => {
   /** Every API request the page made, with the key it sent. */
   const calls: Array<{ url: string; key: string | undefined }> = [];
 
-  async function expectCleanPage(view: string): Promise<void> {
-    expect(await cspViolations(), `CSP violations on ${view}`).toEqual([]);
-    expect(problems.console, `console errors on ${view}`).toEqual([]);
-    expect(problems.errors, `uncaught errors on ${view}`).toEqual([]);
-    expect(await seriousA11yViolations(page), `accessibility on ${view}`).toEqual([]);
-  }
+  const expectCleanPage = (view: string) => expectPageClean({ page, problems, cspViolations }, view);
 
   beforeAll(async () => {
     ensureBuilt();

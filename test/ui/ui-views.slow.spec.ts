@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, maybeScreenshot, seriousA11yViolations, watchedPage, type PageProblems } from '../support/browser.js';
+import { expectCleanPage as expectPageClean, launchChromium, maybeScreenshot, watchedPage, type PageProblems } from '../support/browser.js';
 import { BuiltServer, ensureBuilt, runNode } from '../support/built-server.js';
 import { FakeChatCompletions, goodReply } from '../support/fake-chat-completions.js';
 import { deferred } from '../support/gate.js';
@@ -46,12 +46,7 @@ describe('browser client (built server, Chromium)', () => {
   const apiTotal = async (query = '') => ((await (await fetch(`${server.url}${API}/caption-history?page_size=1${query}`)).json()) as { pagination: { total_items: number } }).pagination.total_items;
 
   /** Fails on any console error, uncaught exception, CSP violation or serious accessibility problem of the page as it is. */
-  async function expectCleanPage(view: string): Promise<void> {
-    expect(await cspViolations(), `CSP violations on ${view}`).toEqual([]);
-    expect(problems.console, `console errors on ${view}`).toEqual([]);
-    expect(problems.errors, `uncaught errors on ${view}`).toEqual([]);
-    expect(await seriousA11yViolations(page), `accessibility on ${view}`).toEqual([]);
-  }
+  const expectCleanPage = (view: string) => expectPageClean({ page, problems, cspViolations }, view);
 
   beforeAll(async () => {
     ensureBuilt();
