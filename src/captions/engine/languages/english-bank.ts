@@ -13,7 +13,8 @@ const STOP_WORDS = new Set(
   wasn't we we'd we'll we're we've were weren't what what's when when's where where's which while who who's whom
   why why's with won't would wouldn't you you'd you'll you're you've your yours yourself yourselves also just
   really get got like make made one will shall may might must us via etc new post photo picture pic image now today here more again ever always
-  caption instagram showing shows show featuring features feature`.split(/\s+/),
+  caption instagram showing shows show featuring features feature
+  near nearby beside behind inside outside across around along toward towards among within without upon beyond`.split(/\s+/),
 );
 
 export const ENGLISH: PhraseBank = {

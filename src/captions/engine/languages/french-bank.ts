@@ -8,7 +8,8 @@ const STOP_WORDS = new Set(
   la le les leur leurs lui l' ma mais me mes moi mon même ne ni nos notre nous on ou où par pas pour qu' que qui
   sa se ses si son sous sur ta te tes toi ton tous tout toute toutes très tu un une vos votre vous y d' c' s' n'
   m' t' plus moins encore aussi déjà bien trop peu fait faire été être avoir est sont était sera ont a ai avons
-  photo photos image post publication instagram nouveau nouvelle nouveaux nouvelles voici voilà grâce`.split(/\s+/),
+  photo photos image post publication instagram nouveau nouvelle nouveaux nouvelles voici voilà grâce
+  près loin devant derrière après avant pendant depuis vers contre sans`.split(/\s+/),
 );
 
 const parseFrench = lightParser({

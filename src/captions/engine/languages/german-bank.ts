@@ -8,7 +8,8 @@ const STOP_WORDS = new Set(
   eines er es euch euer eure für gegen hat hatte hier ich ihm ihn ihr ihre im in ins ist ja jetzt kein keine mit
   man mich mir mein meine meinem meinen meiner nach nicht noch nun nur ob oder ohne sehr sein seine sich sie sind
   so über um und uns unser unsere unserem unseren unter vom von vor war waren was wie wir wird werden zu zum zur
-  zwischen foto bild post beitrag instagram neu neue neuen neuer neues heute gerade endlich dank`.split(/\s+/),
+  zwischen foto bild post beitrag instagram neu neue neuen neuer neues heute gerade endlich dank
+  neben hinter seit während gegenüber nahe`.split(/\s+/),
 );
 
 const parseGerman = lightParser({

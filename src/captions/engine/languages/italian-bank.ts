@@ -8,7 +8,8 @@ const STOP_WORDS = new Set(
   mia mie miei mio ne nei negli nel nello nella nelle noi non nostra nostre nostri nostro o per perché più poi
   quale quando quella quelle quelli quello questa queste questi questo se si sia siamo sono su sul sullo sulla
   sui sugli sulle suo sua suoi sue te ti tra tu tua tue tuo tuoi tutto tutti tutta tutte un uno una un' l' all'
-  dell' nell' sull' dall' c' foto immagine post instagram nuovo nuova nuovi nuove molto sempre già oggi grazie`.split(/\s+/),
+  dell' nell' sull' dall' c' foto immagine post instagram nuovo nuova nuovi nuove molto sempre già oggi grazie
+  presso vicino lontano dentro fuori sopra sotto dopo prima durante accanto dietro davanti verso senza`.split(/\s+/),
 );
 
 /** Gender and number by ending, and the article form by the next word's first sounds (lo studio, l'alba, gli amici). */

@@ -7,7 +7,8 @@ const STOP_WORDS = new Set(
   estes eu foi há isso isto já lhe mais mas me meu minha meus minhas muito na nas nem no nos nossa nossas nosso
   nossos num numa o os ou para pela pelas pelo pelos por que quando se sem ser seu sua seus suas só também te
   tem teu tua um uma umas uns você vocês vos foto fotos imagem post publicação instagram novo nova novos novas
-  hoje sempre aqui agora graças`.split(/\s+/),
+  hoje sempre aqui agora graças
+  perto longe sob dentro fora junto durante após desde contra diante atrás depois antes enquanto`.split(/\s+/),
 );
 
 /** Gender and number of a Portuguese noun by its ending (-a, -ção, -dade, -gem: feminine). */

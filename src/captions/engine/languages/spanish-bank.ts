@@ -10,7 +10,8 @@ const STOP_WORDS = new Set(
   otro otros para pero poco por porque que qué quien quienes se sea ser si sido sin sobre son su sus también
   tan tanto te tener tengo ti tiene tienen toda todas todo todos tras tu tus tú u un una unas uno unos usted
   ustedes vosotros y ya yo él foto fotos imagen publicación nuevo nueva nuevos nuevas hace hacer muestra
-  mostrando instagram gracias`.split(/\s+/),
+  mostrando instagram gracias
+  cerca lejos dentro fuera junto detrás delante después enfrente alrededor`.split(/\s+/),
 );
 
 const DETERMINERS = new Set(
