@@ -52,6 +52,10 @@ export class PooledCaptionEngine extends CaptionEngine {
   private startError?: unknown;
   /** Key terms the threads read from each request's description, for {@link confidence} without parsing it again here. */
   private readonly keyTerms = new WeakMap<CaptionGenerationRequest, string[]>();
+  /** Tasks sent to the pool and not yet settled. */
+  private inFlight = 0;
+  /** Stops the pool once it has had no task for `idleTimeoutMs`. */
+  private idleTimer?: NodeJS.Timeout;
 
   constructor(
     /** The engine on this thread: names, checks, and confidence of a response not drafted here. */
@@ -95,7 +99,7 @@ export class PooledCaptionEngine extends CaptionEngine {
     const terms = this.keyTerms.get(request);
     if (terms) return keyTermConfidence(terms, variations);
     if (!this.engine.languages.includes(request.language) || !(await this.onThread())) return this.engine.confidence(request, variations);
-    const result = await this.poolNow().run({ request: { ...request }, first: 0, count: 0, cancel: new Int32Array(new SharedArrayBuffer(4)) });
+    const result = await this.run(this.poolNow(), { request: { ...request }, first: 0, count: 0, cancel: new Int32Array(new SharedArrayBuffer(4)) });
     return keyTermConfidence(result.keyTerms, variations);
   }
 
@@ -111,7 +115,7 @@ export class PooledCaptionEngine extends CaptionEngine {
     let result: DraftTaskResult;
     try {
       // Structured clone sends the request's own fields (a DTO instance arrives as a plain object).
-      result = await this.poolNow().run({ request: { ...request }, first: range.first, count: range.count, cancel });
+      result = await this.run(this.poolNow(), { request: { ...request }, first: range.first, count: range.count, cancel });
     } finally {
       signal.removeEventListener('abort', stop);
     }
@@ -126,6 +130,7 @@ export class PooledCaptionEngine extends CaptionEngine {
     const pool = this.pool;
     this.pool = undefined;
     this.warm = false;
+    clearTimeout(this.idleTimer);
     await this.warming;
     await pool?.close();
   }
@@ -158,7 +163,7 @@ export class PooledCaptionEngine extends CaptionEngine {
       try {
         await sourceHooks();
         const pool = this.poolNow();
-        await pool.run({ request: { ...request }, first: 0, count: 0, cancel: new Int32Array(new SharedArrayBuffer(4)) });
+        await this.run(pool, { request: { ...request }, first: 0, count: 0, cancel: new Int32Array(new SharedArrayBuffer(4)) });
         this.warm = this.pool === pool && pool.threads.length > 0;
       } catch (err) {
         // A thread that cannot start: drafts stay on this thread, and the next one tries again.
@@ -167,6 +172,31 @@ export class PooledCaptionEngine extends CaptionEngine {
         this.warming = undefined;
       }
     })();
+  }
+
+  /**
+   * Runs `task` on `pool`, and stops the pool once it has had no task for `idleTimeoutMs`. The
+   * pool's own idle timeout is not used: a task that ends within the turn that posted it (a
+   * cancelled range) can leave a thread with no timer at all, running at rest for good.
+   */
+  private async run(pool: Piscina<DraftTask, DraftTaskResult>, task: DraftTask): Promise<DraftTaskResult> {
+    this.inFlight++;
+    clearTimeout(this.idleTimer);
+    try {
+      return await pool.run(task);
+    } finally {
+      if (--this.inFlight === 0) this.idleTimer = setTimeout(() => this.stopIdle(), this.options.idleTimeoutMs).unref();
+    }
+  }
+
+  /** The pool had no task for `idleTimeoutMs`: its threads stop, and the next draft warms one up again. */
+  private stopIdle(): void {
+    const pool = this.pool;
+    if (!pool || this.inFlight > 0 || this.warming) return;
+    this.pool = undefined;
+    this.warm = false;
+    // Nothing runs on it: closing only ends idle threads.
+    void pool.close().catch(() => undefined);
   }
 
   private poolNow(): Piscina<DraftTask, DraftTaskResult> {
@@ -178,11 +208,12 @@ export class PooledCaptionEngine extends CaptionEngine {
       name: 'default',
       minThreads: 0,
       maxThreads: this.options.threads,
-      idleTimeout: this.options.idleTimeoutMs,
+      // Idle threads are stopped by `stopIdle`, not by the pool.
+      idleTimeout: Infinity,
       workerData,
       execArgv: FROM_SOURCE ? ['--import', SWC_REGISTER.href] : undefined,
     });
-    // The last idle thread stopped: the next draft warms one up again rather than wait for it.
+    // The last thread ended (it failed): the next draft warms one up again rather than wait for it.
     // (Piscina removes the thread from its list right after this event: looked at a microtask later.)
     pool.on('workerDestroy', () =>
       queueMicrotask(() => {
