@@ -10,6 +10,7 @@ import {
   Max,
   Min,
 } from 'class-validator';
+import { availableParallelism } from 'node:os';
 import { EnvBoolean, EnvNumber } from './env.decorators.js';
 import { MB } from './units.js';
 import { DEFAULT_HASHTAG_BLOCKLIST, DEFAULT_HASHTAG_LIMIT, HASHTAG_LIMIT_MAX } from './hashtag-rules.js';
@@ -173,13 +174,12 @@ export class EnvironmentVariables {
 
   // --- caption engine (offline drafting threads) ---
   /**
-   * Most worker threads drafting offline captions at once; 0 (the default) drafts on the event loop.
-   * Threads keep a burst of captions from slowing history reads, but under many concurrent streams
-   * they drafted about a tenth of what the event loop does (measured by the soak; not yet
-   * explained), so they are opt-in until that is found.
+   * Most worker threads drafting offline captions at once; 0 drafts on the event loop. Default: one
+   * less than the CPUs Node sees (at least 1), so a core stays for the event loop that serves HTTP.
+   * While every thread is busy, drafts are made on the event loop too (no queue behind them).
    */
   @EnvNumber() @IsInt() @Min(0) @Max(64)
-  CAPTION_WORKERS = 0;
+  CAPTION_WORKERS = Math.max(1, availableParallelism() - 1);
 
   /** A drafting thread idle this long stops (none run at rest; the next draft starts one again). */
   @EnvNumber() @IsInt() @Min(100) @Max(3_600_000)

@@ -60,23 +60,40 @@ describe(PooledCaptionEngine.name, () => {
     await expect(pooled.draftVariations(r, { first: 0, count: 1 }, live())).rejects.toThrow(/japanese is not supported/);
   });
 
-  it('stops a range when the signal aborts, keeping in the sink what was drafted, and skips a queued range', async () => {
+  it('stops a range when the signal aborts, keeping in the sink what was drafted', async () => {
     await pooled.ready();
     const r = request({ request_id: 'long', optimization_level: 'maximum_quality' });
     const running = new AbortController();
-    const queued = new AbortController();
     const sink: CaptionVariation[] = [];
-    const queuedSink: CaptionVariation[] = [];
     const first = pooled.draftVariations(r, { first: 0, count: 400 }, running.signal, sink);
-    // One thread: the second range waits in the queue behind the first.
-    const second = pooled.draftVariations(request({ request_id: 'queued' }), { first: 0, count: 5 }, queued.signal, queuedSink);
-    queued.abort(new Error('second client left'));
     setTimeout(() => running.abort(new Error('client left')), 150);
     await expect(first).rejects.toThrow('client left');
-    await expect(second).rejects.toThrow('second client left');
     expect(sink.length).toBeLessThan(400);
     expect(sink).toEqual(sink.map((_, i) => inline.generate(r, i)));
-    expect(queuedSink).toEqual([]);
+  });
+
+  it('drafts on this thread when every thread is busy, instead of queueing behind them', async () => {
+    await pooled.ready();
+    const long = new AbortController();
+    const r = request({ request_id: 'busy', optimization_level: 'maximum_quality' });
+    // One thread: one range running fills it (OVERFLOW_TASKS_PER_THREAD = 1).
+    const running = pooled.draftVariations(r, { first: 0, count: 400 }, long.signal);
+    const onThisThread = vi.spyOn(inline, 'generate');
+    onThisThread.mockClear();
+    const before = pooled.overflowed;
+    const extra = request({ request_id: 'overflow' });
+    const drafts = await pooled.draftVariations(extra, { first: 0, count: 2 }, live());
+    expect(onThisThread).toHaveBeenCalledTimes(2);
+    onThisThread.mockRestore();
+    expect(pooled.overflowed).toBe(before + 1);
+    expect(drafts.variations).toEqual([0, 1].map((i) => inline.generate(extra, i)));
+    // Their confidence is read here too, not by a task queued behind the busy thread.
+    let longSettled = false;
+    void running.catch(() => undefined).finally(() => (longSettled = true));
+    expect(await pooled.confidence(extra, drafts.variations)).toBe(await inline.confidence(extra, drafts.variations));
+    expect(longSettled).toBe(false);
+    long.abort(new Error('done waiting'));
+    await expect(running).rejects.toThrow('done waiting');
   });
 
   it('rejects at once when the signal aborted before the call', async () => {

@@ -29,6 +29,14 @@ let hooks: Promise<unknown> | undefined;
  * stops, and the next thread that registers them takes the process down (seen under Vitest).
  */
 const sourceHooks = (): Promise<unknown> => (FROM_SOURCE ? (hooks ??= import(SWC_REGISTER.href)) : Promise.resolve());
+/**
+ * Tasks per thread from which a new draft is made on this thread instead of waiting for one: a
+ * draft goes to a thread only when one is free. The threads keep the event loop free while they
+ * keep up; when they do not (many streams at once on a busy machine, where a thread gets a small
+ * share of the CPU), a queue behind them only adds latency to work this thread can do now
+ * (measured by the soak: with a queue of three per thread, short caption requests waited 10 s).
+ */
+export const OVERFLOW_TASKS_PER_THREAD = 1;
 
 /**
  * The offline engine with its drafting on worker threads: the same engine (same name, cache
@@ -39,7 +47,9 @@ const sourceHooks = (): Promise<unknown> => (FROM_SOURCE ? (hooks ??= import(SWC
  * settings. A draft with no thread running waits for one to load (under half a second from the
  * build) rather than draft here: the language libraries then never load on this thread, which
  * keeps the server's idle memory low (docs/captions-engine.md); only if a thread cannot start are
- * drafts made here, as without a pool. A caller's
+ * drafts made here, as without a pool. While every thread is busy
+ * ({@link OVERFLOW_TASKS_PER_THREAD}), a new draft is made here too, so this thread adds its share
+ * under a burst instead of a queue growing. A caller's
  * abort stops the range before its next variation (what was made is still handed to `sink`);
  * errors the engine throws (a `RangeError` for a request it cannot serve) reach the caller as they
  * were thrown.
@@ -56,6 +66,8 @@ export class PooledCaptionEngine extends CaptionEngine {
   private inFlight = 0;
   /** Stops the pool once it has had no task for `idleTimeoutMs`. */
   private idleTimer?: NodeJS.Timeout;
+  /** Drafts made on this thread because the threads were behind ({@link OVERFLOW_TASKS_PER_THREAD}). */
+  overflowed = 0;
 
   constructor(
     /** The engine on this thread: names, checks, and confidence of a response not drafted here. */
@@ -92,13 +104,16 @@ export class PooledCaptionEngine extends CaptionEngine {
   }
 
   /**
-   * From the key terms the thread that drafted `request` read; for a response read from the cache,
-   * a thread reads them (so this thread never loads the parsers), or this thread when none can start.
+   * From the key terms the thread that drafted `request` read; otherwise read here when this thread
+   * holds the parsers already, else by a thread (so this thread never loads the parsers for it), or
+   * here when none can start.
    */
   async confidence(request: CaptionGenerationRequest, variations: CaptionVariation[]): Promise<number> {
     const terms = this.keyTerms.get(request);
     if (terms) return keyTermConfidence(terms, variations);
-    if (!this.engine.languages.includes(request.language) || !(await this.onThread())) return this.engine.confidence(request, variations);
+    // Here when this thread has the parsers already (it drafted while the threads were busy): a
+    // task for it would wait behind every draft queued on the threads.
+    if (!this.engine.languages.includes(request.language) || nlpLoaded() || !(await this.onThread())) return this.engine.confidence(request, variations);
     const result = await this.run(this.poolNow(), { request: { ...request }, first: 0, count: 0, cancel: new Int32Array(new SharedArrayBuffer(4)) });
     return keyTermConfidence(result.keyTerms, variations);
   }
@@ -108,6 +123,10 @@ export class PooledCaptionEngine extends CaptionEngine {
     if (!this.warm) {
       if (!(await this.onThread(request))) return this.engine.draftVariations(request, range, signal, sink);
       signal.throwIfAborted();
+    }
+    if (this.inFlight >= this.options.threads * OVERFLOW_TASKS_PER_THREAD) {
+      this.overflowed++;
+      return this.engine.draftVariations(request, range, signal, sink);
     }
     const cancel = new Int32Array(new SharedArrayBuffer(4));
     const stop = () => Atomics.store(cancel, 0, 1);
