@@ -77,7 +77,7 @@ function printSoak(r: SoakResult): void {
   out.push(`\nSoak: ${r.options.minutes} min, ${r.options.streams} streams (${r.options.variations} variations each) + ${r.options.connections}-connection mixed load\n`);
   out.push(table(['minute', 'route', 'count', 'non-2xx', 'errors', 'p50 ms', 'p99 ms'], r.routes.map((x) => [x.minute, x.route, x.count, x.non2xx, x.errors, x.p50, x.p99])));
   out.push('');
-  out.push(table(['minute', 'RSS mean MiB', 'RSS max MiB', 'heap used MiB', 'post-GC heap MiB', 'post-GC RSS MiB', 'heap total MiB', 'external MiB', 'GC ms', 'open fds', 'open streams', 'history file MiB'], r.memory.map((m) => [m.minute, m.rssMeanMiB, m.rssMaxMiB, m.heapUsedMiB, m.postGcHeapMiB, m.postGcRssMiB, m.heapTotalMiB, m.externalMiB, m.gcMs, m.openFds, m.activeStreams, m.historyFileMiB])));
+  out.push(table(['minute', 'RSS mean MiB', 'RSS max MiB', 'heap used MiB', 'post-GC heap MiB', 'post-GC RSS MiB', 'heap total MiB', 'external MiB', 'GC ms', 'open fds', 'open streams', 'history file MiB', 'memory tier MiB'], r.memory.map((m) => [m.minute, m.rssMeanMiB, m.rssMaxMiB, m.heapUsedMiB, m.postGcHeapMiB, m.postGcRssMiB, m.heapTotalMiB, m.externalMiB, m.gcMs, m.openFds, m.activeStreams, m.historyFileMiB, m.memoryTierMiB])));
   out.push('');
   out.push(`after the load: ${r.after.activeStreams} streams open, ${r.after.openFds} fds (idle before: ${r.after.idleFds})`);
   for (const g of r.goals) out.push(`${g.judged === false ? 'NOTED ' : g.met ? 'MET   ' : 'MISSED'} ${g.goal}: ${g.figure}`);
