@@ -3,7 +3,7 @@ import { withDefaults, type CaptionGenerationRequest } from '../../dto/caption-g
 import type { CaptionVariation } from '../../dto/caption-generation-response.dto.js';
 import { nlpLoaded } from '../nlp-libraries.js';
 import { TemplateCaptionEngine } from '../template-caption.engine.js';
-import { PooledCaptionEngine } from './pooled-caption.engine.js';
+import { OVERFLOW_TASKS_PER_THREAD, PooledCaptionEngine } from './pooled-caption.engine.js';
 
 const request = (fields: Partial<CaptionGenerationRequest>) =>
   withDefaults({ content_description: 'Golden hour picnic in the park with homemade lemonade and good friends', ...fields });
@@ -72,12 +72,15 @@ describe(PooledCaptionEngine.name, () => {
     expect(sink).toEqual(sink.map((_, i) => inline.generate(r, i)));
   });
 
-  it('drafts on this thread when every thread is busy, instead of queueing behind them', async () => {
+  it('drafts on this thread when the threads are behind, instead of queueing behind them', async () => {
     await pooled.ready();
     const long = new AbortController();
     const r = request({ request_id: 'busy', optimization_level: 'maximum_quality' });
-    // One thread: one range running fills it (OVERFLOW_TASKS_PER_THREAD = 1).
+    // One thread: one range running and the rest waiting fill it.
     const running = pooled.draftVariations(r, { first: 0, count: 400 }, long.signal);
+    const queued = Array.from({ length: OVERFLOW_TASKS_PER_THREAD - 1 }, (_, k) =>
+      pooled.draftVariations(request({ request_id: `waiting-${k + 1}` }), { first: 0, count: 1 }, live()),
+    );
     const onThisThread = vi.spyOn(inline, 'generate');
     onThisThread.mockClear();
     const before = pooled.overflowed;
@@ -94,6 +97,7 @@ describe(PooledCaptionEngine.name, () => {
     expect(longSettled).toBe(false);
     long.abort(new Error('done waiting'));
     await expect(running).rejects.toThrow('done waiting');
+    for (const [k, q] of queued.entries()) expect((await q).variations).toEqual([inline.generate(request({ request_id: `waiting-${k + 1}` }), 0)]);
   });
 
   it('rejects at once when the signal aborted before the call', async () => {
