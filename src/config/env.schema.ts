@@ -10,7 +10,6 @@ import {
   Max,
   Min,
 } from 'class-validator';
-import { availableParallelism } from 'node:os';
 import { EnvBoolean, EnvNumber } from './env.decorators.js';
 import { MB } from './units.js';
 import { DEFAULT_HASHTAG_BLOCKLIST, DEFAULT_HASHTAG_LIMIT, HASHTAG_LIMIT_MAX } from './hashtag-rules.js';
@@ -174,12 +173,12 @@ export class EnvironmentVariables {
 
   // --- caption engine (offline drafting threads) ---
   /**
-   * Most worker threads drafting offline captions at once; 0 drafts on the event loop. Default: one
-   * less than the CPUs Node sees (at least 1), so a core stays for the event loop that serves HTTP.
-   * While every thread is busy, drafts are made on the event loop too (no queue behind them).
+   * Most worker threads drafting offline captions at once; 0 (the default) drafts on the event loop.
+   * While every thread is busy, drafts are made on the event loop too (no queue behind them). Opt-in:
+   * with a thread by default, browser and slow-client specs timed out in CI (not yet explained).
    */
   @EnvNumber() @IsInt() @Min(0) @Max(64)
-  CAPTION_WORKERS = Math.max(1, availableParallelism() - 1);
+  CAPTION_WORKERS = 0;
 
   /** A drafting thread idle this long stops (none run at rest; the next draft starts one again). */
   @EnvNumber() @IsInt() @Min(100) @Max(3_600_000)
