@@ -80,15 +80,15 @@ export function lanesFor(connections: number): Partial<Record<LoadRoute, number>
   return lanes;
 }
 
-/** What the memory tier holds, in the bytes it counts against its budget. */
-async function memoryTierBytes(server: ServerProcess): Promise<number> {
-  const r = await fetch(`${server.url}${API}/cache/status`, { headers: { 'x-api-key': SOAK_API_KEY }, signal: AbortSignal.timeout(30_000) });
-  return ((await r.json()) as { memory: { bytes: number } }).memory.bytes;
+/** The loader's figures the soak reads: streams open, and the bytes the memory tier counts against its budget. */
+interface LoaderStats {
+  active_streams: number;
+  tiers: { memory: { bytes: number } };
 }
 
-async function stats(server: ServerProcess): Promise<{ active_streams: number }> {
+async function stats(server: ServerProcess): Promise<LoaderStats> {
   const r = await fetch(`${server.url}${API}/stats`, { headers: { 'x-api-key': SOAK_API_KEY }, signal: AbortSignal.timeout(30_000) });
-  return (await r.json()) as { active_streams: number };
+  return (await r.json()) as LoaderStats;
 }
 
 /** Runs the load child; resolves with every minute row it reported. */
@@ -177,8 +177,7 @@ export async function runSoak(server: ServerProcess, o: SoakOptions, log: (line:
       log(`GC probe failed: ${err.message}`);
       return { gcMs: NaN, before: nan, after: nan };
     });
-    const s = await stats(server).catch(() => ({ active_streams: NaN }));
-    const tier = await memoryTierBytes(server).catch(() => NaN);
+    const s = await stats(server).catch(() => ({ active_streams: NaN, tiers: { memory: { bytes: NaN } } }));
     const row: MemoryMinute = {
       minute,
       rssMeanMiB: round(inMinute.reduce((a, b) => a + b, 0) / inMinute.length),
@@ -192,7 +191,7 @@ export async function runSoak(server: ServerProcess, o: SoakOptions, log: (line:
       openFds: server.openFds(),
       activeStreams: s.active_streams,
       historyFileMiB: round(server.historyFileBytes() / MiB),
-      memoryTierMiB: round(tier / MiB),
+      memoryTierMiB: round(s.tiers.memory.bytes / MiB),
     };
     memory.push(row);
     const mine = rec.rows(minute).filter((r) => r.minute === minute);
