@@ -100,6 +100,32 @@ describe(PooledCaptionEngine.name, () => {
     for (const [k, q] of queued.entries()) expect((await q).variations).toEqual([inline.generate(request({ request_id: `waiting-${k + 1}` }), 0)]);
   });
 
+  it('serves queued drafts in arrival order while clients keep the thread busy', async () => {
+    // A queue of up to 8 tasks on one thread; 8 clients each send their next draft as soon as the
+    // last is answered, so the thread is never idle and the queue never empty.
+    const queued = new PooledCaptionEngine(inline, { threads: 1, idleTimeoutMs: 60_000, engine: options, tasksPerThread: 8 });
+    try {
+      await queued.ready();
+      const sent: number[] = [];
+      const answered: number[] = [];
+      let next = 0;
+      const client = async (c: number) => {
+        for (let k = 0; k < 25; k++) {
+          const n = next++;
+          sent.push(n);
+          await queued.draftVariations(request({ request_id: `fifo-${c}-${k}` }), { first: 0, count: 1 }, live());
+          answered.push(n);
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, (_, c) => client(c)));
+      expect(queued.overflowed).toBe(0);
+      expect(answered).toHaveLength(200);
+      expect(answered).toEqual(sent);
+    } finally {
+      await queued.close();
+    }
+  });
+
   it('rejects at once when the signal aborted before the call', async () => {
     const ac = new AbortController();
     ac.abort(new Error('gone'));

@@ -14,6 +14,8 @@ export interface DraftPoolOptions {
   idleTimeoutMs: number;
   /** The settings `engine` was built with: each thread builds its own engine from them. */
   engine: TemplateEngineOptions;
+  /** Tasks a thread may have (running and waiting) before a new draft is made on the event loop; {@link OVERFLOW_TASKS_PER_THREAD} by default. */
+  tasksPerThread?: number;
 }
 
 /** Running from the TypeScript sources (tests, `npm run cluster`): threads compile the worker with SWC as the main thread does. */
@@ -31,11 +33,10 @@ let hooks: Promise<unknown> | undefined;
 const sourceHooks = (): Promise<unknown> => (FROM_SOURCE ? (hooks ??= import(SWC_REGISTER.href)) : Promise.resolve());
 /**
  * Tasks per thread from which a new draft is made on this thread instead of waiting: 1, so a
- * draft goes to a thread only when one is free. Measured with the soak (200 streams and 100
- * connections on 2 cores): with no queue, 0 errors in 10 minutes; letting up to 16 tasks a thread
- * wait, some caption requests waited past 60 s and some streams 120 s for a byte, though a draft
- * takes milliseconds (why a busy machine stalls the queue that long is not found). The price: a
- * writer faster than the threads slows cached reads, as drafts then share the event loop.
+ * draft goes to a thread only when one is free. (With a queue, some caption requests once waited
+ * past 60 s in the soak: the pool put a task it could not hand out at the tail of its queue again,
+ * and under a steady stream one task kept losing its turn; `stricterFIFO` below ends that.) The
+ * price: a writer faster than the threads slows cached reads, as drafts then share the event loop.
  */
 export const OVERFLOW_TASKS_PER_THREAD = 1;
 
@@ -125,7 +126,7 @@ export class PooledCaptionEngine extends CaptionEngine {
       if (!(await this.onThread(request))) return this.engine.draftVariations(request, range, signal, sink);
       signal.throwIfAborted();
     }
-    if (this.inFlight >= this.options.threads * OVERFLOW_TASKS_PER_THREAD) {
+    if (this.inFlight >= this.options.threads * (this.options.tasksPerThread ?? OVERFLOW_TASKS_PER_THREAD)) {
       this.overflowed++;
       return this.engine.draftVariations(request, range, signal, sink);
     }
@@ -230,6 +231,10 @@ export class PooledCaptionEngine extends CaptionEngine {
       maxThreads: this.options.threads,
       // Idle threads are stopped by `stopIdle`, not by the pool.
       idleTimeout: Infinity,
+      // A task the pool takes off its queue but cannot hand to a busy thread goes back to the head,
+      // not the tail: by default it goes to the tail, and under a steady stream of drafts the same
+      // task can lose its turn again and again (waits of a minute were seen with one thread).
+      stricterFIFO: true,
       workerData,
       execArgv: FROM_SOURCE ? ['--import', SWC_REGISTER.href] : undefined,
     });
