@@ -33,10 +33,10 @@ const engineSelection: Provider = {
   inject: [AppConfig, TemplateCaptionEngine],
   useFactory: async (config: AppConfig, template: TemplateCaptionEngine): Promise<CaptionEngineSelection> => {
     const { llm } = config;
-    const { workers, workerIdleMs, hashtagBlocklist, hashtagLimit } = config.captions;
+    const { workers, workerIdleMs, queueBudgetMs, hashtagBlocklist, hashtagLimit } = config.captions;
     const offline =
       workers > 0
-        ? new PooledCaptionEngine(template, { threads: workers, idleTimeoutMs: workerIdleMs, engine: { hashtagBlocklist, maxHashtags: hashtagLimit } })
+        ? new PooledCaptionEngine(template, { threads: workers, idleTimeoutMs: workerIdleMs, queueBudgetMs, engine: { hashtagBlocklist, maxHashtags: hashtagLimit } })
         : template;
     const configured = llm.baseUrl !== undefined && llm.model !== undefined;
     const useLlm = configured && llm.engine !== 'template';

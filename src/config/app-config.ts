@@ -76,9 +76,11 @@ export class AppConfig {
     hashtagLimit: number;
     /** Tags never emitted, lower case with their `#` (empty: none blocked). */
     hashtagBlocklist: readonly string[];
-    /** Most threads drafting offline captions (0: on the event loop) and how long an idle one lives. */
+    /** Most threads drafting offline captions (0: on the event loop), how long an idle one lives, and the work that may wait for them. */
     workers: number;
     workerIdleMs: number;
+    /** `CAPTION_QUEUE_MS`. */
+    queueBudgetMs: number;
   };
   /** The LLM caption engine and how the engine is chosen (`llm.baseUrl` unset: no LLM). */
   readonly llm!: {
@@ -302,6 +304,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       hashtagBlocklist: Object.freeze((blocklist as { value: string[] }).value),
       workers: vars.CAPTION_WORKERS,
       workerIdleMs: vars.CAPTION_WORKER_IDLE_MS,
+      queueBudgetMs: vars.CAPTION_QUEUE_MS,
     },
     llm: {
       engine: vars.CAPTION_ENGINE as AppConfig['llm']['engine'],

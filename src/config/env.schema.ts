@@ -184,6 +184,13 @@ export class EnvironmentVariables {
   @EnvNumber() @IsInt() @Min(100) @Max(3_600_000)
   CAPTION_WORKER_IDLE_MS = 60_000;
 
+  /**
+   * Most drafting work (milliseconds at the threads' measured speed) that waits for the threads;
+   * past it, a new draft is made on the event loop. 0: on a thread only when one is free.
+   */
+  @EnvNumber() @IsInt() @Min(0) @Max(60_000)
+  CAPTION_QUEUE_MS = 250;
+
   // --- caption engine (LLM) ---
   /** Which engine writes captions: `template` (offline), `llm`, or `auto` (the LLM when `LLM_BASE_URL` is set, else offline). */
   @IsIn(['template', 'llm', 'auto'])

@@ -27,4 +27,6 @@ export interface DraftTaskResult {
   keyTerms: string[];
   /** The cancel flag was seen before the range was done. */
   stopped: boolean;
+  /** Milliseconds the thread spent on the range (the main thread learns the threads' speed from it). */
+  ms: number;
 }

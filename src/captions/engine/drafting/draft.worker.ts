@@ -3,6 +3,7 @@
  * TemplateCaptionEngine per thread, built on the thread's first task with the server's settings,
  * so its parsers, banks and sentence cache stay warm from task to task.
  */
+import { performance } from 'node:perf_hooks';
 import { workerData } from 'node:worker_threads';
 import type { CaptionVariation } from '../../dto/caption-generation-response.dto.js';
 import { loadNlpLibraries } from '../nlp-libraries.js';
@@ -32,10 +33,11 @@ export default async function draft({ request: sent, first, count, cancel }: Dra
   await loadNlpLibraries();
   engine ??= new TemplateCaptionEngine((workerData as DraftWorkerData).engine);
   const request = sameRequest(sent);
+  const started = performance.now();
   const variations: CaptionVariation[] = [];
   for (let i = first; i < first + count; i++) {
-    if (Atomics.load(cancel, 0) !== 0) return { variations, keyTerms: engine.keyTerms(request), stopped: true };
+    if (Atomics.load(cancel, 0) !== 0) return { variations, keyTerms: engine.keyTerms(request), stopped: true, ms: performance.now() - started };
     variations.push(engine.generate(request, i));
   }
-  return { variations, keyTerms: engine.keyTerms(request), stopped: false };
+  return { variations, keyTerms: engine.keyTerms(request), stopped: false, ms: performance.now() - started };
 }

@@ -3,7 +3,7 @@ import { withDefaults, type CaptionGenerationRequest } from '../../dto/caption-g
 import type { CaptionVariation } from '../../dto/caption-generation-response.dto.js';
 import { nlpLoaded } from '../nlp-libraries.js';
 import { TemplateCaptionEngine } from '../template-caption.engine.js';
-import { OVERFLOW_TASKS_PER_THREAD, PooledCaptionEngine } from './pooled-caption.engine.js';
+import { PooledCaptionEngine } from './pooled-caption.engine.js';
 
 const request = (fields: Partial<CaptionGenerationRequest>) =>
   withDefaults({ content_description: 'Golden hour picnic in the park with homemade lemonade and good friends', ...fields });
@@ -12,7 +12,7 @@ const live = () => new AbortController().signal;
 describe(PooledCaptionEngine.name, () => {
   const options = { hashtagBlocklist: ['#picnic', 'park'], maxHashtags: 5 };
   const inline = new TemplateCaptionEngine(options);
-  const pooled = new PooledCaptionEngine(inline, { threads: 1, idleTimeoutMs: 1000, engine: options });
+  const pooled = new PooledCaptionEngine(inline, { threads: 1, idleTimeoutMs: 1000, queueBudgetMs: 0, engine: options });
   afterAll(() => pooled.close());
 
   it('starts no thread before the first draft, waits for one to load rather than load the parsers here, then drafts on it', async () => {
@@ -72,38 +72,45 @@ describe(PooledCaptionEngine.name, () => {
     expect(sink).toEqual(sink.map((_, i) => inline.generate(r, i)));
   });
 
-  it('drafts on this thread when the threads are behind, instead of queueing behind them', async () => {
-    await pooled.ready();
-    const long = new AbortController();
-    const r = request({ request_id: 'busy', optimization_level: 'maximum_quality' });
-    // One thread: one range running and the rest waiting fill it.
-    const running = pooled.draftVariations(r, { first: 0, count: 400 }, long.signal);
-    const queued = Array.from({ length: OVERFLOW_TASKS_PER_THREAD - 1 }, (_, k) =>
-      pooled.draftVariations(request({ request_id: `waiting-${k + 1}` }), { first: 0, count: 1 }, live()),
-    );
-    const onThisThread = vi.spyOn(inline, 'generate');
-    onThisThread.mockClear();
-    const before = pooled.overflowed;
-    const extra = request({ request_id: 'overflow' });
-    const drafts = await pooled.draftVariations(extra, { first: 0, count: 2 }, live());
-    expect(onThisThread).toHaveBeenCalledTimes(2);
-    onThisThread.mockRestore();
-    expect(pooled.overflowed).toBe(before + 1);
-    expect(drafts.variations).toEqual([0, 1].map((i) => inline.generate(extra, i)));
-    // Their confidence is read here too, not by a task queued behind the busy thread.
-    let longSettled = false;
-    void running.catch(() => undefined).finally(() => (longSettled = true));
-    expect(await pooled.confidence(extra, drafts.variations)).toBe(await inline.confidence(extra, drafts.variations));
-    expect(longSettled).toBe(false);
-    long.abort(new Error('done waiting'));
-    await expect(running).rejects.toThrow('done waiting');
-    for (const [k, q] of queued.entries()) expect((await q).variations).toEqual([inline.generate(request({ request_id: `waiting-${k + 1}` }), 0)]);
+  it('drafts on this thread once the work waiting for the threads passes the budget, instead of queueing behind it', async () => {
+    // A budget of 100 ms: a range of 400 variations on the thread is past it.
+    const budgeted = new PooledCaptionEngine(inline, { threads: 1, idleTimeoutMs: 60_000, queueBudgetMs: 100, engine: options });
+    try {
+      await budgeted.ready();
+      // The threads' speed is learnt from what they report.
+      await budgeted.draftVariations(request({ request_id: 'speed' }), { first: 0, count: 5 }, live());
+      const long = new AbortController();
+      const r = request({ request_id: 'busy', optimization_level: 'maximum_quality' });
+      const running = budgeted.draftVariations(r, { first: 0, count: 400 }, long.signal);
+      const onThisThread = vi.spyOn(inline, 'generate');
+      onThisThread.mockClear();
+      const extra = request({ request_id: 'overflow' });
+      const drafts = await budgeted.draftVariations(extra, { first: 0, count: 2 }, live());
+      expect(onThisThread).toHaveBeenCalledTimes(2);
+      onThisThread.mockRestore();
+      expect(budgeted.overflowed).toBe(1);
+      expect(drafts.variations).toEqual([0, 1].map((i) => inline.generate(extra, i)));
+      // Their confidence is read here too, not by a task queued behind the busy thread.
+      let longSettled = false;
+      void running.catch(() => undefined).finally(() => (longSettled = true));
+      expect(await budgeted.confidence(extra, drafts.variations)).toBe(await inline.confidence(extra, drafts.variations));
+      expect(longSettled).toBe(false);
+      long.abort(new Error('done waiting'));
+      await expect(running).rejects.toThrow('done waiting');
+      // Nothing waits now: the next draft goes to the thread again.
+      onThisThread.mockClear();
+      await budgeted.draftVariations(request({ request_id: 'after' }), { first: 0, count: 1 }, live());
+      expect(onThisThread).not.toHaveBeenCalled();
+      expect(budgeted.overflowed).toBe(1);
+    } finally {
+      await budgeted.close();
+    }
   });
 
   it('serves queued drafts in arrival order while clients keep the thread busy', async () => {
-    // A queue of up to 8 tasks on one thread; 8 clients each send their next draft as soon as the
+    // A budget no queue here reaches; 8 clients each send their next draft as soon as the
     // last is answered, so the thread is never idle and the queue never empty.
-    const queued = new PooledCaptionEngine(inline, { threads: 1, idleTimeoutMs: 60_000, engine: options, tasksPerThread: 8 });
+    const queued = new PooledCaptionEngine(inline, { threads: 1, idleTimeoutMs: 60_000, queueBudgetMs: 60_000, engine: options });
     try {
       await queued.ready();
       const sent: number[] = [];
@@ -151,7 +158,7 @@ describe(PooledCaptionEngine.name, () => {
   it('starts threads again after close, in a new pool of the same process too', async () => {
     // From the sources, a thread registers the SWC hooks: a new one after the last stopped must not take the process down.
     for (const k of [1, 2]) {
-      const other = new PooledCaptionEngine(inline, { threads: 1, idleTimeoutMs: 60_000, engine: options });
+      const other = new PooledCaptionEngine(inline, { threads: 1, idleTimeoutMs: 60_000, queueBudgetMs: 250, engine: options });
       await other.ready();
       const r = request({ request_id: `cycle-${k}` });
       expect((await other.draftVariations(r, { first: 0, count: 1 }, live())).variations).toEqual([inline.generate(r, 0)]);
@@ -161,6 +168,6 @@ describe(PooledCaptionEngine.name, () => {
   });
 
   it('refuses a pool of no thread', () => {
-    expect(() => new PooledCaptionEngine(inline, { threads: 0, idleTimeoutMs: 1000, engine: {} })).toThrow(RangeError);
+    expect(() => new PooledCaptionEngine(inline, { threads: 0, idleTimeoutMs: 1000, queueBudgetMs: 250, engine: {} })).toThrow(RangeError);
   });
 });

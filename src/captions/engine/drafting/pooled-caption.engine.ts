@@ -3,7 +3,7 @@ import { withDefaults, type CaptionGenerationRequest } from '../../dto/caption-g
 import type { CaptionVariation } from '../../dto/caption-generation-response.dto.js';
 import type { Language } from '../../dto/caption-options.js';
 import { CaptionEngine, type Drafts, type DraftRange, type RequestProblem } from '../caption-engine.js';
-import { nlpLoaded } from '../nlp-libraries.js';
+import { loadNlpLibraries, nlpLoaded } from '../nlp-libraries.js';
 import { keyTermConfidence, type TemplateCaptionEngine, type TemplateEngineOptions } from '../template-caption.engine.js';
 import type { DraftTask, DraftTaskResult, DraftWorkerData } from './draft-task.js';
 
@@ -14,8 +14,11 @@ export interface DraftPoolOptions {
   idleTimeoutMs: number;
   /** The settings `engine` was built with: each thread builds its own engine from them. */
   engine: TemplateEngineOptions;
-  /** Tasks a thread may have (running and waiting) before a new draft is made on the event loop; {@link OVERFLOW_TASKS_PER_THREAD} by default. */
-  tasksPerThread?: number;
+  /**
+   * Most drafting work, in milliseconds of the threads' measured speed, that may wait for the
+   * threads (`CAPTION_QUEUE_MS`): past it, a new draft is made on the event loop instead of queueing.
+   */
+  queueBudgetMs: number;
 }
 
 /** Running from the TypeScript sources (tests, `npm run cluster`): threads compile the worker with SWC as the main thread does. */
@@ -31,14 +34,23 @@ let hooks: Promise<unknown> | undefined;
  * stops, and the next thread that registers them takes the process down (seen under Vitest).
  */
 const sourceHooks = (): Promise<unknown> => (FROM_SOURCE ? (hooks ??= import(SWC_REGISTER.href)) : Promise.resolve());
-/**
- * Tasks per thread from which a new draft is made on this thread instead of waiting: 1, so a
- * draft goes to a thread only when one is free. (With a queue, some caption requests once waited
- * past 60 s in the soak: the pool put a task it could not hand out at the tail of its queue again,
- * and under a steady stream one task kept losing its turn; `stricterFIFO` below ends that.) The
- * price: a writer faster than the threads slows cached reads, as drafts then share the event loop.
- */
-export const OVERFLOW_TASKS_PER_THREAD = 1;
+/** A draft made on the event loop: the range left, where its variations go, and how it ends. */
+interface LaneDraft {
+  request: CaptionGenerationRequest;
+  next: number;
+  end: number;
+  signal: AbortSignal;
+  sink: CaptionVariation[];
+  resolve(): void;
+  reject(err: unknown): void;
+  /** When it joined the lane. */
+  since: number;
+}
+
+/** Most variations one turn of the event loop drafts for the overflow lane, when they are late. */
+const MOST_PER_TURN = 16;
+/** Weight of the newest task in the threads' moving average speed. */
+const SPEED_WEIGHT = 0.2;
 
 /**
  * The offline engine with its drafting on worker threads: the same engine (same name, cache
@@ -49,9 +61,9 @@ export const OVERFLOW_TASKS_PER_THREAD = 1;
  * settings. A draft with no thread running waits for one to load (under half a second from the
  * build) rather than draft here: the language libraries then never load on this thread, which
  * keeps the server's idle memory low (docs/captions-engine.md); only if a thread cannot start are
- * drafts made here, as without a pool. While every thread is busy
- * ({@link OVERFLOW_TASKS_PER_THREAD}), a new draft is made here too, so this thread adds its share
- * instead of a queue growing. A caller's
+ * drafts made here, as without a pool. Drafts wait for a thread in arrival order while the work
+ * already sent to the threads takes them at most `queueBudgetMs` (at their recent speed); past
+ * that, a new draft is made here, so this thread adds its share instead of the wait growing. A caller's
  * abort stops the range before its next variation (what was made is still handed to `sink`);
  * errors the engine throws (a `RangeError` for a request it cannot serve) reach the caller as they
  * were thrown.
@@ -66,9 +78,16 @@ export class PooledCaptionEngine extends CaptionEngine {
   private readonly keyTerms = new WeakMap<CaptionGenerationRequest, string[]>();
   /** Tasks sent to the pool and not yet settled. */
   private inFlight = 0;
+  /** Variations asked of the pool's tasks not yet settled (running or waiting). */
+  private variationsInFlight = 0;
+  /** Drafts waiting for turns of the event loop ({@link draftHere}), oldest first. */
+  private readonly lane: LaneDraft[] = [];
+  private laneTurn?: NodeJS.Immediate;
+  /** The threads' recent milliseconds per variation (moving average of what they report); 0 until one reports. */
+  private msPerVariation = 0;
   /** Stops the pool once it has had no task for `idleTimeoutMs`. */
   private idleTimer?: NodeJS.Timeout;
-  /** Drafts made on this thread because the threads were behind ({@link OVERFLOW_TASKS_PER_THREAD}). */
+  /** Drafts made on this thread because the threads had more than `queueBudgetMs` of work waiting. */
   overflowed = 0;
 
   constructor(
@@ -126,9 +145,9 @@ export class PooledCaptionEngine extends CaptionEngine {
       if (!(await this.onThread(request))) return this.engine.draftVariations(request, range, signal, sink);
       signal.throwIfAborted();
     }
-    if (this.inFlight >= this.options.threads * (this.options.tasksPerThread ?? OVERFLOW_TASKS_PER_THREAD)) {
+    if (this.queuedMs() > this.options.queueBudgetMs) {
       this.overflowed++;
-      return this.engine.draftVariations(request, range, signal, sink);
+      return this.draftHere(request, range, signal, sink);
     }
     const cancel = new Int32Array(new SharedArrayBuffer(4));
     const stop = () => Atomics.store(cancel, 0, 1);
@@ -144,6 +163,48 @@ export class PooledCaptionEngine extends CaptionEngine {
     this.keyTerms.set(request, result.keyTerms);
     if (result.stopped) signal.throwIfAborted();
     return { variations: sink, model: this.name };
+  }
+
+  /**
+   * Drafts `range` on this thread in the lane of drafts made here, in arrival order: a turn of the
+   * event loop drafts one variation of the lane's oldest draft, so the reads served between turns
+   * wait for one variation, not for every overflowed draft. Only while the oldest draft has waited
+   * longer than `queueBudgetMs` does a turn draft more (at most {@link MOST_PER_TURN}), so the lane
+   * keeps up under overload.
+   */
+  private async draftHere(request: CaptionGenerationRequest, range: DraftRange, signal: AbortSignal, sink: CaptionVariation[]): Promise<Drafts> {
+    await loadNlpLibraries();
+    if (range.count > 0)
+      await new Promise<void>((resolve, reject) => {
+      this.lane.push({ request, next: range.first, end: range.first + range.count, signal, sink, resolve, reject, since: performance.now() });
+      this.turnHere();
+    });
+    return { variations: sink, model: this.name };
+  }
+
+  /** Schedules the lane's next turn if drafts wait and none is scheduled. */
+  private turnHere(): void {
+    if (this.laneTurn || this.lane.length === 0) return;
+    this.laneTurn = setImmediate(() => {
+      this.laneTurn = undefined;
+      const late = performance.now() - this.options.queueBudgetMs;
+      for (let made = 0; this.lane.length > 0 && (made === 0 || (made < MOST_PER_TURN && this.lane[0]!.since < late)); made++) {
+        const draft = this.lane[0]!;
+        try {
+          draft.signal.throwIfAborted();
+          draft.sink.push(this.engine.generate(draft.request, draft.next++));
+        } catch (err) {
+          this.lane.shift();
+          draft.reject(err);
+          continue;
+        }
+        if (draft.next === draft.end) {
+          this.lane.shift();
+          draft.resolve();
+        }
+      }
+      this.turnHere();
+    });
   }
 
   /** Stops the threads (waiting for the tasks they run); a later draft starts them again. */
@@ -202,12 +263,24 @@ export class PooledCaptionEngine extends CaptionEngine {
    */
   private async run(pool: Piscina<DraftTask, DraftTaskResult>, task: DraftTask): Promise<DraftTaskResult> {
     this.inFlight++;
+    this.variationsInFlight += task.count;
     clearTimeout(this.idleTimer);
     try {
-      return await pool.run(task);
+      const result = await pool.run(task);
+      if (result.variations.length > 0) {
+        const ms = result.ms / result.variations.length;
+        this.msPerVariation = this.msPerVariation === 0 ? ms : this.msPerVariation + SPEED_WEIGHT * (ms - this.msPerVariation);
+      }
+      return result;
     } finally {
+      this.variationsInFlight -= task.count;
       if (--this.inFlight === 0) this.idleTimer = setTimeout(() => this.stopIdle(), this.options.idleTimeoutMs).unref();
     }
+  }
+
+  /** How long the work already sent to the threads takes them, at their recent speed: what a new task would wait. */
+  private queuedMs(): number {
+    return (this.variationsInFlight * this.msPerVariation) / this.options.threads;
   }
 
   /** The pool had no task for `idleTimeoutMs`: its threads stop, and the next draft warms one up again. */
