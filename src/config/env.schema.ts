@@ -173,9 +173,8 @@ export class EnvironmentVariables {
 
   // --- caption engine (offline drafting threads) ---
   /**
-   * Most worker threads drafting offline captions at once; 0 (the default) drafts on the event loop.
-   * While every thread is busy, drafts are made on the event loop too (no queue behind them). Opt-in:
-   * with a thread by default, browser and slow-client specs timed out in CI (not yet explained).
+   * Most worker threads drafting offline captions at once; 0 (the default, opt-in threads) drafts on
+   * the event loop. Drafts wait for a thread in arrival order, up to `CAPTION_QUEUE_MS` of work.
    */
   @EnvNumber() @IsInt() @Min(0) @Max(64)
   CAPTION_WORKERS = 0;
