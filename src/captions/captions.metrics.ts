@@ -12,3 +12,14 @@ export const captionGenerations = new Counter({
   labelNames: ['engine'] as const,
   registers: [metricsRegistry],
 });
+
+/**
+ * Ranges of variations the offline engine drafted while drafting threads are on, by where: `thread`,
+ * or `event_loop` when the threads had more than `CAPTION_QUEUE_MS` of work waiting.
+ */
+export const captionDraftRanges = new Counter({
+  name: 'caption_draft_ranges_total',
+  help: 'Ranges of caption variations drafted with drafting threads on, by where they were drafted',
+  labelNames: ['where'] as const,
+  registers: [metricsRegistry],
+});

@@ -3,11 +3,18 @@ import { withDefaults, type CaptionGenerationRequest } from '../../dto/caption-g
 import type { CaptionVariation } from '../../dto/caption-generation-response.dto.js';
 import { nlpLoaded } from '../nlp-libraries.js';
 import { TemplateCaptionEngine } from '../template-caption.engine.js';
+import { captionDraftRanges } from '../../captions.metrics.js';
 import { PooledCaptionEngine } from './pooled-caption.engine.js';
 
 const request = (fields: Partial<CaptionGenerationRequest>) =>
   withDefaults({ content_description: 'Golden hour picnic in the park with homemade lemonade and good friends', ...fields });
 const live = () => new AbortController().signal;
+/** `caption_draft_ranges_total` by where: what /metrics reports. */
+const drafted = async () => {
+  const { values } = await captionDraftRanges.get();
+  const of = (where: string) => values.find((v) => v.labels.where === where)?.value ?? 0;
+  return { thread: of('thread'), eventLoop: of('event_loop') };
+};
 
 describe(PooledCaptionEngine.name, () => {
   const options = { hashtagBlocklist: ['#picnic', 'park'], maxHashtags: 5 };
@@ -79,6 +86,7 @@ describe(PooledCaptionEngine.name, () => {
       await budgeted.ready();
       // The threads' speed is learnt from what they report.
       await budgeted.draftVariations(request({ request_id: 'speed' }), { first: 0, count: 5 }, live());
+      const before = await drafted();
       const long = new AbortController();
       const r = request({ request_id: 'busy', optimization_level: 'maximum_quality' });
       const running = budgeted.draftVariations(r, { first: 0, count: 400 }, long.signal);
@@ -88,7 +96,7 @@ describe(PooledCaptionEngine.name, () => {
       const drafts = await budgeted.draftVariations(extra, { first: 0, count: 2 }, live());
       expect(onThisThread).toHaveBeenCalledTimes(2);
       onThisThread.mockRestore();
-      expect(budgeted.overflowed).toBe(1);
+      expect(await drafted()).toEqual({ thread: before.thread + 1, eventLoop: before.eventLoop + 1 });
       expect(drafts.variations).toEqual([0, 1].map((i) => inline.generate(extra, i)));
       // Their confidence is read here too, not by a task queued behind the busy thread.
       let longSettled = false;
@@ -101,7 +109,7 @@ describe(PooledCaptionEngine.name, () => {
       onThisThread.mockClear();
       await budgeted.draftVariations(request({ request_id: 'after' }), { first: 0, count: 1 }, live());
       expect(onThisThread).not.toHaveBeenCalled();
-      expect(budgeted.overflowed).toBe(1);
+      expect(await drafted()).toEqual({ thread: before.thread + 2, eventLoop: before.eventLoop + 1 });
     } finally {
       await budgeted.close();
     }
@@ -113,6 +121,7 @@ describe(PooledCaptionEngine.name, () => {
     const queued = new PooledCaptionEngine(inline, { threads: 1, idleTimeoutMs: 60_000, queueBudgetMs: 60_000, engine: options });
     try {
       await queued.ready();
+      const before = await drafted();
       const sent: number[] = [];
       const answered: number[] = [];
       let next = 0;
@@ -125,7 +134,7 @@ describe(PooledCaptionEngine.name, () => {
         }
       };
       await Promise.all(Array.from({ length: 8 }, (_, c) => client(c)));
-      expect(queued.overflowed).toBe(0);
+      expect(await drafted()).toEqual({ thread: before.thread + 200, eventLoop: before.eventLoop });
       expect(answered).toHaveLength(200);
       expect(answered).toEqual(sent);
     } finally {

@@ -1,5 +1,6 @@
 import { Piscina } from 'piscina';
 import { withDefaults, type CaptionGenerationRequest } from '../../dto/caption-generation-request.dto.js';
+import { captionDraftRanges } from '../../captions.metrics.js';
 import type { CaptionVariation } from '../../dto/caption-generation-response.dto.js';
 import type { Language } from '../../dto/caption-options.js';
 import { CaptionEngine, type Drafts, type DraftRange, type RequestProblem } from '../caption-engine.js';
@@ -87,8 +88,6 @@ export class PooledCaptionEngine extends CaptionEngine {
   private msPerVariation = 0;
   /** Stops the pool once it has had no task for `idleTimeoutMs`. */
   private idleTimer?: NodeJS.Timeout;
-  /** Drafts made on this thread because the threads had more than `queueBudgetMs` of work waiting. */
-  overflowed = 0;
 
   constructor(
     /** The engine on this thread: names, checks, and confidence of a response not drafted here. */
@@ -146,9 +145,10 @@ export class PooledCaptionEngine extends CaptionEngine {
       signal.throwIfAborted();
     }
     if (this.queuedMs() > this.options.queueBudgetMs) {
-      this.overflowed++;
+      captionDraftRanges.inc({ where: 'event_loop' });
       return this.draftHere(request, range, signal, sink);
     }
+    captionDraftRanges.inc({ where: 'thread' });
     const cancel = new Int32Array(new SharedArrayBuffer(4));
     const stop = () => Atomics.store(cancel, 0, 1);
     signal.addEventListener('abort', stop, { once: true });
