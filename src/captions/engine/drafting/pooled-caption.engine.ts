@@ -48,6 +48,10 @@ interface LaneDraft {
   since: number;
 }
 
+/** `caption_draft_ranges_total` by where, its label children bound once (a range is counted per chunk). */
+const draftedOnThread = captionDraftRanges.labels({ where: 'thread' });
+const draftedOnEventLoop = captionDraftRanges.labels({ where: 'event_loop' });
+
 /** Most variations one turn of the event loop drafts for the overflow lane, when they are late. */
 const MOST_PER_TURN = 16;
 /** Weight of the newest task in the threads' moving average speed. */
@@ -145,10 +149,10 @@ export class PooledCaptionEngine extends CaptionEngine {
       signal.throwIfAborted();
     }
     if (this.queuedMs() > this.options.queueBudgetMs) {
-      captionDraftRanges.inc({ where: 'event_loop' });
+      draftedOnEventLoop.inc();
       return this.draftHere(request, range, signal, sink);
     }
-    captionDraftRanges.inc({ where: 'thread' });
+    draftedOnThread.inc();
     const cancel = new Int32Array(new SharedArrayBuffer(4));
     const stop = () => Atomics.store(cancel, 0, 1);
     signal.addEventListener('abort', stop, { once: true });
@@ -174,11 +178,12 @@ export class PooledCaptionEngine extends CaptionEngine {
    */
   private async draftHere(request: CaptionGenerationRequest, range: DraftRange, signal: AbortSignal, sink: CaptionVariation[]): Promise<Drafts> {
     await loadNlpLibraries();
-    if (range.count > 0)
+    if (range.count > 0) {
       await new Promise<void>((resolve, reject) => {
-      this.lane.push({ request, next: range.first, end: range.first + range.count, signal, sink, resolve, reject, since: performance.now() });
-      this.turnHere();
-    });
+        this.lane.push({ request, next: range.first, end: range.first + range.count, signal, sink, resolve, reject, since: performance.now() });
+        this.turnHere();
+      });
+    }
     return { variations: sink, model: this.name };
   }
 
