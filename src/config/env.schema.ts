@@ -185,10 +185,11 @@ export class EnvironmentVariables {
 
   /**
    * Most drafting work (milliseconds at the threads' measured speed) that waits for the threads;
-   * past it, a new draft is made on the event loop. 0: on a thread only when one is free.
+   * past it, a new draft is made on the event loop. 0: on a thread only when one is free. A second
+   * of bursts waits for the threads: drafts the event loop makes slow every read it serves.
    */
   @EnvNumber() @IsInt() @Min(0) @Max(60_000)
-  CAPTION_QUEUE_MS = 250;
+  CAPTION_QUEUE_MS = 1000;
 
   // --- caption engine (LLM) ---
   /** Which engine writes captions: `template` (offline), `llm`, or `auto` (the LLM when `LLM_BASE_URL` is set, else offline). */

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { withDefaults, type CaptionGenerationRequest } from '../../dto/caption-generation-request.dto.js';
 import type { CaptionVariation } from '../../dto/caption-generation-response.dto.js';
@@ -9,6 +10,15 @@ import { PooledCaptionEngine } from './pooled-caption.engine.js';
 const request = (fields: Partial<CaptionGenerationRequest>) =>
   withDefaults({ content_description: 'Golden hour picnic in the park with homemade lemonade and good friends', ...fields });
 const live = () => new AbortController().signal;
+/** The nice value of each thread of this process, by thread id (Linux: field 19 of /proc/self/task/<tid>/stat). */
+const niceByThread = () =>
+  new Map(
+    readdirSync('/proc/self/task').map((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      // Fields after the command name (in parentheses, which may hold spaces) start at field 3.
+      return [Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
+    }),
+  );
 /** `caption_draft_ranges_total` by where: what /metrics reports. */
 const drafted = async () => {
   const { values } = await captionDraftRanges.get();
@@ -58,6 +68,15 @@ describe(PooledCaptionEngine.name, () => {
     onThisThread.mockRestore();
     expect(pooled.threads).toBe(1);
     expect([pooled.name, pooled.cacheName, pooled.draftSize, pooled.languages]).toEqual([inline.name, inline.cacheName, inline.draftSize, inline.languages]);
+  });
+
+  it.runIf(process.platform === 'linux')('drafts on threads of a lower CPU priority than the event loop', async () => {
+    const before = niceByThread();
+    await pooled.draftVariations(request({ request_id: 'nice' }), { first: 0, count: 1 }, live());
+    const after = niceByThread();
+    // The event loop's thread (its id is the process id) keeps its priority; the drafting thread runs at +10.
+    expect(after.get(process.pid)).toBe(before.get(process.pid));
+    expect([...after.values()].filter((nice) => nice === before.get(process.pid)! + 10)).toHaveLength(pooled.threads);
   });
 
   it('rejects a request the engine cannot serve with the RangeError the engine throws', async () => {

@@ -313,6 +313,13 @@ export class PooledCaptionEngine extends CaptionEngine {
       // not the tail: by default it goes to the tail, and under a steady stream of drafts the same
       // task can lose its turn again and again (waits of a minute were seen with one thread).
       stricterFIFO: true,
+      // The next task waits on the thread, not here: with one task per thread, a thread that ends
+      // one waits for this event loop to hand it the next, and idles while the loop is busy.
+      concurrentTasksPerWorker: 4,
+      // Drafting is bulk CPU work: when the cores are short, the kernel runs the event loop (reads,
+      // probes, the answers of drafts) first. Per thread on Linux; ignored where @napi-rs/nice
+      // (piscina's optional dependency) has no build.
+      niceIncrement: 10,
       workerData,
       execArgv: FROM_SOURCE ? ['--import', SWC_REGISTER.href] : undefined,
     });
