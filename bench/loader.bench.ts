@@ -244,6 +244,18 @@ describe('lazy loader', () => {
     log(`| SQLite blob (WAL, one transaction a write) | ${us(pct(blobWrites, 50))} | ${us(pct(blobWrites, 99))} | ${us(pct(blobReads, 50))} | ${us(pct(blobReads, 99))} |`);
     log(`| file per entry (temp + rename, sha256 header) | ${us(pct(fileWrites, 50))} | ${us(pct(fileWrites, 99))} | ${us(pct(fileReads, 50))} | ${us(pct(fileReads, 99))} |`);
 
+    // --- a full tier: every write past the entry bound has to evict ---
+    const small = gzipSync(JSON.stringify(rows.slice(0, 10)), { level: 1 });
+    const bounded = new DiskTier({ dir: join(dir, 'bounded'), maxBytes: 1024 * MB, maxEntries: 1000, ttlMs: 3_600_000, compression: 'none', compressionThreshold: 0 });
+    const beforeFull = await timed(1000, () => undefined, (i) => bounded.set(`a${i}`, small, small.length));
+    const whenFull = await timed(4000, () => undefined, (i) => bounded.set(`b${i}`, small, small.length));
+    bounded.close();
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    log(`\n| disk tier write, ${small.length} B entries, 1,000-entry bound | mean | p50 | p99 | mean ÷ not full |`);
+    log('|---|---|---|---|---|');
+    log(`| not full: 1,000 writes (baseline) | ${us(mean(beforeFull))} | ${us(pct(beforeFull, 50))} | ${us(pct(beforeFull, 99))} | 1.00× |`);
+    log(`| full: 4,000 writes, each past the bound | ${us(mean(whenFull))} | ${us(pct(whenFull, 50))} | ${us(pct(whenFull, 99))} | ${(mean(whenFull) / mean(beforeFull)).toFixed(2)}× |`);
+
     // --- sequential hit rate over 10× more chunks than fit ---
     log('\n| sequential scan of 200 chunks (20 fit in memory), STREAMING | prefetch_chunks | hit rate |');
     log('|---|---|---|');

@@ -157,12 +157,37 @@ describe(DiskTier.name, () => {
     expect([await sut.get('b'), sut.entries, sut.evictions]).toEqual([undefined, 3, 1]);
     sut.close();
     sut = open({ maxBytes: 3000, compression: 'none' });
-    // Entries of 995 bytes (MessagePack): three fit in 3,000.
-    for (let i = 0; i < 10; i++) await put(`k${i}`, [`${i}`.repeat(980)]);
-    expect(sut.bytes).toBeLessThanOrEqual(3000);
-    expect(sut.entries).toBe(3);
+    // Entries of 995 bytes (MessagePack): three fit in 3,000; the fourth takes the tier past it and
+    // down to its low mark, 2,813 bytes (two entries).
+    for (let i = 0; i < 10; i++) {
+      await put(`k${i}`, [`${i}`.repeat(980)]);
+      expect(sut.bytes).toBeLessThanOrEqual(3000);
+    }
+    expect(sut.entries).toBe(2);
     expect((await sut.get('k9'))?.items).toEqual(['9'.repeat(980)]);
-    expect(await sut.get('k6')).toBeUndefined();
+    expect((await sut.get('k8'))?.items).toEqual(['8'.repeat(980)]);
+    expect(await sut.get('k7')).toBeUndefined();
+  });
+
+  it('once past its bound, evicts down to 1/16 under it in one pass, so the next writes evict nothing', async () => {
+    sut.close();
+    sut = open({ maxEntries: 32, compression: 'none' });
+    vi.useFakeTimers({ now: 1_000_000, toFake: ['Date'] });
+    const putAt = async (k: string) => {
+      await put(k, [k]);
+      vi.advanceTimersByTime(10);
+    };
+    for (let i = 0; i < 32; i++) await putAt(`k${i}`);
+    expect([sut.entries, sut.evictions]).toEqual([32, 0]);
+    await putAt('k32');
+    // Down to 32 - 2 = 30: the three least recently written go.
+    expect([sut.entries, sut.evictions]).toEqual([30, 3]);
+    expect(await Promise.all(['k0', 'k1', 'k2', 'k3'].map(async (k) => (await sut.get(k)) !== undefined))).toEqual([false, false, false, true]);
+    await putAt('k33');
+    await putAt('k34');
+    expect([sut.entries, sut.evictions]).toEqual([32, 3]);
+    await putAt('k35');
+    expect([sut.entries, sut.evictions]).toEqual([30, 6]);
   });
 
   it('skips and counts writes on a full disk; reads still work and nothing throws', async () => {
