@@ -43,6 +43,15 @@ export interface MemoryMinute {
   memoryTierMiB: number;
 }
 
+/** A goal the runner judges, and the figure it judged. */
+export interface Goal {
+  goal: string;
+  met: boolean;
+  figure: string;
+  /** `false`: reported, not part of the verdict. */
+  judged?: boolean;
+}
+
 export interface SoakResult {
   options: SoakOptions;
   routes: RouteMinute[];
@@ -54,8 +63,7 @@ export interface SoakResult {
   nativeSamples: Array<[minutes: number, mib: number]>;
   postGcHeap: { warmupMiB: number; endMiB: number; maxMiB: number; growth: number };
   after: { activeStreams: number; openFds: number; idleFds: number };
-  /** `judged: false`: reported, not part of the verdict. */
-  goals: Array<{ goal: string; met: boolean; figure: string; judged?: boolean }>;
+  goals: Goal[];
   /** The server's warnings and errors, counted by message. */
   serverLog: Record<string, number>;
 }
