@@ -41,6 +41,16 @@ async function status(port: number, path: string): Promise<number | undefined> {
   }
 }
 
+/** Asks `path` until it answers `want` or `deadline` (epoch ms) passes; the last answer. */
+async function statusBy(port: number, path: string, want: number, deadline: number): Promise<number | undefined> {
+  let answer = await status(port, path);
+  while (answer !== want && Date.now() < deadline) {
+    await sleep(50);
+    answer = await status(port, path);
+  }
+  return answer;
+}
+
 describe.skipIf(!KUBECTL)('an overlay\'s pod environment, on the real server', () => {
   let child: ChildProcess | undefined;
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -118,21 +128,16 @@ describe.skipIf(!KUBECTL)('an overlay\'s pod environment, on the real server', (
       await sleep(100);
     }
     expect(await status(port, c.livenessProbe.httpGet.path)).toBe(200);
-    const readyBy = Date.now() + 10_000;
-    let ready = await status(port, c.readinessProbe.httpGet.path);
-    while (ready !== 200 && Date.now() < readyBy) {
-      await sleep(100);
-      ready = await status(port, c.readinessProbe.httpGet.path);
-    }
-    expect(ready, output).toBe(200);
+    expect(await statusBy(port, c.readinessProbe.httpGet.path, 200, Date.now() + 10_000), output).toBe(200);
 
     // The kubelet sends SIGTERM after preStop; from then on the process has the rest of the grace period.
     const preStopMs = (c.lifecycle?.preStop?.sleep?.seconds ?? 0) * 1000;
     const budgetMs = pod.terminationGracePeriodSeconds * 1000 - preStopMs;
     const stopAt = Date.now();
     child.kill('SIGTERM');
-    await sleep(300);
-    expect(await status(port, c.readinessProbe.httpGet.path)).toBe(503);
+    // Readiness turns 503 as soon as the signal is handled, and stays so through SHUTDOWN_DELAY_MS,
+    // while liveness keeps answering 200 (a kubelet must not restart a pod that is draining).
+    expect(await statusBy(port, c.readinessProbe.httpGet.path, 503, stopAt + Number(env.SHUTDOWN_DELAY_MS) - 1_000), output).toBe(503);
     expect(await status(port, c.livenessProbe.httpGet.path)).toBe(200);
     const code = await Promise.race([exited, sleep(budgetMs).then(() => 'killed' as const)]);
     const stopMs = Date.now() - stopAt;

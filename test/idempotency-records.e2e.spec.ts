@@ -107,12 +107,14 @@ for (const engine of enginesUnderTest('idempotency records in the database')) {
 /** A running record's lease, on the real clock (Redis expires records on its own). */
 function leases(name: string, make: (options: RecordsOptions) => Promise<IdempotencyRecords>) {
   it(`${name}: a running key whose lease ran out is taken over, and its old owner can neither complete nor release it`, async () => {
-    const sut = await make({ maxBytes: 10_000, ttlMs: TTL, leaseMs: 500 });
+    // A lease long enough that the steps below, done within one lease, never see it run out on a
+    // busy machine (four round trips after the renewal), and short enough to wait out.
+    const sut = await make({ maxBytes: 10_000, ttlMs: TTL, leaseMs: 2_000 });
     try {
       expect(await sut.claim('leased', 100, 'dead')).toEqual({ kind: 'claimed' });
       expect(await sut.claim('leased', 100, 'next')).toEqual({ kind: 'exists', record: { state: 'running' } });
       // Nobody renews: the lease runs out.
-      await expect.poll(async () => (await sut.claim('leased', 100, 'next')).kind, { timeout: 5000, interval: 100 }).toBe('claimed');
+      await expect.poll(async () => (await sut.claim('leased', 100, 'next')).kind, { timeout: 10_000, interval: 100 }).toBe('claimed');
       expect(await sut.renew('leased', 'dead')).toBe(false);
       expect(await sut.renew('leased', 'next')).toBe(true);
       await sut.release('leased', 'dead');

@@ -10,7 +10,11 @@ import { GracefulShutdown } from '../src/app/graceful-shutdown.js';
 import { freePort } from './support/free-port.js';
 
 const P = '/api/v14/lazy';
-const DELAY_MS = 1200;
+/**
+ * Long enough that the two requests sent once readiness reads 503 are accepted before the listener
+ * closes, even when a busy 2-core machine holds the spec's process for a second.
+ */
+const DELAY_MS = 2500;
 const GRACE_MS = 8000;
 
 interface Answer {
@@ -223,6 +227,7 @@ describe(GracefulShutdown.name, () => {
     child.kill('SIGINT');
     const [code] = await exited;
     expect(code).toBe(0);
-    expect(Date.now() - start).toBeLessThan(3000);
+    // Soon: closing the database and the threads takes well under a second; 5 s leaves room for a busy machine.
+    expect(Date.now() - start).toBeLessThan(5000);
   });
 });

@@ -21,8 +21,13 @@ async function serves(t: TestApp): Promise<void> {
   const user = `redis-down-${++round}`;
   const caption = await http().post(`${API}/captions`).send({ content_description: 'a quiet beach at dawn', user_id: user }).timeout(HANG_GUARD_MS);
   expect(caption.status).toBe(200);
-  // A range that starts within a day: that day's rows in it are counted once and kept in the keyed cache.
-  const from = new Date(Date.now() - 3_600_000).toISOString();
+  // A range that starts at the row itself, inside its day (never at the day's first millisecond
+  // but by a one-in-86-million chance): that day's rows in it are counted once and kept in the
+  // keyed cache. A range from "an hour ago" covers the row's whole day in the first hour after
+  // midnight UTC, which is answered from the day's bucket and never reaches the keyed cache.
+  const own = await http().get(`${API}/caption-history?page=1&page_size=1&user_id=${user}`).timeout(HANG_GUARD_MS);
+  expect(own.status).toBe(200);
+  const from = own.body.data[0].created_at as string;
   const history = await http().get(`${API}/caption-history?page=1&page_size=5&user_id=${user}&date_from=${from}`).timeout(HANG_GUARD_MS);
   expect(history.status).toBe(200);
   expect(history.body.pagination.total_items).toBeGreaterThan(0);

@@ -7,6 +7,12 @@ import { OwnRedisServer, uniqueRedisPrefix } from '../support/redis-server.js';
 const REDIS_TIMEOUT_MS = 300;
 /** What a request may take while Redis is down: the Redis timeout plus the request's own work, with room for a busy 2-core machine. */
 const SERVED_WITHIN_MS = REDIS_TIMEOUT_MS + 1_200;
+/**
+ * The first caption a fresh server drafts also loads the language libraries (1.3 s here with Redis
+ * up, 1.55-1.63 s with it down): a one-off cost of the engine, bounded apart, so that the bound
+ * above stays about Redis.
+ */
+const FIRST_CAPTION_WITHIN_MS = REDIS_TIMEOUT_MS + 4_000;
 const ITEMS = 1_500;
 
 const env = (name: string) => ({
@@ -24,12 +30,18 @@ async function redisFailures(base: string): Promise<Record<string, number>> {
   return out;
 }
 
+/**
+ * A range start an hour back, but never before today's first millisecond UTC: a range that covers
+ * the row's whole day is counted from its bucket and never reaches the cache tier (or Redis).
+ */
+const withinToday = () => new Date(Math.max(Date.now() - 3_600_000, Math.floor(Date.now() / 86_400_000) * 86_400_000 + 1));
+
 /** The requests a client makes all day, each timed: captions, a history page, a streamed batch, readiness. */
 async function everyday(base: string, tag: string): Promise<Outcome[]> {
   const user = `chaos-redis-${tag}`;
   return [
     await timed(`${base}${API}/captions`, { method: 'POST', body: { content_description: `a quiet beach at dawn, ${tag}`, user_id: user } }),
-    await timed(`${base}${API}/caption-history?page=1&page_size=5&user_id=${user}&date_from=${new Date(Date.now() - 3_600_000).toISOString()}`),
+    await timed(`${base}${API}/caption-history?page=1&page_size=5&user_id=${user}&date_from=${withinToday().toISOString()}`),
     await timed(`${base}${API}/batch-process`, { method: 'POST', body: { requests: [{ content_description: `a quiet beach, ${tag}`, user_id: user }] } }),
     await timed(`${base}${API}/health/ready`),
   ];
@@ -52,6 +64,10 @@ describe('Redis down', () => {
     cluster = await Cluster.start({ replicas: 1, redisUrl: redis.url, env: env('chaos-start') });
     const base = cluster.replicas[0]!.url;
 
+    const first = await timed(`${base}${API}/captions`, { method: 'POST', body: { content_description: 'a quiet beach at dawn, first', user_id: 'chaos-redis-first' } });
+    figure('redis down at start: first caption, the engine loading (ms)', first.ms);
+    expect(first.status).toBe(200);
+    expect(first.ms).toBeLessThan(FIRST_CAPTION_WITHIN_MS);
     const before = await redisFailures(base);
     const served = [...(await everyday(base, 'start-1')), ...(await everyday(base, 'start-2'))];
     figure('redis down at start: slowest request (ms)', Math.max(...served.map((o) => o.ms)));

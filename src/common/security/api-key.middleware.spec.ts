@@ -35,9 +35,10 @@ describe(apiKeyMiddleware.name, () => {
 
   it('strips trailing slashes in linear time: a path of 64,000 slashes and a letter is refused at once', () => {
     // A `/\/+$/` search retries from every slash: about 1.5 s for this path, 0.24 s at 16,000 slashes.
-    const outcome = run(sut, `${'/'.repeat(64_000)}x`);
-    expect(outcome).toMatchObject({ passed: false, status: 401 });
-    expect(outcome.ms).toBeLessThan(50);
+    // Best of three: a collection or a preemption only ever adds time; a quadratic search is slow every time.
+    const outcomes = [0, 1, 2].map(() => run(sut, `${'/'.repeat(64_000)}x`));
+    for (const outcome of outcomes) expect(outcome).toMatchObject({ passed: false, status: 401 });
+    expect(Math.min(...outcomes.map((o) => o.ms))).toBeLessThan(50);
   });
 });
 
