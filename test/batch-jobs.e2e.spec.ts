@@ -98,6 +98,16 @@ describe('Batch jobs (POST /batches and its reads)', () => {
     });
   });
 
+  it('names a duplicate custom_id by its position, a rule the document lists for the operation', async () => {
+    const doc = (await http.get('/openapi.json').expect(200)).body;
+    const rules = doc.paths[BATCHES].post['x-rules'] as Array<{ fields: string[] }>;
+    expect(rules.flatMap((r) => r.fields)).toContain('requests.*.custom_id');
+    const json = await http.post(BATCHES).send({ requests: [...jobRequests(3), ...jobRequests(1, {}, 1)] }).expect(422);
+    const lines = await http.post(BATCHES).set('content-type', 'application/x-ndjson').send(ndjson([...jobRequests(2), ...jobRequests(1)])).expect(422);
+    expect(json.body.details).toEqual([{ field: 'requests.3.custom_id', message: expect.stringContaining('item 1') }]);
+    expect(lines.body.details).toEqual([{ field: 'requests.2.custom_id', message: expect.stringContaining('item 0') }]);
+  });
+
   it('lists newest first with an opaque cursor, and 404s an unknown batch', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await http.post(BATCHES).send({ requests: jobRequests(1) }).expect(202)).body.id);

@@ -6,6 +6,7 @@ import {
   configBounds,
   integerFields,
   listedRulesOf,
+  ruledClasses,
   schemaRuleOf,
   type ListedRule,
   type SchemaFragment,
@@ -104,6 +105,12 @@ export function stateValidation(document: OpenAPIObject, routes: Map<string, Rou
     const schema = schemas[cls.name];
     if (!schema?.properties) continue;
     schema.additionalProperties = false;
+    schemaRules.set(cls.name, stateRules(cls, (p) => schema.properties![p], (p) => p));
+  }
+  // A body class with listed rules only (no class-validator rule on its own properties) still lists them.
+  for (const cls of ruledClasses()) {
+    const schema = schemas[cls.name];
+    if (schemaRules.has(cls.name) || !schema?.properties) continue;
     schemaRules.set(cls.name, stateRules(cls, (p) => schema.properties![p], (p) => p));
   }
   for (const [name, fields] of integerFields()) {

@@ -191,6 +191,11 @@ export function buildOpenApiDocument(app: INestApplication, config: AppConfig): 
   };
   document.components.headers = RESPONSE_HEADERS as never;
   document.components.parameters = { IdempotencyKey: IDEMPOTENCY_KEY_PARAMETER as never };
+  // Bodies the routes read themselves become request bodies first, so the rules of their schemas
+  // reach the operations' `x-rules` too.
+  for (const item of Object.values(document.paths)) {
+    for (const method of METHODS) if (item[method]) useRequestContent(item[method]);
+  }
   const routes = routeHandlers(app);
   stateValidation(document, routes, config);
   defaultsAreOptional(document);
@@ -201,7 +206,6 @@ export function buildOpenApiDocument(app: INestApplication, config: AppConfig): 
       const op = item[method];
       if (!op) continue;
       const route = `${method.toUpperCase()} ${path.startsWith(prefix) ? path.slice(prefix.length) : path}`;
-      useRequestContent(op);
       shareIdempotencyKey(op);
       addErrorResponses(path, op, open.has(path));
       addResponseHeaders(op);

@@ -76,6 +76,7 @@ export interface ListedRule {
 }
 
 const CLASS_RULES = new Map<string, ListedRule[]>();
+const RULED = new Set<Type>();
 
 /**
  * Lists rules of a request class that its schema cannot state (between fields, or depending on the
@@ -84,7 +85,13 @@ const CLASS_RULES = new Map<string, ListedRule[]>();
 export function ApiRules(...rules: ListedRule[]): ClassDecorator {
   return (target) => {
     CLASS_RULES.set(target.name, [...(CLASS_RULES.get(target.name) ?? []), ...rules]);
+    RULED.add(target as unknown as Type);
   };
+}
+
+/** Classes {@link ApiRules} lists rules for, including those no class-validator rule is declared on. */
+export function ruledClasses(): ReadonlySet<Type> {
+  return RULED;
 }
 
 /** The rules {@link ApiRules} lists for a class, with those of its parents. */

@@ -11,7 +11,8 @@ export class BatchJobRequest extends CaptionGenerationRequest {
   custom_id!: string;
 }
 
-/** `POST /batches` as JSON. */
+/** `POST /batches` as JSON (an NDJSON upload's lines are held to the same rule, named the same way). */
+@ApiRules({ fields: ['requests.*.custom_id'], rule: 'two requests of a batch must not share a `custom_id`' })
 export class CreateBatchRequest {
   @ApiProperty({
     description: '1 to BATCH_JOB_MAX_ITEMS (default 100,000) requests. A request that breaks a rule does not refuse the batch: its item ends `errored`',
