@@ -102,6 +102,8 @@ describe('Batch jobs (POST /batches and its reads)', () => {
     const doc = (await http.get('/openapi.json').expect(200)).body;
     const rules = doc.paths[BATCHES].post['x-rules'] as Array<{ fields: string[] }>;
     expect(rules.flatMap((r) => r.fields)).toContain('requests.*.custom_id');
+    // As the server refuses an unknown top-level field (above), so does the schema.
+    expect(doc.components.schemas.CreateBatchRequest.additionalProperties).toBe(false);
     const json = await http.post(BATCHES).send({ requests: [...jobRequests(3), ...jobRequests(1, {}, 1)] }).expect(422);
     const lines = await http.post(BATCHES).set('content-type', 'application/x-ndjson').send(ndjson([...jobRequests(2), ...jobRequests(1)])).expect(422);
     expect(json.body.details).toEqual([{ field: 'requests.3.custom_id', message: expect.stringContaining('item 1') }]);

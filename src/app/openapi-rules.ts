@@ -107,10 +107,12 @@ export function stateValidation(document: OpenAPIObject, routes: Map<string, Rou
     schema.additionalProperties = false;
     schemaRules.set(cls.name, stateRules(cls, (p) => schema.properties![p], (p) => p));
   }
-  // A body class with listed rules only (no class-validator rule on its own properties) still lists them.
+  // A body class with listed rules only (no class-validator rule on its own properties, it is
+  // checked by its service) still lists them, and refuses unknown fields as every request body does.
   for (const cls of ruledClasses()) {
     const schema = schemas[cls.name];
     if (schemaRules.has(cls.name) || !schema?.properties) continue;
+    schema.additionalProperties = false;
     schemaRules.set(cls.name, stateRules(cls, (p) => schema.properties![p], (p) => p));
   }
   for (const [name, fields] of integerFields()) {

@@ -22,7 +22,13 @@ export class CreateBatchRequest {
   })
   requests!: BatchJobRequest[];
 
-  @ApiPropertyOptional({ description: 'Up to 16 string values (keys ≤ 64, values ≤ 512 characters), returned with the batch', type: 'object', additionalProperties: { type: 'string' } })
+  @ApiPropertyOptional({
+    description: 'Up to 16 string values (keys ≤ 64, values ≤ 512 characters), returned with the batch',
+    type: 'object',
+    additionalProperties: { type: 'string', maxLength: 512 },
+    maxProperties: 16,
+    ...({ propertyNames: { maxLength: 64 } } as object),
+  })
   metadata?: Record<string, string>;
 }
 
