@@ -101,17 +101,11 @@ export const RULES_EXTENSION = 'x-rules';
 export function stateValidation(document: OpenAPIObject, routes: Map<string, RouteHandler>, config: AppConfig): void {
   const schemas = (document.components?.schemas ?? {}) as Record<string, Schema>;
   const schemaRules = new Map<string, ListedRule[]>();
-  for (const cls of validatedClasses()) {
+  // With the classes that only list rules (a body its service checks, with no class-validator rule
+  // of its own): they refuse unknown fields as every request body does.
+  for (const cls of new Set([...validatedClasses(), ...ruledClasses()])) {
     const schema = schemas[cls.name];
     if (!schema?.properties) continue;
-    schema.additionalProperties = false;
-    schemaRules.set(cls.name, stateRules(cls, (p) => schema.properties![p], (p) => p));
-  }
-  // A body class with listed rules only (no class-validator rule on its own properties, it is
-  // checked by its service) still lists them, and refuses unknown fields as every request body does.
-  for (const cls of ruledClasses()) {
-    const schema = schemas[cls.name];
-    if (schemaRules.has(cls.name) || !schema?.properties) continue;
     schema.additionalProperties = false;
     schemaRules.set(cls.name, stateRules(cls, (p) => schema.properties![p], (p) => p));
   }

@@ -75,8 +75,7 @@ export interface ListedRule {
   rule: string;
 }
 
-const CLASS_RULES = new Map<string, ListedRule[]>();
-const RULED = new Set<Type>();
+const CLASS_RULES = new Map<Type, ListedRule[]>();
 
 /**
  * Lists rules of a request class that its schema cannot state (between fields, or depending on the
@@ -84,21 +83,21 @@ const RULED = new Set<Type>();
  */
 export function ApiRules(...rules: ListedRule[]): ClassDecorator {
   return (target) => {
-    CLASS_RULES.set(target.name, [...(CLASS_RULES.get(target.name) ?? []), ...rules]);
-    RULED.add(target as unknown as Type);
+    const cls = target as unknown as Type;
+    CLASS_RULES.set(cls, [...(CLASS_RULES.get(cls) ?? []), ...rules]);
   };
 }
 
 /** Classes {@link ApiRules} lists rules for, including those no class-validator rule is declared on. */
-export function ruledClasses(): ReadonlySet<Type> {
-  return RULED;
+export function ruledClasses(): Iterable<Type> {
+  return CLASS_RULES.keys();
 }
 
 /** The rules {@link ApiRules} lists for a class, with those of its parents. */
 export function listedRulesOf(cls: Type): ListedRule[] {
   const out: ListedRule[] = [];
   for (let c: Type | null = cls; c && (c as unknown) !== Function.prototype; c = Object.getPrototypeOf(c) as Type | null) {
-    out.push(...(CLASS_RULES.get(c.name) ?? []));
+    out.push(...(CLASS_RULES.get(c) ?? []));
   }
   return out;
 }
