@@ -64,13 +64,14 @@ const BASELINE_FLOOR_MS = 150;
 /**
  * What the open tricklers may pin: the server's post-GC memory with all of them open, over the
  * baseline's, counted as V8's heap plus the memory outside it (`external`: Buffers, among them
- * socket writes waiting for the kernel). Per connection the server holds a socket, the HTTP
- * parser's state and, for a slow body, what came of it (a few KB); each export reader a chunk of
- * 200 rows and the writes waiting for `drain` (under 100 KB): ~500 × 16 KiB + 4 × 0.1 MiB ≈ 8 MiB,
- * bounded at 32 MiB. An export buffered for its slow reader, as strings or as Buffers (200,000
- * rows: some 70 MB of text per reader), would break it.
+ * socket writes waiting for the kernel, and native memory Node reports). Measured with 248 slow
+ * bodies and 4 export readers open: +10 to +36 MiB in six runs, of it +10 MiB of heap and up to
+ * +26 MiB of `external` that is not ArrayBuffers (with 2 slow bodies and the same 4 readers:
+ * +7 MiB), so some 130 KiB per open request whose body trickles in. Bounded at 64 MiB, twice that.
+ * An export buffered for its slow reader, as strings or as Buffers (200,000 rows: some 70 MB of
+ * text per reader), would break it: written past `drain`, it read +343 MiB.
  */
-const PINNED_BOUND_MIB = 32;
+const PINNED_BOUND_MIB = 64;
 
 /** What a process holds after a collection: V8's heap and the memory outside it that JavaScript owns. */
 const held = (m: NodeJS.MemoryUsage) => m.heapUsed + m.external;
@@ -221,7 +222,8 @@ export async function runSlowClients(o: SlowClientOptions, log: (l: string) => v
     await runLoad(healthy('with tricklers:'), (rows) => trickleRows.push(...rows));
     const openNow = all.filter((t) => t.closedAt === undefined).length;
     const pinned = await server.gcProbe(60_000);
-    log(`post-GC heap + external with ${openNow} tricklers still open: ${round(held(pinned.after) / MiB)} MiB (baseline ${round(held(baseHeap.after) / MiB)} MiB)`);
+    const parts = (m: NodeJS.MemoryUsage) => `${round(held(m) / MiB)} MiB (heap ${round(m.heapUsed / MiB)}, external ${round(m.external / MiB)}, of it ArrayBuffers ${round(m.arrayBuffers / MiB)})`;
+    log(`post-GC heap + external with ${openNow} tricklers still open: ${parts(pinned.after)}; baseline ${parts(baseHeap.after)}`);
 
 
     log(`waiting up to ${deadlineMs / 1000} s from each opening for the server to close every trickler`);
